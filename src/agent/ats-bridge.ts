@@ -1,0 +1,45 @@
+// The one ATS-facing interface of the agent. ATS 9 (management socket + bridge plugin) is the
+// implementation today; ATS 10 (JSON-RPC) slots in here without touching the HTTP layer.
+
+/** A ring to install, in push order (keys[0] encrypts). Key material is 48 bytes each. */
+export interface RingInstall {
+  generation: number;
+  keys: Buffer[];
+  /** Emergency revoke: the plugin accepts a generation not newer than the installed one. */
+  revoke: boolean;
+}
+
+/** What ATS holds now, as published by the bridge plugin's stats. No key bytes. */
+export interface AtsInstalled {
+  /** 0 when the plugin has installed nothing since traffic_server started. */
+  generation: number;
+  keyCount: number;
+  /** 16 hex chars, see core/fingerprint.ts ringFingerprint; '' when nothing installed. */
+  ringFingerprint: string;
+  rejected: number;
+  /** traffic_server start time (seconds since epoch), changes on every restart. */
+  startTime: number;
+}
+
+export interface SessionCacheStats {
+  tracked: number;
+  removed: number;
+  flushes: number;
+}
+
+/** Thrown when ATS cannot be reached (down, restarting, socket missing): the agent answers 503. */
+export class AtsUnavailableError extends Error {
+  override name = 'AtsUnavailableError';
+}
+
+export interface AtsBridge {
+  /** Hands the ring to ATS. Resolves when the message is delivered, not when it is applied. */
+  install(ring: RingInstall): Promise<void>;
+  /** Reads what ATS holds now. */
+  readInstalled(): Promise<AtsInstalled>;
+  flushSessionCache(): Promise<void>;
+  /** Removes one TLS session id (hex) from ATS's session cache. */
+  removeSession(idHex: string): Promise<void>;
+  sessionCacheStats(): Promise<SessionCacheStats>;
+  close(): Promise<void>;
+}
