@@ -1,0 +1,22 @@
+// Default values and bounds of the TicketKeySet spec. The CRD schema carries them (the API
+// server applies defaults), and code that builds specs in memory (tests, `withSpecDefaults`)
+// reads the same constants.
+
+export const DEFAULT_ROTATION_INTERVAL = '12h';
+/** Lowest rotation interval, low enough that tests and demos can rotate fast. */
+export const MIN_ROTATION_INTERVAL = '10s';
+export const DEFAULT_SUSPEND = false;
+
+/** RFC 8446 section 4.6.1: a ticket lifetime must not exceed 7 days. */
+export const MAX_TICKET_LIFETIME = '168h';
+export const MIN_TICKET_LIFETIME = '1s';
+
+export const PROMOTION_POLICIES = ['AllPodsAcknowledged', 'Immediate'] as const;
+export type PromotionPolicy = (typeof PROMOTION_POLICIES)[number];
+export const DEFAULT_PROMOTION_POLICY: PromotionPolicy = 'AllPodsAcknowledged';
+export const DEFAULT_PROMOTION_TIMEOUT = '5m';
+export const MIN_PROMOTION_TIMEOUT = '1s';
+
+export const DEFAULT_AGENT_PORT = 9443;
+
+export const DEFAULT_FLUSH_ON_REVOKE = true;

@@ -1,0 +1,60 @@
+// Names of the TicketKeySet API: the one place where the group, kind, annotations, labels and
+// derived object names are spelled. Operator, CLI, manifests and tests import them from here.
+
+export const GROUP = 'ticketkeys.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}` as const;
+export const KIND = 'TicketKeySet';
+export const LIST_KIND = 'TicketKeySetList';
+export const PLURAL = 'ticketkeysets';
+export const SINGULAR = 'ticketkeyset';
+export const SHORT = 'tks';
+/** Name of the CustomResourceDefinition object (`<plural>.<group>`). */
+export const CRD_NAME = `${PLURAL}.${GROUP}`;
+
+/** Every label and annotation this project owns starts with this prefix. */
+export const LABEL_PREFIX = `${GROUP}/`;
+
+/** A new value (any string, e.g. a timestamp) triggers exactly one rotation. */
+export const ANNOTATION_ROTATE_NOW = `${LABEL_PREFIX}rotate-now`;
+/** A new value triggers an emergency revoke: a fresh ring holding only a new key, forced on every pod. */
+export const ANNOTATION_REVOKE = `${LABEL_PREFIX}revoke`;
+/**
+ * On the owned Secret: the last rotate-now / revoke value the operator acted on. Kept beside the
+ * key material (the source of truth) so a restarted operator never acts twice on one request.
+ */
+export const ANNOTATION_ROTATE_NOW_HANDLED = `${LABEL_PREFIX}rotate-now-handled`;
+export const ANNOTATION_REVOKE_HANDLED = `${LABEL_PREFIX}revoke-handled`;
+
+/** Label on the owned Secret naming its TicketKeySet (lets informers select only owned Secrets). */
+export const LABEL_TICKET_KEY_SET = `${LABEL_PREFIX}ticketkeyset`;
+
+/**
+ * Pod condition type used as a readiness gate: pods that list it in `spec.readinessGates` become
+ * Ready only after their agent acknowledged the current ring (the operator patches pods/status).
+ */
+export const READINESS_GATE_CONDITION_TYPE = `${LABEL_PREFIX}keys-installed`;
+
+/** Status condition types of a TicketKeySet. */
+export const CONDITION_READY = 'Ready';
+export const CONDITION_PROGRESSING = 'Progressing';
+export const CONDITION_DEGRADED = 'Degraded';
+export const CONDITION_TYPES = [CONDITION_READY, CONDITION_PROGRESSING, CONDITION_DEGRADED] as const;
+export type ConditionType = (typeof CONDITION_TYPES)[number];
+
+// No finalizer on purpose: the only object the operator creates is the Secret, which carries an
+// owner reference and is garbage-collected with its TicketKeySet. Keys already pushed to pods die
+// with the ATS process or expire; a finalizer would only block deletion while the operator is down.
+
+const SECRET_SUFFIX = '-ticket-keys';
+
+/** Name of the operator-owned Secret that holds the key ring of TicketKeySet `name`. */
+export function secretName(ticketKeySetName: string): string {
+  return `${ticketKeySetName}${SECRET_SUFFIX}`;
+}
+
+/**
+ * TicketKeySet names are limited to 63 characters (a DNS label) so that the name fits in label
+ * values (LABEL_TICKET_KEY_SET) and the Secret name stays valid. The CRD enforces it with CEL.
+ */
+export const MAX_NAME_LENGTH = 63;

@@ -1,0 +1,180 @@
+// TicketKeySet spec: policy only, never key bytes. The TypeBox schema is the one source of both
+// the CRD's OpenAPI schema and the TypeScript type.
+import { Type } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
+import {
+  DEFAULT_AGENT_PORT,
+  DEFAULT_FLUSH_ON_REVOKE,
+  DEFAULT_PROMOTION_POLICY,
+  DEFAULT_PROMOTION_TIMEOUT,
+  DEFAULT_ROTATION_INTERVAL,
+  DEFAULT_SUSPEND,
+  MAX_TICKET_LIFETIME,
+  MIN_PROMOTION_TIMEOUT,
+  MIN_ROTATION_INTERVAL,
+  MIN_TICKET_LIFETIME,
+  PROMOTION_POLICIES,
+} from './defaults.ts';
+import { LabelSelectorSchema } from './label-selector.ts';
+import { CEL_KEY, Duration, StringEnum, celIsDuration } from './schema-kit.ts';
+import type { CelRule } from './schema-kit.ts';
+
+export const RotationSchema = Type.Object(
+  {
+    interval: Type.Optional(
+      Duration({
+        field: 'rotation.interval',
+        description:
+          `How often a new key is generated and promoted, as a Go duration (e.g. 12h, 30m, 90s). ` +
+          `Default ${DEFAULT_ROTATION_INTERVAL}; at least ${MIN_ROTATION_INTERVAL}.`,
+        default: DEFAULT_ROTATION_INTERVAL,
+        min: MIN_ROTATION_INTERVAL,
+      }),
+    ),
+    suspend: Type.Optional(
+      Type.Boolean({
+        description:
+          'Stops scheduled rotations while true. Keys already pushed stay in use, newcomers still get the ' +
+          'current ring, and the rotate-now and revoke annotations still act. Default false.',
+        default: DEFAULT_SUSPEND,
+      }),
+    ),
+  },
+  { description: 'When keys rotate.', default: {} },
+);
+
+export const PromotionSchema = Type.Object(
+  {
+    policy: Type.Optional(
+      StringEnum(PROMOTION_POLICIES, {
+        description:
+          'AllPodsAcknowledged (default): a new key is first staged (decrypt-only) on every pod and becomes the ' +
+          'encrypting key only after every Ready selected pod acknowledged it, so no resumption fails during ' +
+          'rotation. Immediate: the new key encrypts at once on each pod as it arrives (what other systems do; ' +
+          'kept as a measurable baseline).',
+        default: DEFAULT_PROMOTION_POLICY,
+      }),
+    ),
+    timeout: Type.Optional(
+      Duration({
+        field: 'promotion.timeout',
+        description:
+          'How long a staged key may wait for acknowledgements before the rotation is reported Degraded ' +
+          `(the staged key is kept and pushes are retried with backoff). Go duration; default ${DEFAULT_PROMOTION_TIMEOUT}; ` +
+          'must be shorter than rotation.interval.',
+        default: DEFAULT_PROMOTION_TIMEOUT,
+        min: MIN_PROMOTION_TIMEOUT,
+      }),
+    ),
+  },
+  { description: 'How a staged key becomes the encrypting (active) key.', default: {} },
+);
+
+export const AgentSchema = Type.Object(
+  {
+    port: Type.Optional(
+      Type.Integer({
+        description: `TCP port of the ticket-key agent's HTTPS API (mutual TLS) in each selected pod. Default ${DEFAULT_AGENT_PORT}.`,
+        format: 'int32',
+        minimum: 1,
+        maximum: 65535,
+        default: DEFAULT_AGENT_PORT,
+      }),
+    ),
+  },
+  { description: 'How the operator reaches the agent sidecar in each selected pod.', default: {} },
+);
+
+export const AtsConfigSchema = Type.Object(
+  {
+    configMapRef: Type.Optional(
+      Type.Object(
+        {
+          name: Type.String({
+            description: 'Name of the ConfigMap, in the namespace of the TicketKeySet.',
+            minLength: 1,
+            maxLength: 253,
+          }),
+        },
+        {
+          description:
+            'The ConfigMap holding the ATS configuration the selected pods mount. The operator watches it ' +
+            '(e.g. to re-push keys after configuration changes); it never writes to it.',
+        },
+      ),
+    ),
+  },
+  { description: 'Optional reference to the ATS configuration of the selected pods.' },
+);
+
+export const SessionCacheSchema = Type.Object(
+  {
+    flushOnRevoke: Type.Optional(
+      Type.Boolean({
+        description:
+          "Also flush ATS's TLS session cache on every selected pod when keys are revoked, so no session " +
+          'established under the revoked keys can resume by session id either. Default true.',
+        default: DEFAULT_FLUSH_ON_REVOKE,
+      }),
+    ),
+  },
+  { description: "What the operator does with ATS's TLS session cache.", default: {} },
+);
+
+const bothDurations = (a: string, b: string) => `${celIsDuration(a)} && ${celIsDuration(b)}`;
+
+/** Cross-field rules; single-field bounds live on the fields themselves. */
+export const SPEC_RULES: CelRule[] = [
+  {
+    rule:
+      '!has(self.promotion) || !has(self.promotion.timeout) || !has(self.rotation) || !has(self.rotation.interval) || ' +
+      `!(${bothDurations('self.promotion.timeout', 'self.rotation.interval')}) || ` +
+      'duration(self.promotion.timeout) < duration(self.rotation.interval)',
+    message: 'promotion.timeout must be shorter than rotation.interval',
+    // The values matter here: the timeout may be the 5m default the user never wrote.
+    messageExpression:
+      "'promotion.timeout must be shorter than rotation.interval (promotion.timeout is ' + self.promotion.timeout + ', rotation.interval is ' + self.rotation.interval + ')'",
+    fieldPath: '.promotion.timeout',
+  },
+  {
+    rule:
+      'has(self.ticketLifetime) || !has(self.rotation) || !has(self.rotation.interval) || ' +
+      `!${celIsDuration('self.rotation.interval')} || duration(self.rotation.interval) <= duration('${MAX_TICKET_LIFETIME}')`,
+    message:
+      `ticketLifetime defaults to rotation.interval and must be at most ${MAX_TICKET_LIFETIME}: ` +
+      `set ticketLifetime (at most ${MAX_TICKET_LIFETIME}) when rotation.interval is longer`,
+    fieldPath: '.rotation.interval',
+  },
+];
+
+export const TicketKeySetSpecSchema = Type.Object(
+  {
+    selector: LabelSelectorSchema,
+    rotation: Type.Optional(RotationSchema),
+    ticketLifetime: Type.Optional(
+      Duration({
+        field: 'ticketLifetime',
+        description:
+          'How long a client may resume a session with a ticket (Go duration). Unset means equal to ' +
+          `rotation.interval. At most ${MAX_TICKET_LIFETIME} (7 days, RFC 8446). A retired key is kept, ` +
+          'decrypt-only, for at least ticketLifetime plus promotion.timeout, then destroyed.',
+        min: MIN_TICKET_LIFETIME,
+        max: MAX_TICKET_LIFETIME,
+        maxReason: ' (7 days, RFC 8446)',
+      }),
+    ),
+    promotion: Type.Optional(PromotionSchema),
+    agent: Type.Optional(AgentSchema),
+    atsConfig: Type.Optional(AtsConfigSchema),
+    sessionCache: Type.Optional(SessionCacheSchema),
+  },
+  {
+    description:
+      'Desired policy for the TLS session-ticket keys of the selected ATS pods. Holds no key material: ' +
+      'keys live only in the operator-owned Secret <name>-ticket-keys and in the proxies\' memory.',
+    [CEL_KEY]: SPEC_RULES,
+  },
+);
+
+/** The spec as a user may write it: fields with defaults are optional. */
+export type TicketKeySetSpec = Static<typeof TicketKeySetSpecSchema>;

@@ -1,0 +1,148 @@
+// TicketKeySet status: what the operator observed and did. Fingerprints only, never key bytes.
+import { Type } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
+import { ConditionSchema } from './condition.ts';
+import { StringEnum, Timestamp, describe } from './schema-kit.ts';
+
+export const PHASES = ['Stable', 'Staging', 'Promoting', 'Revoking'] as const;
+export type Phase = (typeof PHASES)[number];
+
+/** Bound of status.pods.items: status stays small however many pods are selected (laggards first). */
+export const MAX_POD_STATUS_ITEMS = 50;
+/** Bound of status.retiredKeys: a ring holds at most 16 keys (the bridge plugin's limit). */
+export const MAX_RETIRED_KEYS = 16;
+export const MAX_CONDITIONS = 8;
+
+/** 16 lower-case hex characters (src/core/fingerprint.ts): identifies a key or ring, reveals nothing. */
+export const FINGERPRINT_PATTERN = '^[0-9a-f]{16}$';
+
+const Fingerprint = (description: string) => Type.String({ description, pattern: FINGERPRINT_PATTERN, maxLength: 16 });
+
+export const KeyStatusSchema = Type.Object(
+  {
+    fingerprint: Fingerprint('Fingerprint of the key: a truncated one-way hash, never the key bytes or the key name.'),
+    createdAt: Timestamp('When the key was generated (and persisted in the Secret).'),
+    promotedAt: Type.Optional(Timestamp('When the key became the encrypting (active) key; absent while staged.')),
+    retiredAt: Type.Optional(Timestamp('When the key stopped encrypting and became decrypt-only.')),
+    expiresAt: Type.Optional(
+      Timestamp('When a retired key is destroyed: retiredAt + ticketLifetime + promotion.timeout.'),
+    ),
+  },
+  { description: 'A key of the ring, identified by its fingerprint, with its lifecycle timestamps.' },
+);
+
+export const PodStatusSchema = Type.Object(
+  {
+    name: Type.String({ description: 'Name of the pod.', minLength: 1, maxLength: 253 }),
+    generation: Type.Optional(
+      Type.Integer({
+        description: 'Ring generation the pod\'s agent last acknowledged.',
+        format: 'int64',
+        minimum: 0,
+      }),
+    ),
+    ringFingerprint: Type.Optional(
+      Fingerprint('Fingerprint of the ring ATS holds in this pod, as reported by its agent.'),
+    ),
+    lastAckTime: Type.Optional(Timestamp('When the pod\'s agent last acknowledged a ring.')),
+    error: Type.Optional(
+      Type.String({
+        description: 'Why the pod is behind (e.g. agent unreachable, ring rejected); empty when converged.',
+        maxLength: 1024,
+      }),
+    ),
+  },
+  { description: 'What one selected pod holds.' },
+);
+
+export const PodsStatusSchema = Type.Object(
+  {
+    total: Type.Optional(
+      Type.Integer({ description: 'Number of selected pods that are Running and not terminating.', format: 'int32', minimum: 0 }),
+    ),
+    converged: Type.Optional(
+      Type.Integer({ description: 'Number of those pods whose ATS holds the current ring.', format: 'int32', minimum: 0 }),
+    ),
+    summary: Type.Optional(
+      Type.String({
+        description: 'converged/total as text, e.g. "3/3", for the Converged printer column.',
+        maxLength: 32,
+      }),
+    ),
+    items: Type.Optional(
+      Type.Array(PodStatusSchema, {
+        description: `Per-pod detail, laggards first, at most ${MAX_POD_STATUS_ITEMS} entries.`,
+        maxItems: MAX_POD_STATUS_ITEMS,
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['name'],
+      }),
+    ),
+  },
+  { description: 'Convergence of the selected pods on the current ring.' },
+);
+
+export const TicketKeySetStatusSchema = Type.Object(
+  {
+    observedGeneration: Type.Optional(
+      Type.Integer({
+        description: 'The .metadata.generation of the spec this status reflects.',
+        format: 'int64',
+        minimum: 0,
+      }),
+    ),
+    conditions: Type.Optional(
+      Type.Array(ConditionSchema, {
+        description:
+          'Ready: every selected pod holds the current ring. Progressing: a rotation is under way. ' +
+          'Degraded: a rotation is stuck (e.g. pods did not acknowledge within promotion.timeout; the message names them).',
+        maxItems: MAX_CONDITIONS,
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['type'],
+      }),
+    ),
+    keyGeneration: Type.Optional(
+      Type.Integer({
+        description: 'Generation of the current ring; strictly increases with every ring change.',
+        format: 'int64',
+        minimum: 0,
+      }),
+    ),
+    phase: Type.Optional(
+      StringEnum(PHASES, {
+        description:
+          'Where the rotation protocol stands. Stable: one active key, nothing pending. Staging: a new key is ' +
+          'being pushed decrypt-only. Promoting: the staged key is becoming the encrypting key. Revoking: an ' +
+          'emergency revoke is replacing every key.',
+      }),
+    ),
+    activeKey: Type.Optional(
+      describe(KeyStatusSchema, 'The key that encrypts new tickets on every pod (every key of the ring decrypts).'),
+    ),
+    stagedKey: Type.Optional(
+      describe(KeyStatusSchema, 'The next key, pushed decrypt-only and waiting for every pod to acknowledge it.'),
+    ),
+    retiredKeys: Type.Optional(
+      Type.Array(KeyStatusSchema, {
+        description: 'Retired keys, decrypt-only until they expire, newest first.',
+        maxItems: MAX_RETIRED_KEYS,
+      }),
+    ),
+    lastRotationTime: Type.Optional(Timestamp('When the last key was promoted.')),
+    nextRotationTime: Type.Optional(
+      Timestamp('When the next scheduled rotation starts (absent while rotation.suspend is true).'),
+    ),
+    pods: Type.Optional(PodsStatusSchema),
+    secretName: Type.Optional(
+      Type.String({
+        description: 'Name of the operator-owned Secret holding the key ring (<name>-ticket-keys).',
+        maxLength: 253,
+      }),
+    ),
+  },
+  { description: 'Observed state of the keys and of the selected pods. Written by the operator.' },
+);
+
+export type TicketKeySetStatus = Static<typeof TicketKeySetStatusSchema>;
+export type KeyStatus = Static<typeof KeyStatusSchema>;
+export type PodStatus = Static<typeof PodStatusSchema>;
+export type PodsStatus = Static<typeof PodsStatusSchema>;

@@ -1,0 +1,108 @@
+// The chart's objects (before Helm renders them): a hardened two-replica operator Deployment,
+// probes and metrics on one named port, the client-certificate Secret mounted read-only, and
+// every Helm value the templates use defined in values.yaml.
+import { describe, expect, it } from '@jest/globals';
+import { parse } from 'yaml';
+import { chartTemplateObjects, synthesizeFiles } from '../../../src/manifests/app.ts';
+import { DEFAULT_VALUES } from '../../../src/manifests/chart-values.ts';
+import { AGENT_TLS_DIR, OPERATOR_COMMAND, OPERATOR_FLAGS } from '../../../src/manifests/operator-deployment.ts';
+import { OPERATOR_RULES } from '../../../src/manifests/rbac.ts';
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const objects = chartTemplateObjects().flatMap((t) => t.objects) as Obj[];
+const byKind = (kind: string) => objects.filter((o) => o.kind === kind);
+const deployment = byKind('Deployment')[0] as Obj;
+const pod = deployment.spec.template.spec;
+const container = pod.containers[0];
+const files = synthesizeFiles();
+const template = (name: string) => files.get(`charts/ticket-key-operator/templates/${name}`) ?? '';
+
+describe('chart templates', () => {
+  it('has one template per object kind the operator needs', () => {
+    expect(chartTemplateObjects().map((t) => `${t.file}: ${t.objects.map((o) => o.kind).join(',')}`)).toEqual([
+      'serviceaccount.yaml: ServiceAccount',
+      'clusterrole.yaml: ClusterRole',
+      'clusterrolebinding.yaml: ClusterRoleBinding',
+      'rolebindings-watched-namespaces.yaml: RoleBinding',
+      'leader-election-rbac.yaml: Role,RoleBinding',
+      'deployment.yaml: Deployment',
+      'service.yaml: Service',
+    ]);
+  });
+
+  it('renders replicas from values (2 by default) as an integer', () => {
+    expect(DEFAULT_VALUES.replicas).toBe(2);
+    expect(template('deployment.yaml')).toContain('\n  replicas: {{ $.Values.replicas }}\n');
+  });
+
+  it('runs non-root with a read-only root filesystem, no capabilities and no privilege escalation', () => {
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(container.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+    });
+  });
+
+  it('disables core dumps before starting the operator (process memory holds keys)', () => {
+    expect(container.command).toEqual(OPERATOR_COMMAND);
+    expect(OPERATOR_COMMAND[2]).toMatch(/^ulimit -c 0 && exec tko operator "\$@"$/);
+  });
+
+  it('probes /healthz and /readyz on the metrics port, which the Service exposes', () => {
+    expect(container.ports).toEqual([expect.objectContaining({ name: 'metrics', protocol: 'TCP' })]);
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
+    const service = byKind('Service')[0] as Obj;
+    expect(service.spec.ports).toEqual([expect.objectContaining({ name: 'metrics', targetPort: 'metrics' })]);
+    expect(template('service.yaml')).toContain('port: {{ $.Values.metrics.port }}');
+  });
+
+  it('mounts the agent client certificate Secret read-only and passes its files', () => {
+    expect(container.volumeMounts).toContainEqual({ name: 'agent-tls', mountPath: AGENT_TLS_DIR, readOnly: true });
+    expect(pod.volumes).toContainEqual(expect.objectContaining({ name: 'agent-tls', secret: expect.objectContaining({ defaultMode: 0o440 }) }));
+    expect(template('deployment.yaml')).toContain('secretName: {{ $.Values.agentTLS.secretName | quote }}');
+    const args = container.args as string[];
+    expect(args).toContain(`${OPERATOR_FLAGS.agentClientCert}=${AGENT_TLS_DIR}/tls.crt`);
+    expect(args).toContain(`${OPERATOR_FLAGS.agentClientKey}=${AGENT_TLS_DIR}/tls.key`);
+    expect(args).toContain(`${OPERATOR_FLAGS.agentCa}=${AGENT_TLS_DIR}/ca.crt`);
+  });
+
+  it('passes watched namespaces, leader election and the metrics address from values', () => {
+    const deploymentYaml = template('deployment.yaml');
+    expect(deploymentYaml).toContain('- --namespaces={{ join "," $.Values.watchNamespaces }}');
+    expect(deploymentYaml).toContain('- --leader-elect={{ $.Values.leaderElection.enabled }}');
+    expect(deploymentYaml).toContain('- --metrics-addr=:{{ $.Values.metrics.port }}');
+  });
+
+  it('grants the ClusterRole the rules of src/manifests/rbac.ts', () => {
+    expect((byKind('ClusterRole')[0] as Obj).rules).toEqual(OPERATOR_RULES);
+  });
+
+  it('binds cluster-wide only when no namespaces are listed, else one RoleBinding per namespace', () => {
+    expect(template('clusterrolebinding.yaml')).toMatch(/\{\{- if not \$\.Values\.watchNamespaces \}\}\napiVersion[\s\S]*\n\{\{- end \}\}\n$/);
+    expect(template('rolebindings-watched-namespaces.yaml')).toContain('{{- range $ns := $.Values.watchNamespaces }}\n---\n');
+    expect(template('rolebindings-watched-namespaces.yaml')).toContain('namespace: {{ $ns }}');
+  });
+
+  it('references only values that values.yaml defines', () => {
+    const values = parse(files.get('charts/ticket-key-operator/values.yaml') ?? '') as Obj;
+    expect(values).toEqual(DEFAULT_VALUES);
+    const refs = [...files.values()].flatMap((text) => [...text.matchAll(/\.Values\.([A-Za-z0-9_.]+)/g)].map((m) => m[1] as string));
+    expect(refs.length).toBeGreaterThan(10);
+    for (const ref of new Set(refs)) {
+      let node: unknown = values;
+      for (const part of ref.split('.')) node = (node as Obj | undefined)?.[part];
+      expect([ref, node !== undefined]).toEqual([ref, true]);
+    }
+  });
+
+  it('leaves no placeholder and only balanced template actions in any file', () => {
+    for (const [path, text] of files) {
+      expect([path, text.includes('__HELM_')]).toEqual([path, false]);
+      expect([path, (text.match(/\{\{/g) ?? []).length]).toEqual([path, (text.match(/\}\}/g) ?? []).length]);
+    }
+  });
+});
