@@ -1,0 +1,141 @@
+// Status conditions from the state after a step and the pods measured against its ring.
+// Messages name pods and fingerprints, never key bytes.
+import type { Condition, ConditionsAction } from './actions.ts';
+import type { Convergence, PodObservation } from './observations.ts';
+import type { RotationPolicy } from './policy.ts';
+import { activeKey, stagedKey, type RotationState } from './state.ts';
+
+/** How many pod names a message lists before "and N more". */
+export const MAX_NAMED_PODS = 10;
+const MAX_ERROR_CHARS = 200;
+
+export interface ConditionInputs {
+  readonly state: RotationState;
+  readonly policy: RotationPolicy;
+  readonly convergence: Convergence;
+  /** A rotation is due but the ring is full (waiting for a retired key to expire). */
+  readonly rotationDeferred: boolean;
+  readonly rotateNowPending: boolean;
+}
+
+export function namePods(names: readonly string[]): string {
+  if (names.length <= MAX_NAMED_PODS) return names.join(', ');
+  return `${names.slice(0, MAX_NAMED_PODS).join(', ')} and ${names.length - MAX_NAMED_PODS} more`;
+}
+
+function describeErrors(pods: readonly PodObservation[]): string {
+  const shown = pods.slice(0, MAX_NAMED_PODS).map((p) => {
+    const e = p.error ?? '';
+    return `${p.name}: ${e.length > MAX_ERROR_CHARS ? `${e.slice(0, MAX_ERROR_CHARS)}…` : e}`;
+  });
+  const more = pods.length > MAX_NAMED_PODS ? `; and ${pods.length - MAX_NAMED_PODS} more` : '';
+  return shown.join('; ') + more;
+}
+
+const iso = (ms: number | undefined): string => (ms === undefined ? 'never' : new Date(ms).toISOString());
+
+export function buildConditions(input: ConditionInputs): ConditionsAction {
+  const { state, policy, convergence: conv } = input;
+  const active = activeKey(state);
+  const gen = state.generation;
+  const activeFp = active?.material.fingerprint ?? 'none';
+  const readyTotal = conv.converged.filter((p) => p.ready).length + conv.laggards.length;
+  const readyAcked = readyTotal - conv.laggards.length;
+  const waitingFor = conv.laggards.length > 0 ? `; waiting for: ${namePods(conv.laggards)}` : '';
+
+  let ready: Condition;
+  if (state.phase === 'Stable' && conv.laggards.length === 0) {
+    ready = {
+      type: 'Ready',
+      status: 'True',
+      reason: 'Converged',
+      message:
+        readyTotal === 0
+          ? `no ready target pods; generation ${gen} (active key ${activeFp}) is current`
+          : `all ${readyTotal} ready pods hold generation ${gen} (active key ${activeFp})`,
+    };
+  } else {
+    ready = {
+      type: 'Ready',
+      status: 'False',
+      reason: state.phase === 'Stable' ? 'PodsNotConverged' : state.phase,
+      message: `${readyAcked}/${readyTotal} ready pods hold generation ${gen}${waitingFor}`,
+    };
+  }
+
+  let progressing: Condition;
+  const staged = stagedKey(state);
+  if (state.phase === 'Staging') {
+    progressing = {
+      type: 'Progressing',
+      status: 'True',
+      reason: 'Staging',
+      message:
+        `key ${staged?.material.fingerprint ?? 'none'} staged at generation ${gen}; ` +
+        `${readyAcked}/${readyTotal} ready pods acknowledged${waitingFor}`,
+    };
+  } else if (state.phase === 'Promoting' || state.phase === 'Revoking') {
+    progressing = {
+      type: 'Progressing',
+      status: 'True',
+      reason: state.phase,
+      message: `installing generation ${gen} (active key ${activeFp}); ${readyAcked}/${readyTotal} ready pods hold it${waitingFor}`,
+    };
+  } else if (conv.pending.length > 0) {
+    progressing = {
+      type: 'Progressing',
+      status: 'True',
+      reason: 'Converging',
+      message: `pushing generation ${gen} to: ${namePods(conv.pending.map((p) => p.name).sort())}`,
+    };
+  } else if (policy.suspend) {
+    progressing = {
+      type: 'Progressing',
+      status: 'False',
+      reason: 'Suspended',
+      message: `rotation is suspended${input.rotateNowPending ? '; a rotate-now request waits until it is resumed' : ''}`,
+    };
+  } else if (input.rotationDeferred) {
+    progressing = {
+      type: 'Progressing',
+      status: 'False',
+      reason: 'RotationDeferred',
+      message: `the ring holds ${state.keys.length} keys (the maximum); the next rotation waits until a retired key expires`,
+    };
+  } else {
+    progressing = {
+      type: 'Progressing',
+      status: 'False',
+      reason: 'Idle',
+      message: `next rotation at ${iso(state.nextRotationTime)}`,
+    };
+  }
+
+  let degraded: Condition;
+  const failing = conv.pending.filter((p) => p.error !== undefined).sort((a, b) => (a.name < b.name ? -1 : 1));
+  if (state.phaseTimedOutAt !== undefined) {
+    const staging = state.phase === 'Staging';
+    degraded = {
+      type: 'Degraded',
+      status: 'True',
+      reason: staging ? 'PromotionTimedOut' : 'ConvergenceTimedOut',
+      message:
+        (staging
+          ? `staged key ${staged?.material.fingerprint ?? 'none'} not acknowledged within ${policy.promotionTimeoutMs / 1000}s ` +
+            `by: ${namePods(conv.laggards)}; key ${activeFp} stays active, retrying with backoff`
+          : `generation ${gen} not installed within ${policy.promotionTimeoutMs / 1000}s by: ${namePods(conv.laggards)}`) +
+        (failing.length > 0 ? `; errors: ${describeErrors(failing)}` : ''),
+    };
+  } else if (failing.length > 0) {
+    degraded = { type: 'Degraded', status: 'True', reason: 'PushFailed', message: describeErrors(failing) };
+  } else {
+    degraded = { type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'no failures' };
+  }
+
+  return {
+    kind: 'conditions',
+    conditions: [ready, progressing, degraded],
+    laggards: conv.laggards,
+    pods: { total: conv.converged.length + conv.pending.length, converged: conv.converged.length },
+  };
+}
