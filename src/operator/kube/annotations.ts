@@ -1,0 +1,54 @@
+// Sets the action annotations of a TicketKeySet (`tko rotate` / `tko revoke`). A new value is
+// what triggers the action, so each request writes a fresh timestamp.
+import { CustomObjectsApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { systemClock, type Clock } from '../clock.ts';
+import { REVOKE_ANNOTATION, ROTATE_NOW_ANNOTATION } from '../labels.ts';
+import { toKubeError } from './errors.ts';
+import { mergePatch } from './request-options.ts';
+import { TICKETKEYSET, type ObjectRef } from './resources.ts';
+
+export class TicketKeySetAnnotator {
+  private readonly api: CustomObjectsApi;
+  private readonly clock: Clock;
+
+  constructor(options: { kubeConfig: KubeConfig; clock?: Clock }) {
+    this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.clock = options.clock ?? systemClock;
+  }
+
+  /** Asks for one rotation now; returns the value written. */
+  requestRotation(ref: ObjectRef): Promise<string> {
+    return this.stamp(ref, ROTATE_NOW_ANNOTATION);
+  }
+
+  /** Asks for an emergency revoke; returns the value written. */
+  requestRevoke(ref: ObjectRef): Promise<string> {
+    return this.stamp(ref, REVOKE_ANNOTATION);
+  }
+
+  /** Sets (or with null removes) one annotation with a merge patch. Throws NotFoundError. */
+  async setAnnotation(ref: ObjectRef, key: string, value: string | null): Promise<KubernetesObject> {
+    try {
+      return (await this.api.patchNamespacedCustomObject(
+        {
+          group: TICKETKEYSET.group,
+          version: TICKETKEYSET.version,
+          plural: TICKETKEYSET.plural,
+          namespace: ref.namespace,
+          name: ref.name,
+          body: { metadata: { annotations: { [key]: value } } },
+        },
+        mergePatch(),
+      )) as KubernetesObject;
+    } catch (err) {
+      throw toKubeError(err, `ticketkeyset ${ref.namespace}/${ref.name}`);
+    }
+  }
+
+  private async stamp(ref: ObjectRef, key: string): Promise<string> {
+    // RFC 3339 with milliseconds: distinct for requests made in distinct milliseconds.
+    const value = new Date(this.clock.now()).toISOString();
+    await this.setAnnotation(ref, key, value);
+    return value;
+  }
+}

@@ -1,0 +1,34 @@
+// Per-request options for client-node 2.x API calls (the second argument of every method):
+// patch content types and request timeouts, as middleware.
+import { PatchStrategy, setHeaderOptions, type ConfigurationOptions } from '@kubernetes/client-node';
+import { of } from '@kubernetes/client-node/dist/gen/rxjsStub.js';
+
+type Options = ConfigurationOptions;
+
+/** Sends the body as a JSON merge patch (RFC 7386). */
+export function mergePatch(opts?: Options): Options {
+  return setHeaderOptions('Content-Type', PatchStrategy.MergePatch, opts) as Options;
+}
+
+/** Sends the body as a Kubernetes strategic merge patch (built-in types only). */
+export function strategicMergePatch(opts?: Options): Options {
+  return setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch, opts) as Options;
+}
+
+/** Aborts the request when it takes longer than ms (client-node sets no timeout of its own). */
+export function withTimeout(ms: number, opts?: Options): Options {
+  return {
+    ...opts,
+    middleware: [
+      ...((opts?.middleware as unknown[] | undefined) ?? []),
+      {
+        pre: (ctx: { setSignal(signal: AbortSignal): void }) => {
+          ctx.setSignal(AbortSignal.timeout(ms));
+          return of(ctx);
+        },
+        post: (ctx: unknown) => of(ctx),
+      },
+    ],
+    middlewareMergeStrategy: 'append',
+  } as Options;
+}

@@ -1,0 +1,16 @@
+// Coordinates of the custom resource as the shells and informers need them (from src/api).
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../../api/names.ts';
+
+export const TICKETKEYSET = {
+  group: GROUP,
+  version: VERSION,
+  plural: PLURAL,
+  kind: KIND,
+  apiVersion: API_VERSION,
+} as const;
+
+/** namespace/name of a namespaced object. */
+export interface ObjectRef {
+  namespace: string;
+  name: string;
+}

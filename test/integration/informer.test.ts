@@ -1,0 +1,118 @@
+// The operator's informers against the real API server: namespace scoping, label filtering,
+// typed objects from lists and watches alike, and the watchdog on a quiet watch.
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { CoreV1Api, type KubernetesObject } from '@kubernetes/client-node';
+import winston from 'winston';
+import type { TicketKeySet } from '../../src/api/ticket-key-set.ts';
+import type { ResilientInformer } from '../../src/operator/informer.ts';
+import { configMapInformer, managedSecretInformer, podInformer, ticketKeySetInformer } from '../../src/operator/informers.ts';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/operator/labels.ts';
+import { eventually, testKubeConfig, useNamespace } from '../helpers/kube.ts';
+import { FakePods } from '../helpers/pods.ts';
+import { TicketKeySets, ticketKeySet } from '../helpers/ticket-key-sets.ts';
+
+const watched = useNamespace('informer');
+const other = useNamespace('informer-other');
+const silent = winston.createLogger({ silent: true, transports: [new winston.transports.Console({ silent: true })] });
+const selector = { matchLabels: { app: 'ats' } };
+
+const started: Array<ResilientInformer<KubernetesObject>> = [];
+afterEach(async () => {
+  for (const i of started.splice(0)) await i.stop();
+});
+
+function run<T extends KubernetesObject>(informer: ResilientInformer<T>): { informer: ResilientInformer<T>; events: string[] } {
+  const events: string[] = [];
+  informer.on('add', (o) => events.push(`add ${o.metadata?.namespace}/${o.metadata?.name}`));
+  informer.on('update', (o) => events.push(`update ${o.metadata?.namespace}/${o.metadata?.name}`));
+  informer.on('delete', (o) => events.push(`delete ${o.metadata?.namespace}/${o.metadata?.name}`));
+  started.push(informer as unknown as ResilientInformer<KubernetesObject>);
+  informer.start();
+  return { informer, events };
+}
+
+const scoped = () => ({ namespaces: [watched.name], informer: { logger: silent } });
+
+describe('operator informers on a real API server', () => {
+  it('watches TicketKeySets of the listed namespaces only: add, update, delete', async () => {
+    const kc = testKubeConfig();
+    const mine = new TicketKeySets(kc, watched.name);
+    const theirs = new TicketKeySets(kc, other.name);
+    await mine.create(ticketKeySet('before', { selector }));
+    const { informer, events } = run(ticketKeySetInformer<TicketKeySet>(kc, scoped()));
+    await informer.waitForSync();
+    expect(informer.list().map((t) => t.metadata.name)).toEqual(['before']);
+
+    await theirs.create(ticketKeySet('elsewhere', { selector }));
+    await mine.create(ticketKeySet('after', { selector }));
+    await mine.mergePatch('after', { spec: { rotation: { interval: '2h' } } });
+    await mine.delete('before');
+    const n = watched.name;
+    await eventually('events', () => (events.length >= 4 ? true : undefined));
+    expect(events).toEqual([`add ${n}/before`, `add ${n}/after`, `update ${n}/after`, `delete ${n}/before`]);
+    expect(informer.get('after', n)?.spec.rotation?.interval).toBe('2h');
+    expect(informer.get('elsewhere', other.name)).toBeUndefined();
+  });
+
+  it('watches every namespace when no list is given', async () => {
+    const kc = testKubeConfig();
+    const { informer } = run(ticketKeySetInformer<TicketKeySet>(kc, { informer: { logger: silent } }));
+    await informer.waitForSync();
+    await new TicketKeySets(kc, other.name).create(ticketKeySet('cluster-wide', { selector }));
+    await eventually('object from the other namespace', () => informer.get('cluster-wide', other.name));
+  });
+
+  it('gives Pods the same typed shape from the list and from the watch', async () => {
+    const kc = testKubeConfig();
+    const pods = new FakePods(kc, watched.name);
+    await pods.create({ name: 'listed', labels: { app: 'ats' } });
+    const { informer } = run(podInformer(kc, { ...scoped(), labelSelector: 'app=ats' }));
+    await informer.waitForSync();
+    await pods.create({ name: 'watched', labels: { app: 'ats' } });
+    await pods.create({ name: 'not-selected', labels: { app: 'nginx' } });
+    const watchedPod = await eventually('watched pod running', () => {
+      const p = informer.get('watched', watched.name);
+      return p?.status?.phase === 'Running' ? p : undefined;
+    });
+    const listedPod = informer.get('listed', watched.name)!;
+    for (const p of [listedPod, watchedPod]) {
+      expect(p.metadata?.creationTimestamp).toBeInstanceOf(Date);
+      expect(p.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime).toBeInstanceOf(Date);
+    }
+    expect(informer.get('not-selected', watched.name)).toBeUndefined();
+  });
+
+  it('sees only the Secrets labelled as managed by the operator', async () => {
+    const kc = testKubeConfig();
+    const core = kc.makeApiClient(CoreV1Api);
+    const { informer, events } = run(managedSecretInformer(kc, scoped()));
+    await informer.waitForSync();
+    await core.createNamespacedSecret({ namespace: watched.name, body: { metadata: { name: 'foreign' }, stringData: { a: 'b' } } });
+    await core.createNamespacedSecret({
+      namespace: watched.name,
+      body: { metadata: { name: 'ours', labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } }, data: { ring: Buffer.from([1, 2, 3]).toString('base64') } },
+    });
+    await eventually('our secret', () => informer.get('ours', watched.name));
+    expect(events).toEqual([`add ${watched.name}/ours`]);
+    expect(Buffer.from(informer.get('ours', watched.name)!.data!.ring!, 'base64')).toEqual(Buffer.from([1, 2, 3]));
+  });
+
+  it('watches ConfigMaps', async () => {
+    const kc = testKubeConfig();
+    const { informer } = run(configMapInformer(kc, scoped()));
+    await informer.waitForSync();
+    await kc.makeApiClient(CoreV1Api).createNamespacedConfigMap({ namespace: watched.name, body: { metadata: { name: 'ats-config' }, data: { 'records.yaml': 'x' } } });
+    const cm = await eventually('config map', () => informer.get('ats-config', watched.name));
+    expect(cm.data).toEqual({ 'records.yaml': 'x' });
+  });
+
+  it('the watchdog restarts a silent watch, which then resumes and still delivers events', async () => {
+    const kc = testKubeConfig();
+    const { informer, events } = run(configMapInformer(kc, { namespaces: [watched.name], informer: { logger: silent, watchdogSilenceMs: 1000, watchTimeoutSeconds: () => 300 } }));
+    await informer.waitForSync();
+    await eventually('a watchdog restart', () => (informer.restarts() >= 1 ? true : undefined), 15_000);
+    await kc.makeApiClient(CoreV1Api).createNamespacedConfigMap({ namespace: watched.name, body: { metadata: { name: 'after-watchdog' } } });
+    await eventually('event after the restart', () => (events.includes(`add ${watched.name}/after-watchdog`) ? true : undefined));
+    expect(informer.liveness()).toBe(true);
+  });
+});
