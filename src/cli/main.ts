@@ -1,9 +1,7 @@
 #!/usr/bin/env node
-// tko: one entry point, one subcommand module per concern.
+// tko: one entry point, one subcommand module per concern. Modules load lazily so a short
+// command (`tko keys inspect`) does not pay for the agent's or the operator's imports.
 import { Command } from 'commander';
-import { registerAgent } from './agent.ts';
-import { registerDev } from './dev.ts';
-import { registerKeys } from './keys.ts';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major === undefined || major < 22 || (major === 22 && (minor ?? 0) < 19)) {
@@ -11,12 +9,22 @@ if (major === undefined || major < 22 || (major === 22 && (minor ?? 0) < 19)) {
   process.exit(1);
 }
 
+type Register = (program: Command) => void;
+
+/** Top-level command name → the module that registers it. */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  keys: async () => (await import('./keys.ts')).registerKeys,
+  agent: async () => (await import('./agent.ts')).registerAgent,
+  dev: async () => (await import('./dev.ts')).registerDev,
+};
+
 const program = new Command('tko')
   .description('ticket-key-operator: TLS session-ticket keys for Apache Traffic Server on Kubernetes')
   .showHelpAfterError();
 
-registerKeys(program);
-registerAgent(program);
-registerDev(program);
+const requested = process.argv[2];
+const load = requested !== undefined ? COMMANDS[requested] : undefined;
+const loaders = load !== undefined ? [load] : Object.values(COMMANDS); // help, or an unknown command
+for (const loader of loaders) (await loader())(program);
 
 await program.parseAsync(process.argv);
