@@ -14,7 +14,8 @@ export const PRINTER_COLUMNS: PrinterColumn[] = [
   { name: 'Converged', type: 'string', jsonPath: '.status.pods.summary', description: 'Pods holding the current ring / selected pods.' },
   { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Stable, Staging, Promoting or Revoking.' },
   { name: 'Last Rotation', type: 'date', jsonPath: '.status.lastRotationTime', description: 'When the last key was promoted.' },
-  { name: 'Next Rotation', type: 'date', jsonPath: '.status.nextRotationTime', description: 'When the next scheduled rotation starts.' },
+  // A string, not a date: kubectl renders a future date column as "<invalid>".
+  { name: 'Next Rotation', type: 'string', jsonPath: '.status.nextRotationTime', description: 'When the next scheduled rotation starts (RFC 3339).' },
   { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: 'Every selected pod holds the current ring.' },
   { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'Time since the TicketKeySet was created.' },
 ];

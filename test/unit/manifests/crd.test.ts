@@ -31,7 +31,7 @@ describe('TicketKeySet CRD', () => {
       ['Converged', 'string', '.status.pods.summary'],
       ['Phase', 'string', '.status.phase'],
       ['Last Rotation', 'date', '.status.lastRotationTime'],
-      ['Next Rotation', 'date', '.status.nextRotationTime'],
+      ['Next Rotation', 'string', '.status.nextRotationTime'],
       ['Ready', 'string', '.status.conditions[?(@.type=="Ready")].status'],
       ['Age', 'date', '.metadata.creationTimestamp'],
     ]);
