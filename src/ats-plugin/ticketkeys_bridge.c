@@ -1,0 +1,749 @@
+/*
+ * ticketkeys_bridge: installs TLS session-ticket key rings pushed by the ticket-key-operator
+ * agent into a running traffic_server (ATS 9.2), and serves session-cache operations.
+ *
+ * Messages (TS_LIFECYCLE_MSG_HOOK, sent by the agent over traffic_manager's mgmtapi.sock):
+ *   tag "ticketkeys.ring":  binary frame
+ *     0..3   "TKR1"
+ *     4      version = 1
+ *     5      flags: bit0 = revoke (accept a generation not newer than the installed one)
+ *     6..7   reserved, must be 0
+ *     8..15  generation, uint64 big-endian, 1..INT64_MAX (published as an int64 stat)
+ *     16..   N x 48 key bytes (name[16] | hmac[16] | aes[16]), N in 1..16, keys[0] encrypts
+ *   tag "ticketkeys.cache": ASCII "flush" or "remove <hex session id>"
+ *
+ * Rejected ring messages (bad framing, empty ring, length not a multiple of 48, more than 16
+ * keys, generation 0 or not newer than the installed one without revoke, duplicate key names)
+ * never reach TSSslTicketKeyUpdate: an empty buffer there would install a random key.
+ *
+ * Read-back goes through plugin stats (messages are one-way), all int64, non-persistent:
+ *   plugin.ticketkeys.generation         installed generation, 0 = none since start
+ *   plugin.ticketkeys.key_count
+ *   plugin.ticketkeys.ring_fingerprint   63-bit: SHA-256("ticketkeys.dev/ring/v1\0" || ring),
+ *                                        first 8 bytes big-endian, top bit cleared
+ *   plugin.ticketkeys.installs / rejected / reapplies
+ *   plugin.ticketkeys.cache.tracked / removed / flushes / overflows
+ *   plugin.ticketkeys.loaded_at          epoch seconds: tells this process's stats from stale
+ *                                        ones traffic_manager kept from before a restart
+ *
+ * After `traffic_ctl config reload` the ring is re-applied at once and then every 250 ms for
+ * 12 s, so a ticket_key.filename loaded by ATS's key loader is overridden again.
+ *
+ * Key bytes never reach a log line. The plugin's copy lives in an mmap'd region marked
+ * MADV_DONTDUMP (and mlock'd when allowed); replaced copies and the message payload are zeroed.
+ */
+#include <ts/ts.h>
+#include <ts/experimental.h> /* TSMgmtConfigIntSet, see "stats flush" */
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PLUGIN_NAME "ticketkeys_bridge"
+#define DEBUG_TAG "ticketkeys"
+
+#define RING_TAG "ticketkeys.ring"
+#define CACHE_TAG "ticketkeys.cache"
+
+#define FRAME_MAGIC "TKR1"
+#define FRAME_VERSION 1
+#define FRAME_FLAG_REVOKE 0x01
+#define FRAME_HEADER_LEN 16
+#define KEY_LEN 48
+#define MAX_KEYS 16
+#define MAX_RING_LEN (KEY_LEN * MAX_KEYS)
+
+/* Re-apply after a config reload: ATS's ticket-key loader runs seconds after the reload
+ * event (records sync intervals), so one immediate re-apply is not enough when a key file is
+ * configured. Re-apply immediately, then every REAPPLY_TICK_MS until REAPPLY_WINDOW_MS. */
+#define REAPPLY_TICK_MS 250
+#define REAPPLY_WINDOW_MS 12000
+
+/* Session-id tracker: set-associative table, fixed size, O(1) work under its lock.
+ * ATS evicts sessions from its own cache without telling plugins, so entries also expire
+ * after the session-cache timeout; on overflow the oldest entry of a bucket is replaced. */
+#define SID_MAX_LEN 32
+#define SID_WAYS 8
+#define SID_BUCKETS 8192 /* 65536 entries */
+
+static const char RING_DOMAIN[] = "ticketkeys.dev/ring/v1"; /* + its NUL, see core/fingerprint.ts */
+
+/* ------------------------------------------------------------------ stats */
+
+enum {
+  STAT_GENERATION,
+  STAT_KEY_COUNT,
+  STAT_RING_FINGERPRINT,
+  STAT_INSTALLS,
+  STAT_REJECTED,
+  STAT_REAPPLIES,
+  STAT_CACHE_TRACKED,
+  STAT_CACHE_REMOVED,
+  STAT_CACHE_FLUSHES,
+  STAT_CACHE_OVERFLOWS,
+  STAT_LOADED_AT,
+  STAT_COUNT
+};
+
+static const char *const STAT_NAMES[STAT_COUNT] = {
+  "plugin.ticketkeys.generation",    "plugin.ticketkeys.key_count",      "plugin.ticketkeys.ring_fingerprint",
+  "plugin.ticketkeys.installs",      "plugin.ticketkeys.rejected",       "plugin.ticketkeys.reapplies",
+  "plugin.ticketkeys.cache.tracked", "plugin.ticketkeys.cache.removed",  "plugin.ticketkeys.cache.flushes",
+  "plugin.ticketkeys.cache.overflows", "plugin.ticketkeys.loaded_at",
+};
+
+static int stat_ids[STAT_COUNT];
+
+/* Every stat is set (never incremented through ATS) from plugin-side counters, so the
+ * TS_STAT_SYNC_SUM value ATS publishes is exactly what we set. */
+static void
+stat_set(int which, int64_t value)
+{
+  TSStatIntSet(stat_ids[which], value);
+}
+
+static int
+stats_create(void)
+{
+  for (int i = 0; i < STAT_COUNT; ++i) {
+    int id;
+    if (TSStatFindName(STAT_NAMES[i], &id) == TS_SUCCESS) {
+      stat_ids[i] = id;
+    } else {
+      id = TSStatCreate(STAT_NAMES[i], TS_RECORDDATATYPE_INT, TS_STAT_NON_PERSISTENT, TS_STAT_SYNC_SUM);
+      if (id == TS_ERROR) {
+        TSError("[%s] cannot create stat %s", PLUGIN_NAME, STAT_NAMES[i]);
+        return -1;
+      }
+      stat_ids[i] = id;
+    }
+    stat_set(i, 0);
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------ stats flush */
+
+/* traffic_server hands its stats to traffic_manager (where RECORD_GET and traffic_ctl read them)
+ * through a queue that its manager thread drains only after a 1 s idle poll, which every
+ * message from traffic_manager restarts (ProcessManager::signalManager does not wake it for
+ * stats). Measured read-back of a push: 1-8 s. A plugin "set config" signal does wake it, so
+ * once the stats sync timers have queued our new values we send one that changes nothing: the
+ * current value of a start-up-only record. Read-back then takes about the two sync intervals. */
+#define WAKE_RECORD "proxy.config.raw_stat_sync_interval_ms"
+#define WAKE_TICK_MS 50
+#define WAKE_MAX_LAG_MS 2000 /* slower syncs: the 1 s idle poll flushes first anyway */
+
+static int64_t stats_lag_ms;        /* raw + remote sync intervals */
+static int64_t wake_due_ms[2];      /* monotonic ms, 0 = none; atomics */
+
+static int64_t monotonic_ms(void);
+
+static void
+request_stats_flush(void)
+{
+  if (stats_lag_ms <= 0) {
+    return;
+  }
+  int64_t now = monotonic_ms();
+  /* Twice: timers drift, and a sync can run just before our stat update. */
+  __atomic_store_n(&wake_due_ms[0], now + stats_lag_ms + WAKE_TICK_MS, __ATOMIC_RELAXED);
+  __atomic_store_n(&wake_due_ms[1], now + 2 * stats_lag_ms + 2 * WAKE_TICK_MS, __ATOMIC_RELAXED);
+}
+
+static int
+on_wake_tick(TSCont contp, TSEvent event, void *edata)
+{
+  int64_t now = monotonic_ms();
+  for (int i = 0; i < 2; ++i) {
+    int64_t due = __atomic_load_n(&wake_due_ms[i], __ATOMIC_RELAXED);
+    if (due != 0 && now >= due && __atomic_compare_exchange_n(&wake_due_ms[i], &due, 0, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+      TSMgmtInt v;
+      if (TSMgmtIntGet(WAKE_RECORD, &v) == TS_SUCCESS) {
+        TSMgmtConfigIntSet(WAKE_RECORD, v);
+      }
+    }
+  }
+  return 0;
+}
+
+static void
+start_stats_flusher(void)
+{
+  TSMgmtInt raw = 0, remote = 0;
+  if (TSMgmtIntGet("proxy.config.raw_stat_sync_interval_ms", &raw) != TS_SUCCESS ||
+      TSMgmtIntGet("proxy.config.remote_sync_interval_ms", &remote) != TS_SUCCESS || raw <= 0 || remote <= 0 ||
+      raw + remote > WAKE_MAX_LAG_MS) {
+    return;
+  }
+  stats_lag_ms = raw + remote;
+  TSContScheduleEveryOnPool(TSContCreate(on_wake_tick, TSMutexCreate()), WAKE_TICK_MS, TS_THREAD_POOL_TASK);
+}
+
+/* ------------------------------------------------------------------ the installed ring */
+
+typedef struct {
+  size_t len; /* bytes, multiple of KEY_LEN; 0 = empty */
+  unsigned char bytes[MAX_RING_LEN];
+} ring_slot;
+
+/* Two slots in one protected mapping: a new ring is written into the spare slot, handed to
+ * ATS, and only then does the old one get zeroed. */
+typedef struct {
+  ring_slot slot[2];
+} ring_store;
+
+static ring_store *store;
+static size_t store_map_len;
+static int active_slot = -1; /* -1: nothing installed since traffic_server started */
+static uint64_t installed_generation;
+static int64_t count_installs, count_rejected, count_reapplies;
+static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int
+store_create(void)
+{
+  long page     = sysconf(_SC_PAGESIZE);
+  store_map_len = (sizeof(ring_store) + (size_t)page - 1) & ~((size_t)page - 1);
+  void *p       = mmap(NULL, store_map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    TSError("[%s] mmap of the key store failed", PLUGIN_NAME);
+    return -1;
+  }
+  /* Keys must not end up in core files. Refuse to run without that guarantee. */
+  if (madvise(p, store_map_len, MADV_DONTDUMP) != 0) {
+    TSError("[%s] madvise(MADV_DONTDUMP) failed; refusing to hold keys", PLUGIN_NAME);
+    munmap(p, store_map_len);
+    return -1;
+  }
+  /* Keep keys out of swap when the limit allows; not fatal (RLIMIT_MEMLOCK may be 0). */
+  if (mlock(p, store_map_len) != 0) {
+    TSDebug(DEBUG_TAG, "mlock of the key store failed; continuing without it");
+  }
+  store = p;
+  return 0;
+}
+
+static int64_t
+ring_fingerprint(const unsigned char *ring, size_t len)
+{
+  unsigned char buf[sizeof(RING_DOMAIN) + MAX_RING_LEN];
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  uint64_t v = 0;
+
+  memcpy(buf, RING_DOMAIN, sizeof(RING_DOMAIN)); /* includes the terminating NUL */
+  memcpy(buf + sizeof(RING_DOMAIN), ring, len);
+  SHA256(buf, sizeof(RING_DOMAIN) + len, digest);
+  OPENSSL_cleanse(buf, sizeof(buf)); /* a stack copy of the keys */
+  for (int i = 0; i < 8; ++i) {
+    v = (v << 8) | digest[i];
+  }
+  return (int64_t)(v & 0x7fffffffffffffffULL);
+}
+
+static uint64_t
+read_be64(const unsigned char *p)
+{
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) {
+    v = (v << 8) | p[i];
+  }
+  return v;
+}
+
+/* Returns NULL when the frame is acceptable, else a reason (no key bytes in it).
+ * Called with ring_lock held (reads installed_generation). */
+static const char *
+validate_frame(const unsigned char *data, size_t size, uint64_t *generation, int *revoke)
+{
+  if (data == NULL || size < FRAME_HEADER_LEN) {
+    return "frame shorter than its header";
+  }
+  if (memcmp(data, FRAME_MAGIC, 4) != 0) {
+    return "bad magic";
+  }
+  if (data[4] != FRAME_VERSION) {
+    return "unsupported frame version";
+  }
+  if ((data[5] & ~FRAME_FLAG_REVOKE) != 0) {
+    return "unknown flags";
+  }
+  if (data[6] != 0 || data[7] != 0) {
+    return "reserved bytes not zero";
+  }
+  *generation = read_be64(data + 8);
+  *revoke     = (data[5] & FRAME_FLAG_REVOKE) != 0;
+
+  size_t ring_len = size - FRAME_HEADER_LEN;
+  if (ring_len == 0) {
+    return "empty ring"; /* TSSslTicketKeyUpdate would install a random key */
+  }
+  if (ring_len % KEY_LEN != 0) {
+    return "ring length not a multiple of 48";
+  }
+  if (ring_len / KEY_LEN > MAX_KEYS) {
+    return "more than 16 keys";
+  }
+  if (*generation == 0) {
+    return "generation zero";
+  }
+  if (*generation > (uint64_t)INT64_MAX) {
+    return "generation out of range";
+  }
+  if (!*revoke && *generation <= installed_generation) {
+    return "stale generation";
+  }
+  /* Two keys with one name: ATS would decrypt with whichever it finds first. */
+  const unsigned char *ring = data + FRAME_HEADER_LEN;
+  for (size_t i = 0; i < ring_len; i += KEY_LEN) {
+    for (size_t j = i + KEY_LEN; j < ring_len; j += KEY_LEN) {
+      if (memcmp(ring + i, ring + j, 16) == 0) {
+        return "duplicate key name";
+      }
+    }
+  }
+  return NULL;
+}
+
+static void
+publish_ring_stats_locked(void)
+{
+  const ring_slot *s = active_slot >= 0 ? &store->slot[active_slot] : NULL;
+  /* Generation last: a reader that sees the new generation also finds the new fingerprint
+   * after the next stats sync at the latest (readers compare all three anyway). */
+  stat_set(STAT_RING_FINGERPRINT, s ? ring_fingerprint(s->bytes, s->len) : 0);
+  stat_set(STAT_KEY_COUNT, s ? (int64_t)(s->len / KEY_LEN) : 0);
+  stat_set(STAT_GENERATION, (int64_t)installed_generation);
+  stat_set(STAT_INSTALLS, count_installs);
+  stat_set(STAT_REJECTED, count_rejected);
+  stat_set(STAT_REAPPLIES, count_reapplies);
+}
+
+static void
+reject_locked(const char *reason, uint64_t generation, size_t size)
+{
+  ++count_rejected;
+  stat_set(STAT_REJECTED, count_rejected);
+  request_stats_flush();
+  TSError("[%s] rejected ring: %s (generation %" PRIu64 ", %zu bytes, installed generation %" PRIu64 ")", PLUGIN_NAME, reason,
+          generation, size, installed_generation);
+}
+
+static void
+handle_ring_message(const unsigned char *data, size_t size)
+{
+  uint64_t generation = 0;
+  int revoke          = 0;
+
+  pthread_mutex_lock(&ring_lock);
+  const char *reason = validate_frame(data, size, &generation, &revoke);
+  if (reason != NULL) {
+    reject_locked(reason, generation, size);
+    pthread_mutex_unlock(&ring_lock);
+    return;
+  }
+
+  int spare_index = active_slot == 0 ? 1 : 0;
+  ring_slot *spare = &store->slot[spare_index];
+  spare->len       = size - FRAME_HEADER_LEN;
+  memcpy(spare->bytes, data + FRAME_HEADER_LEN, spare->len);
+
+  /* ATS copies the buffer and swaps its key config atomically. */
+  if (TSSslTicketKeyUpdate((char *)spare->bytes, (int)spare->len) != TS_SUCCESS) {
+    OPENSSL_cleanse(spare, sizeof(*spare));
+    reject_locked("TSSslTicketKeyUpdate failed", generation, size);
+    pthread_mutex_unlock(&ring_lock);
+    return;
+  }
+
+  if (active_slot >= 0) {
+    OPENSSL_cleanse(&store->slot[active_slot], sizeof(ring_slot));
+  }
+  active_slot          = spare_index;
+  installed_generation = generation;
+  ++count_installs;
+  publish_ring_stats_locked();
+  request_stats_flush();
+  TSDebug(DEBUG_TAG, "installed generation %" PRIu64 " with %zu keys%s", generation, spare->len / KEY_LEN,
+          revoke ? " (revoke)" : "");
+  pthread_mutex_unlock(&ring_lock);
+}
+
+/* Puts the plugin's copy back into ATS (after a reload may have replaced it). */
+static void
+reapply(void)
+{
+  pthread_mutex_lock(&ring_lock);
+  if (active_slot >= 0) {
+    ring_slot *s = &store->slot[active_slot];
+    if (TSSslTicketKeyUpdate((char *)s->bytes, (int)s->len) == TS_SUCCESS) {
+      ++count_reapplies;
+      stat_set(STAT_REAPPLIES, count_reapplies);
+    } else {
+      TSError("[%s] re-apply of generation %" PRIu64 " failed", PLUGIN_NAME, installed_generation);
+    }
+  }
+  pthread_mutex_unlock(&ring_lock);
+}
+
+/* ------------------------------------------------------------------ session-id tracker */
+
+typedef struct {
+  uint32_t seen;  /* monotonic seconds when tracked; 0 = empty */
+  uint8_t len;
+  uint8_t id[SID_MAX_LEN];
+} sid_entry;
+
+typedef struct {
+  sid_entry way[SID_WAYS];
+} sid_bucket;
+
+static sid_bucket *sid_table;
+static pthread_mutex_t sid_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t sid_tracked, sid_removed, sid_flushes, sid_overflows;
+static uint32_t sid_ttl_seconds = 300;
+
+static uint32_t
+now_seconds(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint32_t)ts.tv_sec + 1; /* never 0: 0 marks an empty entry */
+}
+
+static uint32_t
+sid_hash(const uint8_t *id, size_t len)
+{
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (size_t i = 0; i < len; ++i) {
+    h = (h ^ id[i]) * 16777619u;
+  }
+  return h;
+}
+
+static int
+sid_live(const sid_entry *e, uint32_t now)
+{
+  return e->seen != 0 && now - e->seen <= sid_ttl_seconds;
+}
+
+static void
+sid_publish(void)
+{
+  stat_set(STAT_CACHE_TRACKED, __atomic_load_n(&sid_tracked, __ATOMIC_RELAXED));
+  stat_set(STAT_CACHE_REMOVED, __atomic_load_n(&sid_removed, __ATOMIC_RELAXED));
+  stat_set(STAT_CACHE_FLUSHES, __atomic_load_n(&sid_flushes, __ATOMIC_RELAXED));
+  stat_set(STAT_CACHE_OVERFLOWS, __atomic_load_n(&sid_overflows, __ATOMIC_RELAXED));
+}
+
+/* Network thread: O(SID_WAYS) under the lock, no allocation, no I/O. */
+static void
+sid_track(const TSSslSessionID *sid)
+{
+  if (sid->len == 0 || sid->len > SID_MAX_LEN) {
+    return;
+  }
+  uint32_t now  = now_seconds();
+  sid_bucket *b = &sid_table[sid_hash((const uint8_t *)sid->bytes, sid->len) % SID_BUCKETS];
+  int64_t delta = 0, overflow = 0;
+
+  pthread_mutex_lock(&sid_lock);
+  sid_entry *slot = NULL, *oldest = NULL;
+  for (int i = 0; i < SID_WAYS; ++i) {
+    sid_entry *e = &b->way[i];
+    if (e->seen != 0 && e->len == sid->len && memcmp(e->id, sid->bytes, sid->len) == 0) {
+      e->seen = now; /* already tracked */
+      pthread_mutex_unlock(&sid_lock);
+      return;
+    }
+    if (slot == NULL && !sid_live(e, now)) {
+      slot = e;
+    }
+    if (oldest == NULL || e->seen < oldest->seen) {
+      oldest = e;
+    }
+  }
+  if (slot == NULL) {
+    slot     = oldest; /* a live entry is dropped: a later flush will miss that session */
+    overflow = 1;
+  } else if (slot->seen == 0) {
+    delta = 1;
+  } /* else: an expired entry is reused, the count stays */
+  slot->seen = now;
+  slot->len  = (uint8_t)sid->len;
+  memcpy(slot->id, sid->bytes, sid->len);
+  pthread_mutex_unlock(&sid_lock);
+
+  __atomic_add_fetch(&sid_tracked, delta, __ATOMIC_RELAXED);
+  if (overflow) {
+    __atomic_add_fetch(&sid_overflows, 1, __ATOMIC_RELAXED);
+  }
+  sid_publish();
+}
+
+/* Forgets one id; returns 1 when it was tracked. O(SID_WAYS) under the lock. */
+static int
+sid_forget(const uint8_t *id, size_t len)
+{
+  if (len == 0 || len > SID_MAX_LEN) {
+    return 0;
+  }
+  sid_bucket *b = &sid_table[sid_hash(id, len) % SID_BUCKETS];
+  int found     = 0;
+
+  pthread_mutex_lock(&sid_lock);
+  for (int i = 0; i < SID_WAYS; ++i) {
+    sid_entry *e = &b->way[i];
+    if (e->seen != 0 && e->len == len && memcmp(e->id, id, len) == 0) {
+      memset(e, 0, sizeof(*e));
+      found = 1;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&sid_lock);
+  if (found) {
+    __atomic_sub_fetch(&sid_tracked, 1, __ATOMIC_RELAXED);
+  }
+  return found;
+}
+
+static void
+remove_from_ats(const uint8_t *id, size_t len)
+{
+  TSSslSessionID sid;
+  memset(&sid, 0, sizeof(sid));
+  sid.len = len;
+  memcpy(sid.bytes, id, len);
+  if (TSSslSessionRemove(&sid) == TS_SUCCESS) {
+    __atomic_add_fetch(&sid_removed, 1, __ATOMIC_RELAXED);
+  }
+}
+
+/* Message thread: takes the lock once per bucket (O(SID_WAYS)), removes outside the lock. */
+static void
+sid_flush(void)
+{
+  sid_entry taken[SID_WAYS];
+  int64_t total = 0;
+
+  for (int bi = 0; bi < SID_BUCKETS; ++bi) {
+    int n = 0;
+    pthread_mutex_lock(&sid_lock);
+    for (int i = 0; i < SID_WAYS; ++i) {
+      sid_entry *e = &sid_table[bi].way[i];
+      if (e->seen != 0) {
+        taken[n++] = *e;
+        memset(e, 0, sizeof(*e));
+      }
+    }
+    pthread_mutex_unlock(&sid_lock);
+    if (n > 0) {
+      __atomic_sub_fetch(&sid_tracked, n, __ATOMIC_RELAXED);
+    }
+    for (int i = 0; i < n; ++i) {
+      remove_from_ats(taken[i].id, taken[i].len); /* expired ones too: harmless if gone */
+    }
+    total += n;
+  }
+  __atomic_add_fetch(&sid_flushes, 1, __ATOMIC_RELAXED);
+  sid_publish();
+  request_stats_flush();
+  TSDebug(DEBUG_TAG, "session cache flush removed %" PRId64 " tracked ids", total);
+}
+
+static int
+hex_value(int c)
+{
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  c = tolower(c);
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  return -1;
+}
+
+static void
+handle_cache_message(const char *data, size_t size)
+{
+  /* ATS's own CLI appends a NUL; accept the text with or without it. */
+  while (size > 0 && data[size - 1] == '\0') {
+    --size;
+  }
+  if (size == 5 && memcmp(data, "flush", 5) == 0) {
+    sid_flush();
+    return;
+  }
+  if (size > 7 && memcmp(data, "remove ", 7) == 0) {
+    const char *hex = data + 7;
+    size_t hexlen   = size - 7;
+    uint8_t id[SID_MAX_LEN];
+    if (hexlen % 2 == 0 && hexlen / 2 >= 1 && hexlen / 2 <= SID_MAX_LEN) {
+      size_t n = hexlen / 2;
+      size_t i;
+      for (i = 0; i < n; ++i) {
+        int hi = hex_value((unsigned char)hex[2 * i]), lo = hex_value((unsigned char)hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+          break;
+        }
+        id[i] = (uint8_t)(hi * 16 + lo);
+      }
+      if (i == n) {
+        sid_forget(id, n);
+        remove_from_ats(id, n);
+        sid_publish();
+        request_stats_flush();
+        TSDebug(DEBUG_TAG, "session cache remove of one id (%zu bytes)", n);
+        return;
+      }
+    }
+  }
+  TSError("[%s] rejected cache message (%zu bytes): expected \"flush\" or \"remove <hex id>\"", PLUGIN_NAME, size);
+}
+
+/* ------------------------------------------------------------------ continuations */
+
+/* Lifecycle messages arrive on the process-manager thread, which is not an event thread:
+ * the continuation has no ATS mutex (ATS would assert on a contended try-lock). */
+static int
+on_lifecycle_msg(TSCont contp, TSEvent event, void *edata)
+{
+  if (event != TS_EVENT_LIFECYCLE_MSG || edata == NULL) {
+    return 0;
+  }
+  TSPluginMsg *msg = (TSPluginMsg *)edata;
+  if (msg->tag == NULL) {
+    return 0;
+  }
+  if (strcmp(msg->tag, RING_TAG) == 0) {
+    handle_ring_message((const unsigned char *)msg->data, msg->data_size);
+    /* ATS parsed the payload into a heap copy it never zeroes: zero it ourselves. */
+    if (msg->data != NULL && msg->data_size > 0) {
+      OPENSSL_cleanse((void *)msg->data, msg->data_size);
+    }
+  } else if (strcmp(msg->tag, CACHE_TAG) == 0) {
+    handle_cache_message((const char *)msg->data, msg->data != NULL ? msg->data_size : 0);
+  }
+  return 0;
+}
+
+/* TS_SSL_SESSION_HOOK runs on network threads: must not block, no ATS mutex either. */
+static int
+on_ssl_session(TSCont contp, TSEvent event, void *edata)
+{
+  const TSSslSessionID *sid = (const TSSslSessionID *)edata;
+  if (sid == NULL) {
+    return 0;
+  }
+  if (event == TS_EVENT_SSL_SESSION_NEW) {
+    sid_track(sid);
+  } else if (event == TS_EVENT_SSL_SESSION_REMOVE) {
+    if (sid->len > 0 && sid->len <= SID_MAX_LEN && sid_forget((const uint8_t *)sid->bytes, sid->len)) {
+      sid_publish();
+    }
+  }
+  return 0;
+}
+
+/* Config reload: re-apply now, then on a timer until the key loader has surely run.
+ * Runs on ET_TASK with its own mutex, so the schedule state needs no other lock. */
+static int64_t reapply_started_ms;
+static int reapply_tick_pending;
+
+static int64_t
+monotonic_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+on_reload(TSCont contp, TSEvent event, void *edata)
+{
+  if (event == TS_EVENT_MGMT_UPDATE) {
+    reapply();
+    reapply_started_ms = monotonic_ms();
+    if (!reapply_tick_pending) {
+      reapply_tick_pending = 1;
+      TSContScheduleOnPool(contp, REAPPLY_TICK_MS, TS_THREAD_POOL_TASK);
+    }
+    TSDebug(DEBUG_TAG, "config reload: re-applied, re-applying for %d ms", REAPPLY_WINDOW_MS);
+  } else if (event == TS_EVENT_TIMEOUT) {
+    reapply();
+    if (monotonic_ms() - reapply_started_ms < REAPPLY_WINDOW_MS) {
+      TSContScheduleOnPool(contp, REAPPLY_TICK_MS, TS_THREAD_POOL_TASK);
+    } else {
+      reapply_tick_pending = 0;
+    }
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------ init */
+
+static void
+warn_on_risky_config(void)
+{
+  TSMgmtString file = NULL;
+  if (TSMgmtStringGet("proxy.config.ssl.server.ticket_key.filename", &file) == TS_SUCCESS && file != NULL) {
+    if (file[0] != '\0' && strcmp(file, "NULL") != 0) {
+      TSWarning("[%s] proxy.config.ssl.server.ticket_key.filename is set: after a reload the file's keys can be live until "
+                "the plugin re-applies the pushed ring; leave it unset",
+                PLUGIN_NAME);
+    }
+    TSfree(file);
+  }
+  TSMgmtInt mode = 0;
+  if (TSMgmtIntGet("proxy.config.ssl.session_cache", &mode) == TS_SUCCESS && mode != 2) {
+    TSWarning("[%s] proxy.config.ssl.session_cache is %" PRId64 ", not 2: session-cache operations will not find sessions",
+              PLUGIN_NAME, (int64_t)mode);
+  }
+  TSMgmtInt timeout = 0;
+  if (TSMgmtIntGet("proxy.config.ssl.session_cache.timeout", &timeout) == TS_SUCCESS && timeout > 0) {
+    sid_ttl_seconds = (uint32_t)timeout;
+  }
+}
+
+void
+TSPluginInit(int argc, const char *argv[])
+{
+  TSPluginRegistrationInfo info;
+  info.plugin_name   = PLUGIN_NAME;
+  info.vendor_name   = "ticket-key-operator";
+  info.support_email = "ticketkeys.dev";
+
+  if (TSPluginRegister(&info) != TS_SUCCESS) {
+    TSError("[%s] plugin registration failed", PLUGIN_NAME);
+    return;
+  }
+  if (store_create() != 0 || stats_create() != 0) {
+    return;
+  }
+  sid_table = mmap(NULL, sizeof(sid_bucket) * SID_BUCKETS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (sid_table == MAP_FAILED) {
+    TSError("[%s] cannot allocate the session-id table", PLUGIN_NAME);
+    return;
+  }
+  warn_on_risky_config();
+  /* Lets readers tell this process's stats from those traffic_manager still holds from a
+   * traffic_server that has since restarted (compare with proxy.node.restarts.proxy.start_time). */
+  stat_set(STAT_LOADED_AT, (int64_t)time(NULL));
+  start_stats_flusher();
+
+  TSLifecycleHookAdd(TS_LIFECYCLE_MSG_HOOK, TSContCreate(on_lifecycle_msg, NULL));
+  TSHttpHookAdd(TS_SSL_SESSION_HOOK, TSContCreate(on_ssl_session, NULL));
+  TSMgmtUpdateRegister(TSContCreate(on_reload, TSMutexCreate()), PLUGIN_NAME);
+
+  TSDebug(DEBUG_TAG, "ready: tags %s and %s", RING_TAG, CACHE_TAG);
+}
