@@ -17,7 +17,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends trafficserver-d
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /plugin
 COPY src/ats-plugin/ticketkeys_bridge.c ./
-RUN tsxs -o ticketkeys_bridge.so -c ticketkeys_bridge.c -lcrypto
+RUN tsxs -o ticketkeys_bridge.so -c ticketkeys_bridge.c
 
 FROM busybox:1.37 AS ats-plugin
 COPY --from=ats-plugin-build /plugin/ticketkeys_bridge.so /ticketkeys_bridge.so

@@ -1,4 +1,90 @@
-// Placeholder until `tko agent` lands (being written now).
-import type { Command } from 'commander';
+// `tko agent`: the in-pod sidecar that installs key rings into the ATS beside it.
+// The implementation is imported when the command runs: every tko command registers here,
+// and the agent's memory budget (80 MB RSS) leaves no room for modules it does not use.
+import { Option, type Command } from 'commander';
+import { OPERATOR_IDENTITY } from '../agent/names.ts';
 
-export function registerAgent(_program: Command): void {}
+interface AgentFlags {
+  listen: string;
+  healthListen: string;
+  atsRunroot?: string;
+  tlsCert: string;
+  tlsKey: string;
+  clientCa: string;
+  clientIdentity: string;
+  installer: 'ats' | 'memory';
+  readbackTimeoutMs: number;
+  reassertIntervalMs: number;
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+export function registerAgent(program: Command): void {
+  program
+    .command('agent')
+    .description('run the in-pod agent: an mTLS API that installs session-ticket key rings into the local ATS')
+    .requiredOption('--listen <host:port>', 'mTLS API address (the operator dials it)')
+    .option('--health-listen <host:port>', 'plain-HTTP /healthz, /readyz and /metrics address', '127.0.0.1:9444')
+    .option('--ats-runroot <dir>', 'ATS runroot (directory with runroot.yaml, or the file) whose mgmtapi.sock to use')
+    .requiredOption('--tls-cert <file>', 'agent serving certificate (PEM, for agent.ticketkeys.dev)')
+    .requiredOption('--tls-key <file>', 'agent serving key (PEM)')
+    .requiredOption('--client-ca <file>', 'CA that signs the operator client certificate (PEM)')
+    .option('--client-identity <name>', 'CN the client certificate must carry', OPERATOR_IDENTITY)
+    .addOption(new Option('--installer <kind>', '"memory" only for benchmarks of the agent itself').choices(['ats', 'memory']).default('ats'))
+    .option('--readback-timeout-ms <ms>', 'how long ATS gets to show a pushed ring before 504', positiveInt, 2000)
+    .option('--reassert-interval-ms <ms>', 'how often ATS is checked for holding the accepted ring', positiveInt, 300)
+    .action(async (flags: AgentFlags, command: Command) => {
+      if (flags.installer === 'ats' && !flags.atsRunroot) command.error('error: --ats-runroot is required with --installer ats');
+      await runAgent(flags);
+    });
+}
+
+async function runAgent(flags: AgentFlags): Promise<void> {
+  const [{ readFile }, { startAgent }, { formatHostPort, parseHostPort }, { createLogger }] = await Promise.all([
+    import('node:fs/promises'),
+    import('../agent/agent.ts'),
+    import('../agent/host-port.ts'),
+    import('../observability/logger.ts'),
+  ]);
+  const logger = createLogger({ component: 'agent' });
+  const listen = parseHostPort(flags.listen);
+  const healthListen = parseHostPort(flags.healthListen);
+  const [cert, key, clientCa] = await Promise.all([readFile(flags.tlsCert), readFile(flags.tlsKey), readFile(flags.clientCa)]);
+  let bridge;
+  if (flags.installer === 'memory') {
+    // Scale benchmarks and tests of the agent itself only: nothing reaches ATS.
+    logger.warn('installer "memory": rings are kept in this process and never reach ATS');
+    bridge = new (await import('../agent/memory-bridge.ts')).MemoryBridge();
+  } else {
+    const { Ats9Bridge } = await import('../agent/ats9/ats9-bridge.ts');
+    bridge = await Ats9Bridge.fromRunroot(flags.atsRunroot!, { logger });
+  }
+  const agent = await startAgent({
+    listen,
+    healthListen,
+    tls: { cert, key, clientCa },
+    bridge,
+    logger,
+    clientIdentity: flags.clientIdentity,
+    readbackDeadlineMs: flags.readbackTimeoutMs,
+    reassertIntervalMs: flags.reassertIntervalMs,
+  });
+  // Machine-readable, whatever the log level: where the agent listens (ports may be :0).
+  process.stdout.write(`${JSON.stringify({ event: 'listening', api: formatHostPort(agent.api), health: formatHostPort(agent.health) })}\n`);
+  const stop = (signal: string) => {
+    logger.info('stopping', { signal });
+    agent.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error('stop failed', { error: err instanceof Error ? err.message : String(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}

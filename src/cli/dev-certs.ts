@@ -1,4 +1,21 @@
-// Placeholder until this subcommand lands (being written now).
+// `tko dev certs --dir DIR [--days N]`: development mTLS material for the agent and operator.
 import type { Command } from 'commander';
 
-export function registerDevCerts(_dev: Command): void {}
+function positiveDays(v: string): number {
+  const n = Number(v);
+  if (!(n > 0)) throw new Error('--days must be a positive number');
+  return n;
+}
+
+export function registerDevCerts(dev: Command): void {
+  dev
+    .command('certs')
+    .description('write a dev CA, the operator client certificate and the agent serving certificate (short-lived, never commit them)')
+    .requiredOption('--dir <dir>', 'directory to write ca.crt/.key, operator.crt/.key, agent.crt/.key into')
+    .option('--days <n>', 'validity in days', positiveDays, 1)
+    .action(async (opts: { dir: string; days: number }) => {
+      const { createDevCerts, writeDevCerts } = await import('../dev/certs.ts');
+      const files = await writeDevCerts(opts.dir, await createDevCerts({ days: opts.days }));
+      process.stdout.write(`${JSON.stringify(files, null, 2)}\n`);
+    });
+}

@@ -11,11 +11,19 @@ if (major === undefined || major < 22 || (major === 22 && (minor ?? 0) < 19)) {
 
 type Register = (program: Command) => void;
 
+async function ctl(): Promise<Register> {
+  return (await import('./ctl.ts')).registerCtl;
+}
+
 /** Top-level command name → the module that registers it. */
 const COMMANDS: Record<string, () => Promise<Register>> = {
   keys: async () => (await import('./keys.ts')).registerKeys,
   agent: async () => (await import('./agent.ts')).registerAgent,
   dev: async () => (await import('./dev.ts')).registerDev,
+  operator: async () => (await import('./operator.ts')).registerOperator,
+  status: ctl,
+  rotate: ctl,
+  revoke: ctl,
 };
 
 const program = new Command('tko')
@@ -24,7 +32,7 @@ const program = new Command('tko')
 
 const requested = process.argv[2];
 const load = requested !== undefined ? COMMANDS[requested] : undefined;
-const loaders = load !== undefined ? [load] : Object.values(COMMANDS); // help, or an unknown command
+const loaders = load !== undefined ? [load] : [...new Set(Object.values(COMMANDS))]; // help, or an unknown command
 for (const loader of loaders) (await loader())(program);
 
 await program.parseAsync(process.argv);
