@@ -1,12 +1,13 @@
 // `tko agent`: the in-pod sidecar that installs key rings into the ATS beside it.
 // The implementation is imported when the command runs: every tko command registers here,
 // and the agent's memory budget (80 MB RSS) leaves no room for modules it does not use.
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { formatHostPort, parseHostPort, type HostPort } from '../agent/host-port.ts';
 import { OPERATOR_IDENTITY } from '../agent/names.ts';
 
 interface AgentFlags {
-  listen: string;
-  healthListen: string;
+  listen: HostPort;
+  healthListen: HostPort;
   atsRunroot?: string;
   tlsCert: string;
   tlsKey: string;
@@ -19,16 +20,28 @@ interface AgentFlags {
 
 function positiveInt(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive integer, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
   return n;
+}
+
+function hostPort(v: string): HostPort {
+  try {
+    return parseHostPort(v);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }
 
 export function registerAgent(program: Command): void {
   program
     .command('agent')
     .description('run the in-pod agent: an mTLS API that installs session-ticket key rings into the local ATS')
-    .requiredOption('--listen <host:port>', 'mTLS API address (the operator dials it)')
-    .option('--health-listen <host:port>', 'plain-HTTP /healthz, /readyz and /metrics address', '127.0.0.1:9444')
+    .requiredOption('--listen <host:port>', 'mTLS API address (the operator dials it)', hostPort)
+    .addOption(
+      new Option('--health-listen <host:port>', 'plain-HTTP /healthz, /readyz and /metrics address (kubelet probes, Prometheus)')
+        .argParser(hostPort)
+        .default(parseHostPort('127.0.0.1:9444'), '127.0.0.1:9444'),
+    )
     .option('--ats-runroot <dir>', 'ATS runroot (directory with runroot.yaml, or the file) whose mgmtapi.sock to use')
     .requiredOption('--tls-cert <file>', 'agent serving certificate (PEM, for agent.ticketkeys.dev)')
     .requiredOption('--tls-key <file>', 'agent serving key (PEM)')
@@ -44,15 +57,12 @@ export function registerAgent(program: Command): void {
 }
 
 async function runAgent(flags: AgentFlags): Promise<void> {
-  const [{ readFile }, { startAgent }, { formatHostPort, parseHostPort }, { createLogger }] = await Promise.all([
+  const [{ readFile }, { startAgent }, { createLogger }] = await Promise.all([
     import('node:fs/promises'),
     import('../agent/agent.ts'),
-    import('../agent/host-port.ts'),
     import('../observability/logger.ts'),
   ]);
   const logger = createLogger({ component: 'agent' });
-  const listen = parseHostPort(flags.listen);
-  const healthListen = parseHostPort(flags.healthListen);
   const [cert, key, clientCa] = await Promise.all([readFile(flags.tlsCert), readFile(flags.tlsKey), readFile(flags.clientCa)]);
   let bridge;
   if (flags.installer === 'memory') {
@@ -64,8 +74,8 @@ async function runAgent(flags: AgentFlags): Promise<void> {
     bridge = await Ats9Bridge.fromRunroot(flags.atsRunroot!, { logger });
   }
   const agent = await startAgent({
-    listen,
-    healthListen,
+    listen: flags.listen,
+    healthListen: flags.healthListen,
     tls: { cert, key, clientCa },
     bridge,
     logger,

@@ -1,9 +1,9 @@
 // `tko dev certs --dir DIR [--days N]`: development mTLS material for the agent and operator.
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 
 function positiveDays(v: string): number {
   const n = Number(v);
-  if (!(n > 0)) throw new Error('--days must be a positive number');
+  if (!(n > 0)) throw new InvalidArgumentError('expected a positive number of days');
   return n;
 }
 

@@ -1,0 +1,135 @@
+// An in-memory AtsBridge that behaves like the bridge plugin (same validation, same stats,
+// same loss of keys on restart) without ATS. For unit tests and scale benchmarks only: it
+// proves nothing about ATS, so no test about ATS may use it.
+import { KEY_BYTES, ringFingerprint } from '../core/fingerprint.ts';
+import { AtsUnavailableError, type AtsBridge, type AtsInstalled, type RingInstall, type SessionCacheStats } from './ats-bridge.ts';
+import { MAX_RING_KEYS } from './protocol.ts';
+
+export interface MemoryBridgeOptions {
+  /** traffic_server start time (seconds since epoch); defaults to now. */
+  startTime?: number;
+}
+
+export class MemoryBridge implements AtsBridge {
+  /** Delivered installs (accepted or rejected), for tests. */
+  installCalls = 0;
+  /** When set, installs are delivered but never applied (a plugin that lost the message). */
+  dropInstalls = false;
+  /** When set, an install applies only after this many ms (a slow plugin). */
+  applyDelayMs = 0;
+
+  #down = false;
+  #ring: Buffer = Buffer.alloc(0);
+  #generation = 0;
+  #rejected = 0;
+  #startTime: number;
+  #sessions = new Set<string>();
+  #removed = 0;
+  #flushes = 0;
+  #timers = new Set<NodeJS.Timeout>();
+
+  constructor(options: MemoryBridgeOptions = {}) {
+    this.#startTime = options.startTime ?? Math.floor(Date.now() / 1000);
+  }
+
+  /** Simulates traffic_server going down (every call fails like an unreachable ATS). */
+  stop(): void {
+    this.#down = true;
+    this.#setRing(Buffer.alloc(0), 0);
+    this.#sessions.clear();
+  }
+
+  /** Simulates traffic_server (re)starting: new start time, pushed keys and sessions gone. */
+  start(): void {
+    this.#down = false;
+    this.#startTime = Math.max(Math.floor(Date.now() / 1000), this.#startTime + 1);
+    this.#setRing(Buffer.alloc(0), 0);
+    this.#sessions.clear();
+  }
+
+  restart(): void {
+    this.stop();
+    this.start();
+  }
+
+  /** Simulates a TLS 1.2 session entering ATS's cache (TS_SSL_SESSION_HOOK NEW). */
+  addSession(idHex: string): void {
+    this.#sessions.add(idHex.toLowerCase());
+  }
+
+  hasSession(idHex: string): boolean {
+    return this.#sessions.has(idHex.toLowerCase());
+  }
+
+  async install(ring: RingInstall): Promise<void> {
+    this.#check();
+    this.installCalls++;
+    // The plugin's rules: a rejected message never reaches TSSslTicketKeyUpdate.
+    const valid =
+      ring.keys.length >= 1 &&
+      ring.keys.length <= MAX_RING_KEYS &&
+      ring.keys.every((k) => k.length === KEY_BYTES) &&
+      (ring.generation > this.#generation || ring.revoke);
+    if (!valid) {
+      this.#rejected++;
+      return;
+    }
+    if (this.dropInstalls) return;
+    const copy = Buffer.concat(ring.keys);
+    const startedAt = this.#startTime;
+    if (this.applyDelayMs > 0) {
+      const t = setTimeout(() => {
+        this.#timers.delete(t);
+        if (!this.#down && startedAt === this.#startTime) this.#setRing(copy, ring.generation);
+        else copy.fill(0);
+      }, this.applyDelayMs);
+      this.#timers.add(t);
+    } else {
+      this.#setRing(copy, ring.generation);
+    }
+  }
+
+  async readInstalled(): Promise<AtsInstalled> {
+    this.#check();
+    return {
+      generation: this.#generation,
+      keyCount: this.#ring.length / KEY_BYTES,
+      ringFingerprint: this.#ring.length > 0 ? ringFingerprint(this.#ring) : '',
+      rejected: this.#rejected,
+      startTime: this.#startTime,
+    };
+  }
+
+  async flushSessionCache(): Promise<void> {
+    this.#check();
+    this.#removed += this.#sessions.size;
+    this.#sessions.clear();
+    this.#flushes++;
+  }
+
+  async removeSession(idHex: string): Promise<void> {
+    this.#check();
+    if (this.#sessions.delete(idHex.toLowerCase())) this.#removed++;
+  }
+
+  async sessionCacheStats(): Promise<SessionCacheStats> {
+    this.#check();
+    return { tracked: this.#sessions.size, removed: this.#removed, flushes: this.#flushes };
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    this.#setRing(Buffer.alloc(0), 0);
+  }
+
+  #check(): void {
+    if (this.#down) throw new AtsUnavailableError('memory bridge: ATS is down');
+  }
+
+  #setRing(ring: Buffer, generation: number): void {
+    this.#ring.fill(0);
+    this.#ring = ring;
+    this.#generation = generation;
+  }
+}

@@ -1,0 +1,60 @@
+// The agent's Prometheus metrics, on a registry of its own (no global state, so tests and
+// several agents in one process do not collide). Labels carry outcomes, never key data.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type InstallResult = 'installed' | 'unchanged' | 'ats_unavailable' | 'readback_timeout' | 'error';
+export type ReassertResult = 'installed' | 'adopted' | 'failed';
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+  readonly installs: Counter<'result'>;
+  readonly rejections: Counter<'reason'>;
+  readonly installDuration: Histogram;
+  readonly reasserts: Counter<'result'>;
+  readonly atsRestarts: Counter;
+  readonly atsUp: Gauge;
+  readonly ready: Gauge;
+  readonly acceptedGeneration: Gauge;
+
+  constructor() {
+    const registers = [this.registry];
+    this.installs = new Counter({
+      name: 'tko_agent_ring_installs_total',
+      help: 'PUT /v1/ring requests that reached ATS, by result',
+      labelNames: ['result'],
+      registers,
+    });
+    this.rejections = new Counter({
+      name: 'tko_agent_rejections_total',
+      help: 'Requests refused before reaching ATS, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.installDuration = new Histogram({
+      name: 'tko_agent_ring_install_duration_seconds',
+      help: 'From a valid ring to ATS proven holding it (read back from the plugin stats)',
+      buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.reasserts = new Counter({
+      name: 'tko_agent_ring_reasserts_total',
+      help: 'Re-installs of the last accepted ring after ATS lost it (restart) or held another ring',
+      labelNames: ['result'],
+      registers,
+    });
+    this.atsRestarts = new Counter({
+      name: 'tko_agent_ats_restarts_total',
+      help: 'traffic_server start time changes seen by the agent',
+      registers,
+    });
+    this.atsUp = new Gauge({ name: 'tko_agent_ats_up', help: '1 when ATS answered the last poll', registers });
+    this.ready = new Gauge({ name: 'tko_agent_ready', help: '1 when ATS holds the last ring the agent accepted', registers });
+    this.acceptedGeneration = new Gauge({
+      name: 'tko_agent_accepted_generation',
+      help: 'Generation of the last ring the agent accepted (0: none)',
+      registers,
+    });
+    for (const result of ['installed', 'unchanged', 'ats_unavailable', 'readback_timeout', 'error'] as const) this.installs.inc({ result }, 0);
+    collectDefaultMetrics({ register: this.registry, prefix: 'tko_agent_' });
+  }
+}

@@ -1,0 +1,109 @@
+// The agent's wire protocol: TypeBox schemas are the one source for validation (agent) and
+// types (agent, client, operator). Bodies never echo key material back: responses carry
+// fingerprints only.
+import { Type, type Static } from '@sinclair/typebox';
+
+export { AGENT_SERVER_NAME, OPERATOR_IDENTITY } from './names.ts';
+
+export const MAX_RING_KEYS = 16;
+/** A full 16-key ring is about 2.5 KiB of JSON; anything much larger is not a ring. */
+export const BODY_LIMIT_BYTES = 8 * 1024;
+
+export const Fingerprint = Type.String({ pattern: '^[0-9a-f]{16}$' });
+export const KeyState = Type.Union([Type.Literal('active'), Type.Literal('staged'), Type.Literal('retired')]);
+export type KeyState = Static<typeof KeyState>;
+/** RFC 3339 timestamp (UTC, from Date.toISOString). */
+const Timestamp = Type.String({ description: 'RFC 3339 date-time' });
+
+export const RingKey = Type.Object(
+  {
+    fingerprint: Fingerprint,
+    // Base64 of exactly 48 bytes (64 chars, no padding). The length rule is checked after the
+    // schema so the error can say so; the schema only bounds the string.
+    material: Type.String({ maxLength: 128, pattern: '^[A-Za-z0-9+/]*={0,2}$' }),
+    state: KeyState,
+  },
+  { additionalProperties: false },
+);
+export type RingKey = Static<typeof RingKey>;
+
+export const PutRingRequest = Type.Object(
+  {
+    generation: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+    /** Push order: keys[0] encrypts new tickets and must be 'active'; every key decrypts. */
+    keys: Type.Array(RingKey, { minItems: 1, maxItems: MAX_RING_KEYS }),
+    /** Emergency revoke: accept a generation that is not newer than the last accepted one. */
+    revoke: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type PutRingRequest = Static<typeof PutRingRequest>;
+
+export const PutRingResponse = Type.Object({
+  generation: Type.Integer(),
+  ringFingerprint: Fingerprint,
+  activeFingerprint: Fingerprint,
+  /** When the agent saw ATS holding exactly this ring. */
+  installedAt: Timestamp,
+  atsStartTime: Timestamp,
+});
+export type PutRingResponse = Static<typeof PutRingResponse>;
+
+/** The last ring this agent accepted (and proved installed), by fingerprints only. */
+export const AcceptedRing = Type.Object({
+  generation: Type.Integer(),
+  ringFingerprint: Fingerprint,
+  activeFingerprint: Fingerprint,
+  keyFingerprints: Type.Array(Fingerprint),
+  installedAt: Timestamp,
+});
+export type AcceptedRing = Static<typeof AcceptedRing>;
+
+export const GetRingResponse = Type.Object({
+  /** What ATS holds now, from the bridge plugin's stats. generation 0: nothing pushed since start. */
+  ats: Type.Object({
+    generation: Type.Integer(),
+    keyCount: Type.Integer(),
+    ringFingerprint: Type.String(),
+    rejected: Type.Integer(),
+    startTime: Timestamp,
+  }),
+  accepted: Type.Union([AcceptedRing, Type.Null()]),
+  /** ATS holds exactly the accepted ring (the agent's readiness). */
+  inSync: Type.Boolean(),
+});
+export type GetRingResponse = Static<typeof GetRingResponse>;
+
+export const SessionCacheStatsResponse = Type.Object({
+  tracked: Type.Integer(),
+  removed: Type.Integer(),
+  flushes: Type.Integer(),
+});
+export type SessionCacheStatsResponse = Static<typeof SessionCacheStatsResponse>;
+
+/** A TLS session id is 1..32 bytes. */
+export const SESSION_ID_HEX = /^(?:[0-9a-fA-F]{2}){1,32}$/;
+
+export const HealthResponse = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('not-ready')]),
+  reason: Type.Optional(Type.String()),
+});
+export type HealthResponse = Static<typeof HealthResponse>;
+
+export const ErrorCode = Type.Union([
+  Type.Literal('bad_request'),
+  Type.Literal('unauthenticated'),
+  Type.Literal('forbidden'),
+  Type.Literal('not_found'),
+  Type.Literal('stale_generation'),
+  Type.Literal('payload_too_large'),
+  Type.Literal('unsupported_media_type'),
+  Type.Literal('ats_unavailable'),
+  Type.Literal('readback_timeout'),
+  Type.Literal('internal'),
+]);
+export type ErrorCode = Static<typeof ErrorCode>;
+
+/** Every error body. `message` is written by the agent and never contains request data. */
+export const ErrorResponse = Type.Object({ error: ErrorCode, message: Type.String() });
+export type ErrorResponse = Static<typeof ErrorResponse>;

@@ -1,0 +1,308 @@
+// The agent's one piece of state: the last ring it accepted, proven installed in ATS. It
+// installs rings one at a time, answers only once ATS's own stats show the exact ring, and
+// puts the ring back whenever ATS loses it (restart) or holds something else.
+// The ring lives only here, in memory; Buffers it drops are zeroed.
+import type { Logger } from '../observability/logger.ts';
+import { ApiError, atsUnavailable } from './api-error.ts';
+import { AtsUnavailableError, type AtsBridge, type AtsInstalled } from './ats-bridge.ts';
+import type { AgentMetrics, InstallResult } from './metrics.ts';
+import type { AcceptedRing, GetRingResponse, PutRingResponse } from './protocol.ts';
+import { zeroRing, type Ring } from './ring.ts';
+import { pollUntil } from './poll.ts';
+import { Serial } from './serial.ts';
+
+export interface RingKeeperOptions {
+  bridge: AtsBridge;
+  logger: Logger;
+  metrics: AgentMetrics;
+  /** How long ATS gets to show a pushed ring in its stats before the agent answers 504. */
+  readbackDeadlineMs?: number;
+  /** Seconds a client should wait before retrying when ATS is down. */
+  retryAfterSeconds?: number;
+}
+
+export interface KeeperStatus {
+  ready: boolean;
+  /** Why not ready ('' when ready). */
+  reason: string;
+  atsUp: boolean;
+}
+
+interface Accepted {
+  ring: Ring;
+  installedAt: Date;
+}
+
+const NOTHING_ACCEPTED = 'no ring accepted yet';
+
+function holds(seen: AtsInstalled, ring: Ring): boolean {
+  return seen.generation === ring.generation && seen.ringFingerprint === ring.ringFingerprint;
+}
+
+function iso(startTimeSeconds: number): string {
+  return new Date(startTimeSeconds * 1000).toISOString();
+}
+
+export class RingKeeper {
+  readonly #bridge: AtsBridge;
+  readonly #log: Logger;
+  readonly #metrics: AgentMetrics;
+  readonly #deadlineMs: number;
+  readonly #retryAfter: number;
+  readonly #serial = new Serial();
+  #accepted: Accepted | null = null;
+  /** The last ring whose read-back timed out: adopted if ATS shows it later. */
+  #pending: Ring | null = null;
+  #lastStartTime: number | null = null;
+  #status: KeeperStatus = { ready: false, reason: NOTHING_ACCEPTED, atsUp: false };
+
+  constructor(options: RingKeeperOptions) {
+    this.#bridge = options.bridge;
+    this.#log = options.logger;
+    this.#metrics = options.metrics;
+    this.#deadlineMs = options.readbackDeadlineMs ?? 2000;
+    this.#retryAfter = options.retryAfterSeconds ?? 1;
+  }
+
+  status(): KeeperStatus {
+    return { ...this.#status };
+  }
+
+  accepted(): AcceptedRing | null {
+    const a = this.#accepted;
+    if (!a) return null;
+    return {
+      generation: a.ring.generation,
+      ringFingerprint: a.ring.ringFingerprint,
+      activeFingerprint: a.ring.activeFingerprint,
+      keyFingerprints: [...a.ring.keyFingerprints],
+      installedAt: a.installedAt.toISOString(),
+    };
+  }
+
+  /**
+   * Installs a validated ring and answers once ATS holds it. Takes ownership of `ring`: its
+   * bytes are kept (accepted) or zeroed.
+   */
+  put(ring: Ring): Promise<PutRingResponse> {
+    return this.#serial.run(async () => {
+      const started = performance.now();
+      try {
+        const before = await this.#read();
+        this.#checkGeneration(ring, before);
+        let installedAt = new Date();
+        let seen = before;
+        let result: InstallResult;
+        if (holds(before, ring)) {
+          // Idempotent re-push (the operator retries, or the agent restarted): nothing to do.
+          result = 'unchanged';
+          const prev = this.#accepted;
+          if (prev && prev.ring.ringFingerprint === ring.ringFingerprint && prev.ring.generation === ring.generation) installedAt = prev.installedAt;
+        } else {
+          try {
+            seen = await this.#installAndVerify(ring, before);
+          } catch (err) {
+            if (err instanceof ApiError && err.code === 'readback_timeout') this.#setPending(ring);
+            throw err;
+          }
+          result = 'installed';
+          installedAt = new Date();
+        }
+        this.#accept(ring, installedAt);
+        this.#metrics.installs.inc({ result });
+        this.#metrics.installDuration.observe((performance.now() - started) / 1000);
+        this.#log.info('ring accepted', {
+          generation: ring.generation,
+          ringFingerprint: ring.ringFingerprint,
+          activeFingerprint: ring.activeFingerprint,
+          keyCount: ring.keys.length,
+          revoke: ring.revoke,
+          result,
+          durationMs: Math.round((performance.now() - started) * 10) / 10,
+        });
+        return {
+          generation: ring.generation,
+          ringFingerprint: ring.ringFingerprint,
+          activeFingerprint: ring.activeFingerprint,
+          installedAt: installedAt.toISOString(),
+          atsStartTime: iso(seen.startTime),
+        };
+      } catch (err) {
+        const code = err instanceof ApiError ? err.code : 'internal';
+        // Refusals (409) are counted by the HTTP layer with every other refusal.
+        if (code !== 'stale_generation') this.#metrics.installs.inc({ result: code === 'ats_unavailable' || code === 'readback_timeout' ? code : 'error' });
+        this.#log.warn('ring refused', {
+          generation: ring.generation,
+          ringFingerprint: ring.ringFingerprint,
+          error: code,
+          reason: err instanceof Error ? err.message : String(err),
+        });
+        if (this.#accepted?.ring !== ring && this.#pending !== ring) zeroRing(ring);
+        throw err;
+      }
+    });
+  }
+
+  /** What ATS holds now, beside what the agent accepted. */
+  async getRing(): Promise<GetRingResponse> {
+    const seen = await this.#read();
+    const a = this.#accepted;
+    return {
+      ats: {
+        generation: seen.generation,
+        keyCount: seen.keyCount,
+        ringFingerprint: seen.ringFingerprint,
+        rejected: seen.rejected,
+        startTime: iso(seen.startTime),
+      },
+      accepted: this.accepted(),
+      inSync: a !== null && holds(seen, a.ring),
+    };
+  }
+
+  /**
+   * One re-assert tick: observe ATS, and when it does not hold the accepted ring (restarted,
+   * or overwritten), install the accepted ring again. Skipped while an install runs: that
+   * install proves its own result.
+   */
+  async reconcile(): Promise<void> {
+    if (this.#serial.busy > 0) return;
+    await this.#serial.run(async () => {
+      let seen: AtsInstalled;
+      try {
+        seen = await this.#read();
+      } catch {
+        return; // #read recorded ATS as down.
+      }
+      if (this.#pending && holds(seen, this.#pending)) {
+        // A ring whose read-back timed out did land: it is what the operator last asked for.
+        const ring = this.#pending;
+        this.#pending = null;
+        this.#accept(ring, new Date());
+        this.#metrics.reasserts.inc({ result: 'adopted' });
+        this.#log.info('late install adopted', { generation: ring.generation, ringFingerprint: ring.ringFingerprint });
+        return;
+      }
+      const a = this.#accepted;
+      if (!a) return this.#setStatus(false, NOTHING_ACCEPTED);
+      if (holds(seen, a.ring)) return this.#setStatus(true, '');
+      this.#setStatus(false, 'ATS does not hold the accepted ring');
+      this.#log.warn('re-asserting accepted ring', {
+        generation: a.ring.generation,
+        ringFingerprint: a.ring.ringFingerprint,
+        atsGeneration: seen.generation,
+        atsRingFingerprint: seen.ringFingerprint,
+        atsStartTime: iso(seen.startTime),
+      });
+      try {
+        await this.#installAndVerify(a.ring, seen);
+        this.#metrics.reasserts.inc({ result: 'installed' });
+        this.#setStatus(true, '');
+        this.#log.info('accepted ring re-asserted', { generation: a.ring.generation, ringFingerprint: a.ring.ringFingerprint });
+      } catch (err) {
+        this.#metrics.reasserts.inc({ result: 'failed' });
+        this.#log.warn('re-assert failed', { generation: a.ring.generation, error: err instanceof Error ? err.message : String(err) });
+      }
+    });
+  }
+
+  /** Zeroes every ring the agent holds. */
+  async close(): Promise<void> {
+    await this.#serial.run(async () => {
+      if (this.#accepted) zeroRing(this.#accepted.ring);
+      if (this.#pending) zeroRing(this.#pending);
+      this.#accepted = null;
+      this.#pending = null;
+      this.#setStatus(false, 'agent stopped');
+    });
+  }
+
+  #checkGeneration(ring: Ring, seen: AtsInstalled): void {
+    if (ring.revoke) return;
+    const a = this.#accepted?.ring;
+    if (a && ring.generation < a.generation) {
+      throw new ApiError(409, 'stale_generation', `generation ${ring.generation} is older than the accepted generation ${a.generation}`);
+    }
+    if (a && ring.generation === a.generation && ring.ringFingerprint !== a.ringFingerprint) {
+      throw new ApiError(409, 'stale_generation', `generation ${ring.generation} was already accepted for another ring`);
+    }
+    // After an agent restart ATS still knows the newest generation: no replay past it either.
+    if (ring.generation < seen.generation) {
+      throw new ApiError(409, 'stale_generation', `generation ${ring.generation} is older than the generation ${seen.generation} ATS holds`);
+    }
+  }
+
+  async #installAndVerify(ring: Ring, before: AtsInstalled): Promise<AtsInstalled> {
+    // The plugin accepts only newer generations; re-installing the agent's own ring over an
+    // equal or newer one (after a revoke or someone else's push) needs the revoke flag.
+    const revoke = ring.revoke || before.generation >= ring.generation;
+    try {
+      await this.#bridge.install({ generation: ring.generation, keys: ring.keys, revoke });
+    } catch (err) {
+      throw this.#unavailable(err);
+    }
+    let down = false;
+    const seen = await pollUntil(async () => {
+      try {
+        const now = await this.#read();
+        down = false;
+        return holds(now, ring) ? now : undefined;
+      } catch (err) {
+        if (!(err instanceof ApiError && err.code === 'ats_unavailable')) throw err;
+        down = true;
+        return undefined;
+      }
+    }, this.#deadlineMs);
+    if (seen) return seen;
+    if (down) throw atsUnavailable(this.#retryAfter, 'ATS became unreachable before it showed the ring');
+    throw new ApiError(504, 'readback_timeout', `ATS did not show generation ${ring.generation} within ${this.#deadlineMs} ms`);
+  }
+
+  /** Reads ATS's state, tracking up/down and restarts. ATS down → ApiError 503. */
+  async #read(): Promise<AtsInstalled> {
+    let seen: AtsInstalled;
+    try {
+      seen = await this.#bridge.readInstalled();
+    } catch (err) {
+      throw this.#unavailable(err);
+    }
+    this.#metrics.atsUp.set(1);
+    this.#status.atsUp = true;
+    if (this.#lastStartTime !== null && seen.startTime !== this.#lastStartTime) {
+      this.#metrics.atsRestarts.inc();
+      this.#log.warn('ATS restarted', { previousStartTime: iso(this.#lastStartTime), atsStartTime: iso(seen.startTime) });
+    }
+    this.#lastStartTime = seen.startTime;
+    return seen;
+  }
+
+  #unavailable(err: unknown): unknown {
+    if (!(err instanceof AtsUnavailableError)) return err;
+    if (this.#status.atsUp) this.#log.warn('ATS unreachable', { error: err.message });
+    this.#metrics.atsUp.set(0);
+    this.#status.atsUp = false;
+    this.#setStatus(false, 'ATS unreachable');
+    return atsUnavailable(this.#retryAfter);
+  }
+
+  #accept(ring: Ring, installedAt: Date): void {
+    const prev = this.#accepted;
+    if (prev && prev.ring !== ring) zeroRing(prev.ring);
+    if (this.#pending && this.#pending !== ring) zeroRing(this.#pending);
+    this.#pending = null;
+    this.#accepted = { ring, installedAt };
+    this.#metrics.acceptedGeneration.set(ring.generation);
+    this.#setStatus(true, '');
+  }
+
+  #setPending(ring: Ring): void {
+    if (this.#pending && this.#pending !== ring) zeroRing(this.#pending);
+    this.#pending = ring;
+  }
+
+  #setStatus(ready: boolean, reason: string): void {
+    this.#status.ready = ready;
+    this.#status.reason = reason;
+    this.#metrics.ready.set(ready ? 1 : 0);
+  }
+}

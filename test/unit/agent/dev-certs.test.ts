@@ -1,0 +1,72 @@
+import { X509Certificate } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { createDevCerts, issueCert, writeDevCerts, type DevCerts } from '../../../src/dev/certs.ts';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+
+describe('dev certificates', () => {
+  let certs: DevCerts;
+  it('creates a CA that signs both leaf certificates', async () => {
+    certs = await createDevCerts({ days: 2 });
+    const ca = new X509Certificate(certs.ca.cert);
+    expect(ca.ca).toBe(true);
+    for (const leaf of [certs.operator.cert, certs.agent.cert]) {
+      const x = new X509Certificate(leaf);
+      expect(x.ca).toBe(false);
+      expect(x.checkIssued(ca)).toBe(true);
+      expect(x.verify(ca.publicKey)).toBe(true);
+    }
+  });
+
+  it('gives the operator certificate the operator identity and clientAuth only', () => {
+    const x = new X509Certificate(certs.operator.cert);
+    expect(x.subject).toBe('CN=ticket-key-operator');
+    expect(x.keyUsage).toEqual([CLIENT_AUTH]);
+  });
+
+  it('gives the agent certificate its fixed name, localhost and 127.0.0.1, for serverAuth only', () => {
+    const x = new X509Certificate(certs.agent.cert);
+    expect(x.subjectAltName).toBe('DNS:agent.ticketkeys.dev, DNS:localhost, IP Address:127.0.0.1');
+    expect(x.checkHost('agent.ticketkeys.dev')).toBe('agent.ticketkeys.dev');
+    expect(x.checkIP('127.0.0.1')).toBe('127.0.0.1');
+    expect(x.keyUsage).toEqual([SERVER_AUTH]);
+  });
+
+  it('is short-lived: valid from a few minutes ago for the days asked', () => {
+    const x = new X509Certificate(certs.agent.cert);
+    const from = Date.parse(x.validFrom);
+    const to = Date.parse(x.validTo);
+    expect(from).toBeLessThanOrEqual(Date.now());
+    expect(Math.round((to - from) / 3_600_000)).toBe(48);
+  });
+
+  it('uses ECDSA P-256 keys', () => {
+    const key = new X509Certificate(certs.agent.cert).publicKey;
+    expect([key.asymmetricKeyType, key.asymmetricKeyDetails?.namedCurve]).toEqual(['ec', 'prime256v1']);
+  });
+
+  it('issues expired certificates on request (tests of expiry)', async () => {
+    const x = new X509Certificate((await issueCert(certs.ca, { commonName: 'old', usage: 'client', expired: true })).cert);
+    expect(Date.parse(x.validTo)).toBeLessThan(Date.now());
+  });
+
+  it('writes the six files, private keys readable by the owner only', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tko-certs-'));
+    dirs.push(dir);
+    const files = await writeDevCerts(join(dir, 'certs'), certs);
+    const modes: Record<string, number> = {};
+    for (const [name, path] of Object.entries(files)) modes[name] = (await stat(path)).mode & 0o777;
+    expect(modes).toEqual({ caCert: 0o644, caKey: 0o600, operatorCert: 0o644, operatorKey: 0o600, agentCert: 0o644, agentKey: 0o600 });
+    expect(await readFile(files.agentKey, 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    expect(await readFile(files.caCert, 'utf8')).toBe(certs.ca.cert);
+  });
+});
