@@ -1,0 +1,54 @@
+// Observations for step(): each target pod's agent is asked what ATS holds (GET /v1/ring),
+// with bounded concurrency and the agent client's per-request timeout. Terminating pods are
+// not asked (they never block and are never pushed to).
+import type { GetRingResponse } from '../../agent/protocol.ts';
+import type { PodAck, PodObservation } from '../../core/index.ts';
+import { describeAgentError, type AgentPort } from './agents.ts';
+import { mapBounded } from './fan-out.ts';
+import type { TargetPod } from './pods.ts';
+
+const FINGERPRINT = /^[0-9a-f]{16}$/;
+
+/**
+ * What ATS holds according to the agent: generation 0 means nothing was pushed since ATS
+ * started (a restart lost the keys), which is no acknowledgement at all.
+ */
+export function ackFromRing(ring: GetRingResponse): PodAck | undefined {
+  const { generation, ringFingerprint } = ring.ats;
+  if (!(generation > 0) || !FINGERPRINT.test(ringFingerprint)) return undefined;
+  return { generation, ringFingerprint };
+}
+
+export function observationOf(pod: TargetPod, result: { ack?: PodAck | undefined; error?: string | undefined }): PodObservation {
+  return {
+    name: pod.name,
+    uid: pod.uid,
+    ready: pod.ready,
+    terminating: pod.terminating,
+    ...(result.ack ? { acked: result.ack } : {}),
+    ...(result.error !== undefined ? { error: result.error } : {}),
+  };
+}
+
+/**
+ * A pod whose agent cannot be read keeps the ring it was last seen holding (`lastAck`, from the
+ * per-pod ack cache) together with the error: the status still shows what it holds and how far
+ * behind it is, and a pod that is merely unreachable for a moment after acknowledging the
+ * current ring does not flap. A pod last seen on an older ring stays a laggard.
+ */
+export async function observePods(
+  pods: readonly TargetPod[],
+  agents: AgentPort,
+  port: number,
+  concurrency: number,
+  lastAck: (uid: string) => PodAck | undefined = () => undefined,
+): Promise<PodObservation[]> {
+  return mapBounded(pods, concurrency, async (pod) => {
+    if (pod.terminating) return observationOf(pod, {});
+    try {
+      return observationOf(pod, { ack: ackFromRing(await agents.getRing({ ip: pod.ip, port })) });
+    } catch (err) {
+      return observationOf(pod, { ack: lastAck(pod.uid), error: describeAgentError(err) });
+    }
+  });
+}

@@ -1,0 +1,360 @@
+// The reconcile shell of a TicketKeySet: the one place where the pure rotation core meets the
+// cluster. Level-triggered and idempotent, as controller-runtime reconcilers are:
+//   load spec → policy; load the Secret → state (the source of truth);
+//   list target pods from the informer cache and ask each agent what ATS holds → observations;
+//   step() → actions, executed in order (execute.ts); the pushes' answers become the next
+//   observations, so one reconcile carries a rotation as far as it can go (stage → all acked →
+//   promote → all acked → Stable) in a few steps;
+//   then pod readiness-gate conditions, status, metrics, and requeueAfter from the schedule.
+// A conflict on the Secret stops the reconcile (another writer won): it runs again from the
+// stored state. Key bytes never reach logs, Events, status or errors: only fingerprints.
+import type { V1Pod } from '@kubernetes/client-node';
+import {
+  ANNOTATION_REVOKE,
+  ANNOTATION_REVOKE_HANDLED,
+  ANNOTATION_ROTATE_NOW,
+  ANNOTATION_ROTATE_NOW_HANDLED,
+  secretName,
+  withSpecDefaults,
+  type TicketKeySet,
+} from '../../api/index.ts';
+import {
+  activeKey,
+  decodeSecret,
+  encodeSecret,
+  initialState,
+  MAX_REQUEUE_MS,
+  resolvePolicy,
+  ringFingerprintOf,
+  ringMaterial,
+  SecretFormatError,
+  step,
+  zeroize,
+  type Condition,
+  type EventAction,
+  type PodAck,
+  type PodObservation,
+  type RotationPolicy,
+  type RotationState,
+} from '../../core/index.ts';
+import type { Logger } from '../../observability/logger.ts';
+import type { Clock } from '../clock.ts';
+import type { ReconcileContext, ReconcileResult } from '../controller.ts';
+import type { EventSource } from '../event-source.ts';
+import { AlreadyExistsError, ConflictError } from '../kube/errors.ts';
+import type { EventRecorder } from '../kube/event-recorder.ts';
+import type { PodReadinessGate } from '../kube/pod-readiness.ts';
+import type { SecretStore } from '../kube/secret-store.ts';
+import type { TicketKeySetStatusWriter } from '../kube/status-writer.ts';
+import type { TicketKeyMetrics } from '../metrics.ts';
+import { AckHistory, sameAck } from './ack-history.ts';
+import type { AgentPort } from './agents.ts';
+import { executeActions, type ExecutionPorts, type PushResult } from './execute.ts';
+import type { FaultHook } from './fault.ts';
+import { observePods } from './observe.ts';
+import { targetPods, type TargetPod } from './pods.ts';
+import { buildStatus, sameStatus, statusMergePatch, withTransitionTimes } from './status.ts';
+
+export interface ReconcilerOptions {
+  ticketKeySets: EventSource<TicketKeySet>;
+  pods: EventSource<V1Pod>;
+  secrets: Pick<SecretStore, 'get' | 'create' | 'update'>;
+  status: Pick<TicketKeySetStatusWriter, 'patchStatus'>;
+  events: Pick<EventRecorder, 'record'>;
+  readiness: Pick<PodReadinessGate, 'setCondition'>;
+  agents: AgentPort;
+  metrics?: TicketKeyMetrics;
+  clock: Clock;
+  fault?: FaultHook;
+  /** Agents talked to at once (reads, pushes, flushes). Default 16. */
+  concurrency?: number;
+  /** step→execute rounds per reconcile while they make progress. Default 8. */
+  maxStepsPerReconcile?: number;
+  /** Look at every TicketKeySet at least this often (drift detection). Default 60 s. */
+  resyncMs?: number;
+}
+
+/** CamelCase verbs for events.k8s.io `action`, by the core's event reasons. */
+const EVENT_ACTIONS: Record<string, string> = {
+  KeyCreated: 'Create',
+  KeyStaged: 'Stage',
+  KeyPromoted: 'Promote',
+  KeyRetired: 'Retire',
+  KeyDestroyed: 'Destroy',
+  KeysRevoked: 'Revoke',
+  RevokeComplete: 'Revoke',
+  RotationComplete: 'Promote',
+  PromotionTimedOut: 'Promote',
+  ConvergenceTimedOut: 'Push',
+  GenerationConflict: 'Push',
+  DriftRepaired: 'Push',
+};
+
+export class TicketKeySetReconciler {
+  private readonly o: ReconcilerOptions;
+  /** Per TicketKeySet (two sets selecting one pod must not mix their rings), per pod uid. */
+  private readonly histories = new Map<string, AckHistory>();
+  private readonly concurrency: number;
+  private readonly maxSteps: number;
+  private readonly resyncMs: number;
+
+  constructor(options: ReconcilerOptions) {
+    this.o = options;
+    this.concurrency = options.concurrency ?? 16;
+    this.maxSteps = options.maxStepsPerReconcile ?? 8;
+    this.resyncMs = options.resyncMs ?? 60_000;
+  }
+
+  /** The Controller's Reconciler. */
+  readonly reconcile = async (_key: string, ctx: ReconcileContext): Promise<ReconcileResult> => {
+    const { namespace, name } = ctx;
+    // (The controller's `key` field is masked by the log redaction, so name the object again.)
+    const log = ctx.logger.child({ ticketKeySet: `${namespace}/${name}` });
+    const tks = this.o.ticketKeySets.get(name, namespace);
+    if (!tks || tks.metadata.deletionTimestamp) {
+      // Gone: the Secret goes with it (owner reference); only our memory and metrics need forgetting.
+      this.histories.delete(`${namespace}/${name}`);
+      this.o.metrics?.forgetTicketKeySet({ namespace, name });
+      return {};
+    }
+    let history = this.histories.get(`${namespace}/${name}`);
+    if (!history) this.histories.set(`${namespace}/${name}`, (history = new AckHistory()));
+    const ref = { namespace, name };
+    const spec = withSpecDefaults(tks.spec);
+    const annotations = tks.metadata.annotations ?? {};
+    let policy: RotationPolicy;
+    try {
+      policy = resolvePolicy({
+        interval: spec.rotation.interval,
+        ticketLifetime: spec.ticketLifetime,
+        promotionPolicy: spec.promotion.policy,
+        promotionTimeout: spec.promotion.timeout,
+        suspend: spec.rotation.suspend,
+        flushOnRevoke: spec.sessionCache.flushOnRevoke,
+        rotateNowToken: annotations[ANNOTATION_ROTATE_NOW],
+        revokeToken: annotations[ANNOTATION_REVOKE],
+      });
+    } catch (err) {
+      // A spec the API server let through but the core refuses: nothing to do until it changes.
+      await this.writeBlockedStatus(tks, 'InvalidSpec', err instanceof Error ? err.message : String(err));
+      return {};
+    }
+
+    const secretRef = { namespace, name: secretName(name) };
+    let stored = await this.o.secrets.get(secretRef);
+    let state: RotationState;
+    try {
+      state = stored ? decodeSecret({ data: base64Map(stored.data), annotations: stored.annotations }) : initialState();
+    } catch (err) {
+      if (!(err instanceof SecretFormatError)) throw err;
+      // Never overwrite a Secret we cannot read: it may hold the only copy of live keys.
+      log.error('owned Secret is unusable; not touching it', { secret: secretRef.name, code: err.code, reason: err.message });
+      await this.o.events.record(tks, { type: 'Warning', reason: 'SecretUnusable', action: 'Load', note: err.message });
+      await this.writeBlockedStatus(tks, 'SecretUnusable', err.message);
+      return { requeueAfterMs: 60_000 };
+    }
+
+    const targets = targetPods(this.o.pods.list(namespace), spec.selector);
+    const byName = new Map(targets.map((t) => [t.name, t]));
+    const port = spec.agent.port;
+    let observations = await observePods(targets, this.o.agents, port, this.concurrency, (uid) => history.get(uid));
+
+    // Drift: pods that held the current ring and now report something else.
+    const drifted = new Set<string>();
+    const current = currentAck(state);
+    if (current) {
+      for (const obs of observations) {
+        if (!obs.terminating && obs.error === undefined && history.isDrift(obs.uid, current, obs.acked)) drifted.add(obs.name);
+      }
+    }
+
+    const ports: ExecutionPorts = {
+      now: () => this.o.clock.now(),
+      persist: async (next) => {
+        const payload = encodeSecret(next);
+        const data: Record<string, Buffer> = {};
+        for (const [k, v] of Object.entries(payload.data)) data[k] = Buffer.from(v, 'base64');
+        const content = {
+          data,
+          annotations: {
+            ...payload.annotations,
+            [ANNOTATION_ROTATE_NOW_HANDLED]: next.handledRotateNowToken ?? null,
+            [ANNOTATION_REVOKE_HANDLED]: next.handledRevokeToken ?? null,
+          },
+        };
+        try {
+          stored = stored
+            ? await this.o.secrets.update(stored, content)
+            : await this.o.secrets.create(secretRef, { name, uid: tks.metadata.uid ?? '' }, content);
+        } finally {
+          zeroize(...Object.values(data));
+        }
+        log.info('persisted ticket-key state', { generation: next.generation, phase: next.phase, fingerprints: next.keys.map((k) => `${k.material.fingerprint}:${k.state}`) });
+      },
+      push: async (podName, request) => {
+        const pod = byName.get(podName);
+        if (!pod) throw new Error(`pod ${podName} is no longer a target`);
+        const res = await this.o.agents.putRing({ ip: pod.ip, port }, request);
+        return { generation: res.generation, ringFingerprint: res.ringFingerprint };
+      },
+      flushSessionCache: async (podName) => {
+        const pod = byName.get(podName);
+        if (pod) await this.o.agents.flushSessionCache({ ip: pod.ip, port });
+      },
+      event: async (e) => {
+        await this.recordEvent(tks, e);
+        if (e.reason === 'RotationComplete') this.o.metrics?.recordRotation('success');
+        if (e.reason === 'PromotionTimedOut') this.o.metrics?.recordRotation('timeout');
+      },
+      pushed: (pod, result, seconds, err) => {
+        this.o.metrics?.recordPush(pushMetricResult(result, err), seconds);
+        if ('error' in result) log.warn('push failed', { pod, error: result.error });
+        else log.debug('push acknowledged', { pod, generation: result.ack.generation, ringFingerprint: result.ack.ringFingerprint });
+      },
+      ...(this.o.fault ? { fault: this.o.fault } : {}),
+    };
+
+    let conditions: readonly Condition[] = [];
+    let requeueAfterMs = MAX_REQUEUE_MS;
+    let rounds = 0;
+    for (;;) {
+      const result = step(state, { pods: observations }, policy, this.o.clock.now());
+      const outcome = await executeActions(state, result.actions, ports, { concurrency: this.concurrency });
+      if (outcome.persistError !== undefined) {
+        const err = outcome.persistError;
+        if (err instanceof ConflictError || err instanceof AlreadyExistsError) {
+          // Someone else wrote the Secret (another replica, a user): start over from it.
+          log.info('Secret changed under us; reconciling again from the stored state', { secret: secretRef.name });
+          return { requeue: true };
+        }
+        throw err;
+      }
+      state = result.state;
+      observations = observations.map((o) => applyPush(o, outcome.pushes.get(o.name)));
+      for (const [pod, message] of outcome.flushErrors) log.warn('session cache flush failed', { pod, error: message });
+      for (const podName of [...drifted]) {
+        const r = outcome.pushes.get(podName);
+        if (r && 'ack' in r) {
+          drifted.delete(podName);
+          const pod = byName.get(podName);
+          await this.recordEvent(
+            tks,
+            { kind: 'event', type: 'Warning', reason: 'DriftRepaired', message: `pod ${podName} no longer held generation ${current?.generation} (ATS restarted or reloaded its keys); re-pushed generation ${r.ack.generation}` },
+            pod?.pod,
+          );
+        }
+      }
+      conditions = outcome.conditions?.conditions ?? conditions;
+      requeueAfterMs = outcome.requeueAfterMs ?? requeueAfterMs;
+      const progressed = outcome.persisted || [...outcome.pushes.values()].some((r) => 'ack' in r);
+      if (!progressed) break;
+      if (++rounds >= this.maxSteps) {
+        requeueAfterMs = 1; // more to do: come back at once, through the queue (fairness)
+        break;
+      }
+    }
+
+    // Remember what each pod was last seen holding (read back or pushed), forget pods that are gone.
+    for (const obs of observations) if (obs.acked && obs.error === undefined) history.set(obs.uid, obs.acked);
+    history.retain(targets.map((t) => t.uid));
+
+    await this.updateReadinessGates(targets, observations, state, log);
+
+    const status = buildStatus({
+      state,
+      conditions,
+      pods: observations,
+      previous: tks.status,
+      observedGeneration: tks.metadata.generation ?? 0,
+      secretName: secretRef.name,
+      suspend: policy.suspend,
+      now: this.o.clock.now(),
+    });
+    if (!sameStatus(status, tks.status)) {
+      const { observedGeneration, ...rest } = status;
+      await this.o.status.patchStatus(ref, statusMergePatch(rest), observedGeneration ?? 0);
+    }
+    this.o.metrics?.observeTicketKeySet(ref, {
+      ...(state.lastRotationTime !== undefined ? { lastRotationTime: state.lastRotationTime } : {}),
+      ...(state.nextRotationTime !== undefined && !policy.suspend ? { nextRotationTime: state.nextRotationTime } : {}),
+      ...(activeKey(state) ? { activeKeyCreatedAt: activeKey(state)!.createdAt } : {}),
+      podsConverged: status.pods?.converged ?? 0,
+      podsTotal: status.pods?.total ?? 0,
+    });
+    return { requeueAfterMs: Math.max(1, Math.min(requeueAfterMs, this.resyncMs)) };
+  };
+
+  /** Pods declaring the keys-installed readiness gate: True once their agent holds the current ring. */
+  private async updateReadinessGates(targets: readonly TargetPod[], observations: readonly PodObservation[], state: RotationState, log: Logger): Promise<void> {
+    const current = currentAck(state);
+    const byName = new Map(observations.map((o) => [o.name, o]));
+    for (const pod of targets) {
+      if (!pod.declaresGate || pod.terminating) continue;
+      const obs = byName.get(pod.name);
+      const holds = current !== undefined && sameAck(obs?.acked, current);
+      const update = holds
+        ? { status: true, reason: 'RingInstalled', message: `the agent holds the current ring (generation ${current.generation})` }
+        : obs?.error !== undefined
+          ? { status: false, reason: 'AgentUnreachable', message: `the agent did not acknowledge generation ${current?.generation ?? 0}` }
+          : { status: false, reason: 'RingBehind', message: `the agent reports generation ${obs?.acked?.generation ?? 0}; current is ${current?.generation ?? 0}` };
+      try {
+        await this.o.readiness.setCondition(pod.pod, update);
+      } catch (err) {
+        // The pod changed or went away; its next event brings us back.
+        log.warn('could not set the keys-installed condition', { pod: pod.name, err });
+      }
+    }
+  }
+
+  private async recordEvent(tks: TicketKeySet, e: EventAction, related?: V1Pod): Promise<void> {
+    await this.o.events.record(tks, {
+      type: e.type,
+      reason: e.reason,
+      action: EVENT_ACTIONS[e.reason] ?? 'Reconcile',
+      note: e.message,
+      ...(related?.metadata ? { related: { apiVersion: 'v1', kind: 'Pod', namespace: related.metadata.namespace, name: related.metadata.name, uid: related.metadata.uid } } : {}),
+    });
+  }
+
+  /** Status when the reconcile cannot act (invalid spec, unreadable Secret). */
+  private async writeBlockedStatus(tks: TicketKeySet, reason: string, message: string): Promise<void> {
+    const conditions: Condition[] = [
+      { type: 'Ready', status: 'False', reason, message },
+      { type: 'Progressing', status: 'False', reason, message },
+      { type: 'Degraded', status: 'True', reason, message },
+    ];
+    const now = this.o.clock.now();
+    const previous = tks.status?.conditions;
+    const generation = tks.metadata.generation ?? 0;
+    const next = withTransitionTimes(conditions, previous, generation, now);
+    if (sameStatus(next, previous)) return;
+    await this.o.status.patchStatus({ namespace: tks.metadata.namespace ?? '', name: tks.metadata.name ?? '' }, { conditions: next }, generation);
+  }
+}
+
+function currentAck(state: RotationState): PodAck | undefined {
+  if (state.keys.length === 0) return undefined;
+  return { generation: state.generation, ringFingerprint: ringFingerprintOf(ringMaterial(state)) };
+}
+
+/** A pushed pod is observed with what its agent proved ATS holds, or with the push error. */
+export function applyPush(o: PodObservation, r: PushResult | undefined): PodObservation {
+  if (!r) return o;
+  if ('ack' in r) return { name: o.name, uid: o.uid, ready: o.ready, terminating: o.terminating, acked: r.ack };
+  return { ...o, error: r.error };
+}
+
+function pushMetricResult(r: PushResult, err: unknown): 'success' | 'error' | 'timeout' | 'rejected' {
+  if ('ack' in r) return 'success';
+  const e = err as { code?: unknown; status?: unknown } | undefined;
+  if (e?.code === 'timeout') return 'timeout';
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return 'rejected';
+  return 'error';
+}
+
+function base64Map(data: Record<string, Buffer>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(data)) out[k] = v.toString('base64');
+  return out;
+}
+

@@ -1,0 +1,135 @@
+// TicketKeySet status from one reconcile: the key ring (fingerprints and times only, from
+// keyRingStatus), conditions with metav1 semantics (lastTransitionTime kept while the status
+// does not change), and the pods, bounded with laggards first. Pure, and deterministic for
+// unchanged inputs: a reconcile that changed nothing writes nothing (a status write is an
+// update event that would enqueue the TicketKeySet again).
+import { MAX_POD_STATUS_ITEMS, type Condition as ApiCondition, type PodStatus, type TicketKeySetStatus } from '../../api/index.ts';
+import {
+  convergence,
+  holdsRing,
+  keyRingStatus,
+  ringFingerprintOf,
+  ringMaterial,
+  type Condition,
+  type PodObservation,
+  type RotationState,
+} from '../../core/index.ts';
+
+export interface StatusInputs {
+  state: RotationState;
+  /** From the last step's conditions action. */
+  conditions: readonly Condition[];
+  /** Target pods (terminating ones are left out of the status). */
+  pods: readonly PodObservation[];
+  previous: TicketKeySetStatus | undefined;
+  /** metadata.generation of the TicketKeySet acted on. */
+  observedGeneration: number;
+  secretName: string;
+  suspend: boolean;
+  now: number;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** Conditions with lastTransitionTime carried over from `previous` when the status is unchanged. */
+export function withTransitionTimes(
+  conditions: readonly Condition[],
+  previous: readonly ApiCondition[] | undefined,
+  observedGeneration: number,
+  now: number,
+): ApiCondition[] {
+  return conditions.map((c) => {
+    const old = previous?.find((p) => p.type === c.type);
+    const lastTransitionTime = old && old.status === c.status && old.lastTransitionTime ? old.lastTransitionTime : iso(now);
+    return { type: c.type, status: c.status, observedGeneration, lastTransitionTime, reason: c.reason, message: truncate(c.message, 32768) };
+  });
+}
+
+/**
+ * Per-pod entries: pods that do not hold the current ring first (those are what an operator
+ * looks for), then the converged ones, each group by name; at most MAX_POD_STATUS_ITEMS.
+ * lastAckTime is when the pod was first seen holding the ring it reports now.
+ */
+export function podStatusItems(
+  pods: readonly PodObservation[],
+  generation: number,
+  ringFingerprint: string | undefined,
+  previous: readonly PodStatus[] | undefined,
+  now: number,
+): PodStatus[] {
+  const byName = (a: PodObservation, b: PodObservation) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  const live = pods.filter((p) => !p.terminating);
+  const behind = live.filter((p) => !holdsRing(p, generation, ringFingerprint)).sort(byName);
+  const current = live.filter((p) => holdsRing(p, generation, ringFingerprint)).sort(byName);
+  return [...behind, ...current].slice(0, MAX_POD_STATUS_ITEMS).map((p) => {
+    const item: PodStatus = { name: p.name };
+    if (p.acked) {
+      item.generation = p.acked.generation;
+      item.ringFingerprint = p.acked.ringFingerprint;
+      const old = previous?.find((o) => o.name === p.name);
+      item.lastAckTime =
+        old && old.generation === p.acked.generation && old.ringFingerprint === p.acked.ringFingerprint && old.lastAckTime ? old.lastAckTime : iso(now);
+    }
+    if (p.error !== undefined) item.error = truncate(p.error, 1024);
+    return item;
+  });
+}
+
+export function buildStatus(input: StatusInputs): TicketKeySetStatus {
+  const { state } = input;
+  const ring = keyRingStatus(state);
+  const ringFp = state.keys.length > 0 ? ringFingerprintOf(ringMaterial(state)) : undefined;
+  const conv = convergence(input.pods, state.generation, ringFp);
+  const total = conv.converged.length + conv.pending.length;
+  const status: TicketKeySetStatus = {
+    observedGeneration: input.observedGeneration,
+    conditions: withTransitionTimes(input.conditions, input.previous?.conditions, input.observedGeneration, input.now),
+    keyGeneration: ring.keyGeneration,
+    phase: ring.phase,
+    retiredKeys: ring.retiredKeys,
+    pods: {
+      total,
+      converged: conv.converged.length,
+      summary: `${conv.converged.length}/${total}`,
+      items: podStatusItems(input.pods, state.generation, ringFp, input.previous?.pods?.items, input.now),
+    },
+    secretName: input.secretName,
+  };
+  if (ring.activeKey) status.activeKey = ring.activeKey;
+  if (ring.stagedKey) status.stagedKey = ring.stagedKey;
+  if (ring.lastRotationTime) status.lastRotationTime = ring.lastRotationTime;
+  // The API documents nextRotationTime as absent while rotation is suspended.
+  if (ring.nextRotationTime && !input.suspend) status.nextRotationTime = ring.nextRotationTime;
+  return status;
+}
+
+/** Optional top-level fields a merge patch must delete (null) when the new status lacks them. */
+const CLEARABLE = ['activeKey', 'stagedKey', 'lastRotationTime', 'nextRotationTime'] as const;
+
+export function statusMergePatch(status: TicketKeySetStatus): Record<string, unknown> {
+  const patch: Record<string, unknown> = { ...status };
+  for (const f of CLEARABLE) if (status[f] === undefined) patch[f] = null;
+  return patch;
+}
+
+/** Whether two statuses say the same (key order and absent-vs-undefined ignored). */
+export function sameStatus(a: unknown, b: unknown): boolean {
+  return canonical(a) === canonical(b);
+}
+
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, value: unknown) => {
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      return Object.fromEntries(
+        Object.entries(value as Record<string, unknown>)
+          .filter(([, x]) => x !== undefined && x !== null)
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+      );
+    }
+    return value;
+  });
+}
+
+function truncate(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}

@@ -1,0 +1,163 @@
+// A fleet of test "pods": each is a Pod object in the test bed (status written by FakePods,
+// playing the kubelet) whose IP is a loopback address 127.0.0.N, plus a real `tko agent`
+// process listening on N:port, as the agent sidecar would in the pod. With `ats: true` the pod
+// also runs a real ATS (bridge plugin loaded) on N:tlsPort and the agent installs into it;
+// otherwise the agent uses `--installer memory` (scenarios that are not about ATS).
+//
+//   const fleet = await Fleet.create({ kc, namespace, port: 19443 });
+//   await fleet.add('ats-0', { ip: '127.0.0.110', labels: { app: 'ats' } });
+//   await fleet.stopAgent('ats-0'); await fleet.startAgent('ats-0');
+//   fleet.files                 dev certificate files (the operator's client cert among them)
+//   await fleet.close()         agents and ATS instances stopped, temp dir removed
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
+import { AgentClient } from '../../src/agent/client.ts';
+import { startAts, type AtsInstance } from '../../src/dev/ats.ts';
+import { createDevCerts, writeDevCerts, type DevCertFiles } from '../../src/dev/certs.ts';
+import { FakePods } from './pods.ts';
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface FleetPodOptions {
+  ip: string;
+  labels: Record<string, string>;
+  /** Run a real ATS in the pod (default false: the agent's memory installer). */
+  ats?: boolean;
+  /** ATS TLS port on ip (default 18443). */
+  tlsPort?: number;
+  readinessGates?: string[];
+  containersReady?: boolean;
+  /** Start the agent right away (default true). */
+  startAgent?: boolean;
+}
+
+export interface FleetPod {
+  name: string;
+  ip: string;
+  options: FleetPodOptions;
+  ats?: AtsInstance;
+  agent?: { child: ChildProcess; logs: string[]; exited: Promise<unknown> };
+}
+
+export class Fleet {
+  readonly pods: FakePods;
+  readonly files: DevCertFiles;
+  readonly port: number;
+  private readonly dir: string;
+  private readonly members = new Map<string, FleetPod>();
+  private readonly clients: AgentClient[] = [];
+
+  private constructor(pods: FakePods, files: DevCertFiles, dir: string, port: number) {
+    this.pods = pods;
+    this.files = files;
+    this.dir = dir;
+    this.port = port;
+  }
+
+  static async create(options: { kc: KubeConfig; namespace: string; port: number }): Promise<Fleet> {
+    const dir = await mkdtemp(join(tmpdir(), 'tko-fleet-'));
+    const files = await writeDevCerts(join(dir, 'certs'), await createDevCerts());
+    return new Fleet(new FakePods(options.kc, options.namespace), files, dir, options.port);
+  }
+
+  get(name: string): FleetPod {
+    const m = this.members.get(name);
+    if (!m) throw new Error(`no fleet pod ${name}`);
+    return m;
+  }
+
+  names(): string[] {
+    return [...this.members.keys()];
+  }
+
+  /** Starts ATS (if asked), then the Pod object, then the agent (unless startAgent: false). */
+  async add(name: string, options: FleetPodOptions): Promise<V1Pod> {
+    const member: FleetPod = { name, ip: options.ip, options };
+    this.members.set(name, member);
+    if (options.ats) member.ats = await startAts({ dir: join(this.dir, `ats-${name}`), addr: options.ip, port: options.tlsPort ?? 18443 });
+    const pod = await this.pods.create({
+      name,
+      ip: options.ip,
+      labels: options.labels,
+      ...(options.readinessGates ? { readinessGates: options.readinessGates } : {}),
+      ...(options.containersReady !== undefined ? { containersReady: options.containersReady } : {}),
+    });
+    if (options.startAgent ?? true) await this.startAgent(name);
+    return pod;
+  }
+
+  /** Starts the pod's agent process on ip:port (a fresh process: it holds no ring yet). */
+  async startAgent(name: string): Promise<void> {
+    const m = this.get(name);
+    if (m.agent) throw new Error(`agent of ${name} already runs`);
+    const args = [
+      join(REPO, 'src/cli/main.ts'),
+      'agent',
+      '--listen', `${m.ip}:${this.port}`,
+      '--health-listen', `${m.ip}:0`,
+      '--tls-cert', this.files.agentCert,
+      '--tls-key', this.files.agentKey,
+      '--client-ca', this.files.caCert,
+      '--installer', m.ats ? 'ats' : 'memory',
+    ];
+    if (m.ats) args.push('--ats-runroot', m.ats.runroot);
+    const child = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, TKO_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const logs: string[] = [];
+    child.stderr!.on('data', (d: Buffer) => logs.push(d.toString('utf8')));
+    const exited = new Promise<unknown>((resolve) => child.once('exit', resolve));
+    await new Promise<void>((resolve, reject) => {
+      let buf = '';
+      const timer = setTimeout(() => reject(new Error(`agent of ${name} not listening:\n${logs.join('')}`)), 20_000);
+      child.stdout!.on('data', (d: Buffer) => {
+        buf += d.toString('utf8');
+        if (buf.includes('"listening"')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      void exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`agent of ${name} exited:\n${logs.join('')}`));
+      });
+    });
+    m.agent = { child, logs, exited };
+  }
+
+  /** Stops the pod's agent (SIGTERM): its API becomes unreachable; ATS keeps what it holds. */
+  async stopAgent(name: string): Promise<void> {
+    const m = this.get(name);
+    const agent = m.agent;
+    if (!agent) return;
+    m.agent = undefined;
+    if (agent.child.exitCode === null && agent.child.signalCode === null) {
+      agent.child.kill('SIGTERM');
+      const t = setTimeout(() => agent.child.kill('SIGKILL'), 5000);
+      await agent.exited;
+      clearTimeout(t);
+    }
+  }
+
+  /** An mTLS client for the pod's agent, as the operator (closed by close()). */
+  client(name: string): AgentClient {
+    const m = this.get(name);
+    const c = new AgentClient({
+      baseUrl: `https://${m.ip}:${this.port}`,
+      tls: { ca: readFileSync(this.files.caCert), cert: readFileSync(this.files.operatorCert), key: readFileSync(this.files.operatorKey) },
+      timeoutMs: 5000,
+    });
+    this.clients.push(c);
+    return c;
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.clients) await c.close().catch(() => {});
+    for (const name of this.members.keys()) await this.stopAgent(name);
+    for (const m of this.members.values()) await m.ats?.stop().catch(() => {});
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
