@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll } from '@jest/globals';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { statusCodeOf } from '../../src/operator/kube/errors.ts';
 import { kubeConfigFor } from '../testbed/testbed.ts';
 import type { Identity } from '../testbed/testbed.ts';
 
@@ -34,13 +35,8 @@ export function kubeConfigAs(identity: Identity): Promise<KubeConfig> {
   return kubeConfigFor(testbedDir(), identity);
 }
 
-/** An HTTP status from a client-node 2.x error (ApiException carries `code`). */
-export function statusOf(err: unknown): number | undefined {
-  const e = err as { code?: unknown; statusCode?: unknown };
-  if (typeof e?.code === 'number') return e.code;
-  if (typeof e?.statusCode === 'number') return e.statusCode;
-  return undefined;
-}
+/** An HTTP status from a client-node 2.x error: the operator's own helper, one definition. */
+export const statusOf = statusCodeOf;
 
 /**
  * The `message` of the Status object in a client-node 2.x error: what kubectl would print.

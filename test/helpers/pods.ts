@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { KubeConfig, V1Pod, V1PodCondition } from '@kubernetes/client-node';
-import { statusOf } from './kube.ts';
+import { statusCodeOf as statusOf } from '../../src/operator/kube/errors.ts';
 
 export interface FakePodSpec {
   name: string;

@@ -1,0 +1,147 @@
+// `npm run local`: the whole system on this machine, for real. A kube-apiserver + etcd test bed,
+// N "pods" (Pod objects at 127.0.0.N whose status this script writes, as a kubelet would), each
+// with a real ATS (bridge plugin loaded) and a real `tko agent`, the real `tko operator`, and a
+// TicketKeySet that rotates every --interval. It prints the live status and, on every refresh, a
+// TLS client that resumes its last session on the next pod round-robin (the property we sell:
+// resumption never fails, whichever pod the load balancer picks, even across rotations).
+// Ctrl-C (or --duration) stops everything it started.
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { READINESS_GATE_CONDITION_TYPE } from '../src/api/names.ts';
+import type { TicketKeySet } from '../src/api/index.ts';
+import { formatStatus } from '../src/cli/ctl.ts';
+import { parseDuration } from '../src/core/duration.ts';
+import { Fleet } from '../test/helpers/fleet.ts';
+import { spawnOperator, type SpawnedOperator } from '../test/helpers/operator.ts';
+import { ticketKeySet, TicketKeySets } from '../test/helpers/ticket-key-sets.ts';
+import { tlsProbe } from '../test/helpers/tls-probe.ts';
+import { REPO_ROOT, startTestbed, stopTestbed } from '../test/testbed/testbed.ts';
+import { ensureTestbedBinaries } from '../test/testbed/tools.ts';
+
+const { values: opts } = parseArgs({
+  options: {
+    pods: { type: 'string', default: '3' },
+    interval: { type: 'string', default: '30s' },
+    'ticket-lifetime': { type: 'string', default: '1m' },
+    duration: { type: 'string' },
+    refresh: { type: 'string', default: '3s' },
+    dir: { type: 'string', default: join(REPO_ROOT, '.tko', 'local') },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (opts.help) {
+  console.log(`usage: npm run local -- [--pods 3] [--interval 30s] [--ticket-lifetime 1m] [--duration 2m] [--refresh 3s] [--dir .tko/local]`);
+  process.exit(0);
+}
+
+const NAMESPACE = 'demo';
+const NAME = 'edge';
+const AGENT_PORT = 9443;
+const TLS_PORT = 18443;
+const podCount = Number(opts.pods);
+if (!Number.isInteger(podCount) || podCount < 1 || podCount > 20) throw new Error('--pods must be 1..20');
+const refreshMs = parseDuration(opts.refresh);
+const deadline = opts.duration !== undefined ? Date.now() + parseDuration(opts.duration) : Infinity;
+
+const log = (line: string) => console.log(`[local] ${line}`);
+const cleanups: Array<() => Promise<unknown>> = [];
+let stopping = false;
+
+async function shutdown(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    log('stopping everything…');
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((err: unknown) => log(`cleanup: ${(err as Error).message}`));
+  }
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
+try {
+  await rm(opts.dir, { recursive: true, force: true });
+  await mkdir(opts.dir, { recursive: true });
+
+  log('building or finding kube-apiserver, etcd (first run builds them from Go modules: ~15 min)…');
+  const binaries = await ensureTestbedBinaries({ log: (l: string) => log(l) });
+  const testbed = await startTestbed({ dir: join(opts.dir, 'testbed'), binaries });
+  cleanups.push(() => stopTestbed(testbed.dir));
+  log(`API server ${testbed.server}; kubeconfig ${testbed.kubeconfig}`);
+  process.env.TKO_TEST_KUBECONFIG = testbed.kubeconfig; // the operator helper dials this cluster
+  const kc = testbed.adminKubeConfig();
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
+  // What kube-controller-manager would add, and pod admission requires.
+  await core.createNamespacedServiceAccount({ namespace: NAMESPACE, body: { metadata: { name: 'default' } } });
+
+  const fleet = await Fleet.create({ kc, namespace: NAMESPACE, port: AGENT_PORT });
+  cleanups.push(() => fleet.close());
+  const podNames = Array.from({ length: podCount }, (_, i) => `ats-${i}`);
+  for (const [i, name] of podNames.entries()) {
+    await fleet.add(name, { ip: `127.0.0.${230 + i}`, labels: { app: 'ats' }, ats: true, tlsPort: TLS_PORT, readinessGates: [READINESS_GATE_CONDITION_TYPE] });
+    log(`pod ${name}: ATS on 127.0.0.${230 + i}:${TLS_PORT}, agent on 127.0.0.${230 + i}:${AGENT_PORT}`);
+  }
+
+  const operator: SpawnedOperator = await spawnOperator({ certs: fleet.files, namespaces: [NAMESPACE], leaderElect: false });
+  cleanups.push(() => operator.stop());
+  log(`operator running; metrics at ${operator.metricsUrl}/metrics`);
+
+  const tks = new TicketKeySets(kc, NAMESPACE);
+  await tks.create(
+    ticketKeySet(NAME, {
+      selector: { matchLabels: { app: 'ats' } },
+      rotation: { interval: opts.interval },
+      ticketLifetime: opts['ticket-lifetime'],
+      promotion: { timeout: '10s' },
+      agent: { port: AGENT_PORT },
+    }),
+  );
+  log(`TicketKeySet ${NAMESPACE}/${NAME} rotates every ${opts.interval}; try: KUBECONFIG=${testbed.kubeconfig} npm run tko -- status ${NAME} -n ${NAMESPACE}`);
+
+  // Probe only once every pod holds the first ring: a session issued under ATS's own random
+  // start-up key could never resume elsewhere, and would say nothing about rotations.
+  log('waiting until every pod holds the first ring…');
+  for (;;) {
+    for (const name of podNames) await fleet.pods.syncReadiness(name);
+    const status = ((await tks.get(NAME)) as unknown as TicketKeySet).status;
+    if (status?.pods?.converged === podCount && status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) break;
+    await sleep(200);
+  }
+
+  let session: Buffer | undefined;
+  let next = 0;
+  const tally = { resumed: 0, failed: 0, fresh: 0 };
+  while (Date.now() < deadline) {
+    // The kubelet's part: a pod is Ready once its readiness gate (set by the operator) is True.
+    for (const name of podNames) await fleet.pods.syncReadiness(name);
+    const pod = podNames[next++ % podNames.length]!;
+    const probe = await tlsProbe({ host: fleet.get(pod).ip, port: TLS_PORT, tls: '1.3', session, servername: 'ats.local' }).catch((err: unknown) => {
+      log(`TLS probe to ${pod} failed: ${(err as Error).message}`);
+      return undefined;
+    });
+    if (probe) {
+      if (session === undefined) tally.fresh++;
+      else if (probe.resumed) tally.resumed++;
+      else tally.failed++;
+      session = probe.newSession ?? session;
+    }
+    const current = (await tks.get(NAME)) as unknown as TicketKeySet;
+    if (process.stdout.isTTY) console.clear();
+    else console.log('');
+    console.log(formatStatus(current));
+    console.log(
+      `resumption across pods (TLS 1.3, round-robin): ${tally.resumed} resumed, ${tally.failed} failed, ${tally.fresh} fresh` +
+        (probe ? `   last: ${pod} ${probe.resumed ? 'resumed' : 'full handshake'}` : ''),
+    );
+    console.log('\nCtrl-C stops the stack.');
+    await sleep(refreshMs);
+  }
+  log(`done: ${tally.resumed} resumed, ${tally.failed} failed`);
+  await shutdown(tally.failed > 0 ? 1 : 0);
+} catch (err) {
+  console.error(err);
+  await shutdown(1);
+}
