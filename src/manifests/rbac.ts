@@ -14,8 +14,9 @@ export interface PolicyRule {
  * Nothing here deletes: the owned Secret is garbage-collected through its owner reference.
  */
 export const OPERATOR_RULES: PolicyRule[] = [
-  // Watch the policy objects; patch/update metadata (e.g. annotations it acknowledges).
-  { apiGroups: [GROUP], resources: [PLURAL], verbs: ['get', 'list', 'watch', 'patch', 'update'] },
+  // Watch the policy objects. Spec and metadata belong to users: the operator never writes them
+  // (a handled rotate-now token is recorded in the owned Secret's annotations, not on the CR).
+  { apiGroups: [GROUP], resources: [PLURAL], verbs: ['get', 'list', 'watch'] },
   // get on the subresource too: the status writer re-reads /status before a conflict retry.
   { apiGroups: [GROUP], resources: [`${PLURAL}/status`], verbs: ['get', 'update', 'patch'] },
   // Setting an owner reference with blockOwnerDeletion on the Secret needs update on the owner's
@@ -25,7 +26,8 @@ export const OPERATOR_RULES: PolicyRule[] = [
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: [''], resources: ['pods/status'], verbs: ['patch'] },
   // The owned Secret <name>-ticket-keys: the source of truth for key material, generation and phase.
-  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] },
+  // Written only by create and by update (optimistic concurrency on resourceVersion); no patch.
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'update'] },
   // spec.atsConfig.configMapRef: read only.
   { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },

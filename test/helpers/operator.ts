@@ -30,6 +30,8 @@ export interface SpawnOperatorOptions {
   resyncPeriod?: string;
   agentTimeout?: string;
   logLevel?: string;
+  /** Kubeconfig file of the operator's identity (default: the test bed admin's, TKO_TEST_KUBECONFIG). */
+  kubeconfig?: string;
   /** Resolve before the metrics listener is up (a fault may kill the process early). Default false. */
   startTimeoutMs?: number;
 }
@@ -56,7 +58,7 @@ export async function spawnOperator(options: SpawnOperatorOptions): Promise<Spaw
   const args = [
     join(REPO, 'src/cli/main.ts'),
     'operator',
-    '--kubeconfig', kubeconfigPath(),
+    '--kubeconfig', options.kubeconfig ?? kubeconfigPath(),
     `--namespaces=${options.namespaces.join(',')}`,
     '--metrics-addr=127.0.0.1:0',
     `--leader-elect=${options.leaderElect ? 'true' : 'false'}`,

@@ -17,12 +17,12 @@ function grants(rules: PolicyRule[]): Record<string, string[]> {
 describe('operator RBAC', () => {
   it('grants exactly what the reconciler needs', () => {
     expect(grants(OPERATOR_RULES)).toEqual({
-      'ticketkeys.dev/ticketkeysets': ['get', 'list', 'patch', 'update', 'watch'],
+      'ticketkeys.dev/ticketkeysets': ['get', 'list', 'watch'],
       'ticketkeys.dev/ticketkeysets/status': ['get', 'patch', 'update'],
       'ticketkeys.dev/ticketkeysets/finalizers': ['update'],
       'core/pods': ['get', 'list', 'watch'],
       'core/pods/status': ['patch'],
-      'core/secrets': ['create', 'get', 'list', 'patch', 'update', 'watch'],
+      'core/secrets': ['create', 'get', 'list', 'update', 'watch'],
       'core/configmaps': ['get', 'list', 'watch'],
       'events.k8s.io/events': ['create', 'patch'],
     });
