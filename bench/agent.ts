@@ -1,12 +1,15 @@
 // Agent benchmark against a real ATS 9 and a real `tko agent` process.
 //
-//   npm run bench:agent -- [--json] [--pushes N] [--addr 127.0.0.N] [--node-options='...'] [--ts]
+//   npm run bench:agent -- [--json] [--pushes N] [--addr 127.0.0.N] [--node-options='...']
+//                          [--v8-flags='...'] [--node-args='...'] [--ts]
 //
 // The agent runs as the image runs it: compiled JavaScript (tsc -p tsconfig.build.json, into a
 // temp dir), under NODE_OPTIONS from --node-options, by default AGENT_NODE_OPTIONS, the
-// settings recommended for the agent's sidecar container (V8's default 16 MB semispaces alone
-// cost ~6-11 MB of RSS in this low-traffic process; --node-options= runs Node's defaults). --ts runs src/cli/main.ts
-// through Node's type stripping instead (~40 MB more RSS).
+// settings recommended for the agent's sidecar container, and with the V8 flags the agent sets
+// on itself, by default AGENT_V8_FLAGS (both in src/agent/runtime-flags.ts, which records what
+// each saves; --node-options= --v8-flags= runs Node's defaults). --node-args puts flags on the
+// node command line (for experiments with flags NODE_OPTIONS refuses). --ts runs
+// src/cli/main.ts through Node's type stripping instead (~40 MB more RSS).
 //
 // push-to-effective: from the moment the operator sends PUT /v1/ring until a fresh TLS 1.3
 // handshake gets a ticket under the new key (its key_name), probed back to back while the PUT
@@ -25,14 +28,13 @@ import { connect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import type { PutRingRequest } from '../src/agent/protocol.ts';
+import { AGENT_NODE_OPTIONS, AGENT_V8_FLAGS } from '../src/agent/runtime-flags.ts';
 import { keyFingerprint } from '../src/core/fingerprint.ts';
 import { startAtsWithAgent } from '../test/helpers/agent.ts';
 import { parseSession } from '../test/helpers/tls-probe.ts';
 
 const GOAL_P99_MS = 50;
 const GOAL_RSS_MB = 80;
-/** Recommended NODE_OPTIONS for the agent sidecar: its heap is ~15 MB, the limit 3x that. */
-const AGENT_NODE_OPTIONS = '--max-semi-space-size=1 --max-old-space-size=48';
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RESULT_FILE = join(REPO, 'bench', 'results', 'agent.json');
 
@@ -42,6 +44,8 @@ const { values: args } = parseArgs({
     pushes: { type: 'string', default: '200' },
     addr: { type: 'string', default: '127.0.0.63' },
     'node-options': { type: 'string', default: AGENT_NODE_OPTIONS },
+    'v8-flags': { type: 'string', default: AGENT_V8_FLAGS },
+    'node-args': { type: 'string', default: '' },
     ts: { type: 'boolean', default: false },
   },
 });
@@ -115,9 +119,11 @@ const log = (line: string) => {
 
 const build = args.ts ? undefined : await buildAgent();
 const nodeOptions = args['node-options'];
+const v8Flags = args['v8-flags'];
+const nodeArgs = args['node-args'].split(/\s+/).filter(Boolean);
 const env = await startAtsWithAgent({
   addr: args.addr,
-  agent: { logLevel: 'warn', entry: build?.entry, env: nodeOptions ? { NODE_OPTIONS: nodeOptions } : {} },
+  agent: { logLevel: 'warn', entry: build?.entry, env: { ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}), TKO_AGENT_V8_FLAGS: v8Flags }, nodeArgs: nodeArgs.length > 0 ? nodeArgs : undefined },
 });
 try {
   const { addr, tlsPort } = env.ats;
@@ -164,6 +170,8 @@ try {
     cpus: (await readFile('/proc/cpuinfo', 'utf8')).split('\n').filter((l) => l.startsWith('processor')).length,
     agentRuntime: args.ts ? 'src/cli/main.ts (type stripping)' : 'compiled JavaScript (as in the image)',
     nodeOptions,
+    v8Flags,
+    ...(nodeArgs.length > 0 ? { nodeArgs: nodeArgs.join(' ') } : {}),
     pushes,
     pushToEffectiveMs: eff,
     putResponseMs: summary(put),

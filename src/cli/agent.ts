@@ -4,6 +4,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { formatHostPort, parseHostPort, type HostPort } from '../agent/host-port.ts';
 import { OPERATOR_IDENTITY } from '../agent/names.ts';
+import { AGENT_V8_FLAGS, applyV8Flags, parseV8Flags } from '../agent/runtime-flags.ts';
 
 interface AgentFlags {
   listen: HostPort;
@@ -16,12 +17,21 @@ interface AgentFlags {
   installer: 'ats' | 'memory';
   readbackTimeoutMs: number;
   reassertIntervalMs: number;
+  v8Flags: string[];
 }
 
 function positiveInt(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
   return n;
+}
+
+function v8Flags(v: string): string[] {
+  try {
+    return parseV8Flags(v);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }
 
 function hostPort(v: string): HostPort {
@@ -50,6 +60,12 @@ export function registerAgent(program: Command): void {
     .addOption(new Option('--installer <kind>', '"memory" only for benchmarks of the agent itself').choices(['ats', 'memory']).default('ats'))
     .option('--readback-timeout-ms <ms>', 'how long ATS gets to show a pushed ring before 504', positiveInt, 2000)
     .option('--reassert-interval-ms <ms>', 'how often ATS is checked for holding the accepted ring', positiveInt, 300)
+    .addOption(
+      new Option('--v8-flags <flags>', 'V8 flags the agent sets on itself at start ("" for V8\'s defaults; see src/agent/runtime-flags.ts)')
+        .env('TKO_AGENT_V8_FLAGS')
+        .argParser(v8Flags)
+        .default(parseV8Flags(AGENT_V8_FLAGS), AGENT_V8_FLAGS),
+    )
     .action(async (flags: AgentFlags, command: Command) => {
       if (flags.installer === 'ats' && !flags.atsRunroot) command.error('error: --ats-runroot is required with --installer ats');
       await runAgent(flags);
@@ -57,12 +73,15 @@ export function registerAgent(program: Command): void {
 }
 
 async function runAgent(flags: AgentFlags): Promise<void> {
+  // Before the agent's modules load and anything gets hot (see runtime-flags.ts).
+  applyV8Flags(flags.v8Flags);
   const [{ readFile }, { startAgent }, { createLogger }] = await Promise.all([
     import('node:fs/promises'),
     import('../agent/agent.ts'),
     import('../observability/logger.ts'),
   ]);
   const logger = createLogger({ component: 'agent' });
+  logger.debug('runtime', { v8Flags: flags.v8Flags, nodeOptions: process.env.NODE_OPTIONS ?? '' });
   const [cert, key, clientCa] = await Promise.all([readFile(flags.tlsCert), readFile(flags.tlsKey), readFile(flags.clientCa)]);
   let bridge;
   if (flags.installer === 'memory') {

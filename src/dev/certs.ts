@@ -13,13 +13,13 @@ type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
 let loaded: Promise<typeof X509> | undefined;
 /**
- * @peculiar/x509 needs Reflect metadata when it loads (tsyringe). A static import cannot
- * guarantee the polyfill runs first everywhere (jest evaluates CommonJS dependencies while
- * linking), so it is imported on first use, after the polyfill.
+ * @peculiar/x509 needs Reflect metadata when it loads (its tsyringe checks at load time). A
+ * static import cannot guarantee reflect-metadata runs first everywhere (jest evaluates CommonJS
+ * dependencies while linking), so both are imported on first use, reflect-metadata first.
  */
 function x509Lib(): Promise<typeof X509> {
   loaded ??= (async () => {
-    await import('./reflect-metadata.ts');
+    await import('reflect-metadata');
     const lib = await import('@peculiar/x509');
     lib.cryptoProvider.set(webcrypto as unknown as Parameters<typeof lib.cryptoProvider.set>[0]);
     return lib;
@@ -43,6 +43,8 @@ export interface CertAuthority extends PemPair {
 
 export interface IssueOptions {
   commonName: string;
+  /** Subject O attributes; Kubernetes reads them as the groups of a client certificate. */
+  organizations?: string[];
   usage: 'server' | 'client';
   dnsNames?: string[];
   ipAddresses?: string[];
@@ -78,7 +80,7 @@ export async function createCa(options: { commonName?: string; days?: number } =
   const keys = await keyPair();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
-    name: `CN=${options.commonName ?? 'ticket-key-operator dev CA'}`,
+    name: [{ CN: [options.commonName ?? 'ticket-key-operator dev CA'] }],
     ...validity(options.days ?? 1),
     signingAlgorithm: EC,
     keys,
@@ -91,6 +93,14 @@ export async function createCa(options: { commonName?: string; days?: number } =
   return { cert: cert.toString('pem'), key: await privateKeyPem(keys.privateKey), signer: { cert, key: keys.privateKey } };
 }
 
+/** A CA made earlier by createCa, read back from its PEM certificate and PKCS#8 key. */
+export async function loadCa(pair: PemPair): Promise<CertAuthority> {
+  const x509 = await x509Lib();
+  const cert = new x509.X509Certificate(pair.cert);
+  const key = await webcrypto.subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(pair.key), EC, true, ['sign']);
+  return { ...pair, signer: { cert, key } };
+}
+
 export async function issueCert(ca: CertAuthority, options: IssueOptions): Promise<PemPair> {
   const x509 = await x509Lib();
   const keys = await keyPair();
@@ -100,8 +110,8 @@ export async function issueCert(ca: CertAuthority, options: IssueOptions): Promi
   ];
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
-    subject: `CN=${options.commonName}`,
-    issuer: ca.signer.cert.subject,
+    subject: [{ CN: [options.commonName] }, ...(options.organizations ?? []).map((o) => ({ O: [o] }))],
+    issuer: ca.signer.cert.subjectName,
     ...validity(options.days ?? 1, options.expired),
     signingAlgorithm: EC,
     publicKey: keys.publicKey,

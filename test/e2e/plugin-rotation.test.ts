@@ -1,35 +1,23 @@
 // Rotation through the ticketkeys_bridge plugin, end to end: Ats9Bridge → mgmtapi.sock →
 // traffic_server → TSSslTicketKeyUpdate, checked by real TLS clients that resume sessions.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { ringFingerprint } from '../../src/core/fingerprint.ts';
-import type { Ats9Bridge } from '../../src/agent/ats9/ats9-bridge.ts';
-import { keyName, newKey, pushRing, startTestAts, type TestAts } from '../helpers/ats.ts';
+import { keyName, newKey, pushRing, useTestAts } from '../helpers/ats.ts';
 import { tlsProbe, type TlsVersion } from '../helpers/tls-probe.ts';
 
 const ADDR = '127.0.0.41';
 
-let ats: TestAts;
-let bridge: Ats9Bridge;
+const env = useTestAts(ADDR);
 let generation = 0;
-
-beforeAll(async () => {
-  ats = await startTestAts({ addr: ADDR });
-  bridge = ats.createBridge();
-});
-
-afterAll(async () => {
-  await bridge?.close();
-  await ats?.dispose();
-});
 
 describe.each<TlsVersion>(['1.2', '1.3'])('rotation over TLS %s', (tls) => {
   const k1 = newKey();
   const k2 = newKey();
-  const probe = (session?: Buffer) => tlsProbe({ host: ADDR, port: ats.tlsPort, tls, ca: ats.certPem, session });
+  const probe = (session?: Buffer) => tlsProbe({ host: ADDR, port: env.ats.tlsPort, tls, ca: env.ats.certPem, session });
   let k1Session: Buffer;
 
   it('install K1: tickets carry K1 and resume', async () => {
-    const stats = await pushRing(bridge, ++generation, [k1]);
+    const stats = await pushRing(env.bridge, ++generation, [k1]);
     expect(stats).toMatchObject({ keyCount: 1, ringFingerprint: ringFingerprint(k1) });
 
     const first = await probe();
@@ -42,14 +30,14 @@ describe.each<TlsVersion>(['1.2', '1.3'])('rotation over TLS %s', (tls) => {
   });
 
   it('stage [K1, K2]: the K1 ticket resumes and new tickets are still under K1', async () => {
-    await pushRing(bridge, ++generation, [k1, k2]);
+    await pushRing(env.bridge, ++generation, [k1, k2]);
 
     expect((await probe(k1Session)).resumed).toBe(true);
     expect((await probe()).ticketKeyName).toBe(keyName(k1));
   });
 
   it('promote [K2, K1]: the K1 ticket resumes and new tickets carry K2', async () => {
-    await pushRing(bridge, ++generation, [k2, k1]);
+    await pushRing(env.bridge, ++generation, [k2, k1]);
 
     const resumed = await probe(k1Session);
     expect(resumed.resumed).toBe(true);
@@ -61,7 +49,7 @@ describe.each<TlsVersion>(['1.2', '1.3'])('rotation over TLS %s', (tls) => {
 
   it('drop K1: the K1 ticket no longer resumes, K2 tickets do', async () => {
     const k2Session = (await probe()).newSession!;
-    await pushRing(bridge, ++generation, [k2]);
+    await pushRing(env.bridge, ++generation, [k2]);
 
     expect((await probe(k1Session)).resumed).toBe(false);
     expect((await probe(k2Session)).resumed).toBe(true);
@@ -73,14 +61,14 @@ describe('a full ring', () => {
     const keys = Array.from({ length: 16 }, newKey);
     const sessions: Buffer[] = [];
     for (const k of keys) {
-      await pushRing(bridge, ++generation, [k]);
-      sessions.push((await tlsProbe({ host: ADDR, port: ats.tlsPort, tls: '1.3' })).newSession!);
+      await pushRing(env.bridge, ++generation, [k]);
+      sessions.push((await tlsProbe({ host: ADDR, port: env.ats.tlsPort, tls: '1.3' })).newSession!);
     }
 
     const ring = [...keys].reverse(); // newest first
-    await pushRing(bridge, ++generation, ring);
+    await pushRing(env.bridge, ++generation, ring);
 
-    for (const s of sessions) expect((await tlsProbe({ host: ADDR, port: ats.tlsPort, tls: '1.3', session: s })).resumed).toBe(true);
-    expect((await tlsProbe({ host: ADDR, port: ats.tlsPort, tls: '1.3' })).ticketKeyName).toBe(keyName(ring[0]!));
+    for (const s of sessions) expect((await tlsProbe({ host: ADDR, port: env.ats.tlsPort, tls: '1.3', session: s })).resumed).toBe(true);
+    expect((await tlsProbe({ host: ADDR, port: env.ats.tlsPort, tls: '1.3' })).ticketKeyName).toBe(keyName(ring[0]!));
   });
 });

@@ -1,12 +1,11 @@
 // ATS's own TLS session cache (proxy.config.ssl.session_cache 2) under the plugin's control:
 // TLS 1.2 clients that resume by session id (no tickets, like `openssl s_client -no_ticket`).
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Ats9Bridge } from '../../src/agent/ats9/ats9-bridge.ts';
-import { sendRawMessage, startTestAts, waitForStats, type TestAts } from '../helpers/ats.ts';
+import { sendRawMessage, useTestAts, waitForStats } from '../helpers/ats.ts';
 import { tlsProbe, type TlsProbeResult } from '../helpers/tls-probe.ts';
 
 const ADDR = '127.0.0.45';
@@ -19,28 +18,17 @@ function run(cmd: string, args: string[]): Promise<string> {
   });
 }
 
-let ats: TestAts;
-let bridge: Ats9Bridge;
+const env = useTestAts(ADDR);
 
-beforeAll(async () => {
-  ats = await startTestAts({ addr: ADDR });
-  bridge = ats.createBridge();
-});
-
-afterAll(async () => {
-  await bridge?.close();
-  await ats?.dispose();
-});
-
-const idOnly = (session?: Buffer) => tlsProbe({ host: ADDR, port: ats.tlsPort, tls: '1.2', sessionIdOnly: true, session });
+const idOnly = (session?: Buffer) => tlsProbe({ host: ADDR, port: env.ats.tlsPort, tls: '1.2', sessionIdOnly: true, session });
 
 /** A new cached session, once the plugin has tracked it. */
 async function newCachedSession(): Promise<TlsProbeResult> {
-  const before = await bridge.sessionCacheStats();
+  const before = await env.bridge.sessionCacheStats();
   const s = await idOnly();
   expect(s.ticketKeyName).toBeUndefined(); // no ticket: the server cache is the only way back
   expect(s.sessionId).toMatch(/^[0-9a-f]{2,64}$/);
-  await waitForStats(bridge, (x) => x.cacheTracked >= before.tracked + 1, 'tracked session');
+  await waitForStats(env.bridge, (x) => x.cacheTracked >= before.tracked + 1, 'tracked session');
   return s;
 }
 
@@ -53,10 +41,10 @@ describe('session cache', () => {
   it('after a flush it does not, and new sessions are cached again', async () => {
     const s1 = await newCachedSession();
     const s2 = await newCachedSession();
-    const before = await bridge.sessionCacheStats();
+    const before = await env.bridge.sessionCacheStats();
 
-    await bridge.flushSessionCache();
-    const after = await waitForStats(bridge, (x) => x.cacheFlushes === before.flushes + 1, 'flush');
+    await env.bridge.flushSessionCache();
+    const after = await waitForStats(env.bridge, (x) => x.cacheFlushes === before.flushes + 1, 'flush');
 
     expect(after.cacheTracked).toBe(0);
     expect(after.cacheRemoved).toBeGreaterThanOrEqual(before.removed + 2);
@@ -70,10 +58,10 @@ describe('session cache', () => {
   it('removing one id removes that session only', async () => {
     const gone = await newCachedSession();
     const kept = await newCachedSession();
-    const before = await bridge.sessionCacheStats();
+    const before = await env.bridge.sessionCacheStats();
 
-    await bridge.removeSession(gone.sessionId!);
-    await waitForStats(bridge, (x) => x.cacheRemoved === before.removed + 1, 'removal');
+    await env.bridge.removeSession(gone.sessionId!);
+    await waitForStats(env.bridge, (x) => x.cacheRemoved === before.removed + 1, 'removal');
 
     expect((await idOnly(gone.newSession)).resumed).toBe(false);
     expect((await idOnly(kept.newSession)).resumed).toBe(true);
@@ -82,15 +70,15 @@ describe('session cache', () => {
   it('malformed cache commands change nothing', async () => {
     const s = await newCachedSession();
     const other = await newCachedSession();
-    const before = await bridge.readStats();
+    const before = await env.bridge.readStats();
 
-    await expect(bridge.removeSession('not-hex')).rejects.toThrow(RangeError); // refused before sending
-    await sendRawMessage(ats, 'ticketkeys.cache', Buffer.from('remove zz'));
-    await sendRawMessage(ats, 'ticketkeys.cache', Buffer.from('flush everything'));
-    await sendRawMessage(ats, 'ticketkeys.cache', Buffer.from(''));
+    await expect(env.bridge.removeSession('not-hex')).rejects.toThrow(RangeError); // refused before sending
+    await sendRawMessage(env.ats, 'ticketkeys.cache', Buffer.from('remove zz'));
+    await sendRawMessage(env.ats, 'ticketkeys.cache', Buffer.from('flush everything'));
+    await sendRawMessage(env.ats, 'ticketkeys.cache', Buffer.from(''));
     // Messages are handled in order: once this removal is counted, the ones above were handled.
-    await bridge.removeSession(other.sessionId!);
-    const after = await waitForStats(bridge, (x) => x.cacheRemoved === before.cacheRemoved + 1, 'removal');
+    await env.bridge.removeSession(other.sessionId!);
+    const after = await waitForStats(env.bridge, (x) => x.cacheRemoved === before.cacheRemoved + 1, 'removal');
 
     expect(after.cacheFlushes).toBe(before.cacheFlushes);
     expect((await idOnly(s.newSession)).resumed).toBe(true);
@@ -100,17 +88,17 @@ describe('session cache', () => {
     const dir = await mkdtemp(join(tmpdir(), 'tko-sclient-'));
     const sess = join(dir, 'session.pem');
     const sClient = async (...extra: string[]) => {
-      const stdout = await run('openssl', ['s_client', '-connect', `${ADDR}:${ats.tlsPort}`, '-tls1_2', '-no_ticket', ...extra]);
+      const stdout = await run('openssl', ['s_client', '-connect', `${ADDR}:${env.ats.tlsPort}`, '-tls1_2', '-no_ticket', ...extra]);
       return /^Reused, TLSv1\.2/m.test(stdout) ? 'reused' : /^New, TLSv1\.2/m.test(stdout) ? 'new' : 'failed';
     };
     try {
       expect(await sClient('-sess_out', sess)).toBe('new');
-      await waitForStats(bridge, (x) => x.cacheTracked >= 1, 'tracked session');
+      await waitForStats(env.bridge, (x) => x.cacheTracked >= 1, 'tracked session');
       expect(await sClient('-sess_in', sess)).toBe('reused');
 
-      const before = await bridge.sessionCacheStats();
-      await bridge.flushSessionCache();
-      await waitForStats(bridge, (x) => x.cacheFlushes === before.flushes + 1, 'flush');
+      const before = await env.bridge.sessionCacheStats();
+      await env.bridge.flushSessionCache();
+      await waitForStats(env.bridge, (x) => x.cacheFlushes === before.flushes + 1, 'flush');
       expect(await sClient('-sess_in', sess)).toBe('new');
     } finally {
       await rm(dir, { recursive: true, force: true });

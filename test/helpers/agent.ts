@@ -41,6 +41,8 @@ export interface SpawnAgentOptions {
   entry?: string;
   /** Extra environment, e.g. NODE_OPTIONS as the agent container sets it. */
   env?: Record<string, string>;
+  /** Node/V8 flags before the entry (for flags NODE_OPTIONS does not accept). */
+  nodeArgs?: string[];
 }
 
 export interface SpawnedAgent {
@@ -56,6 +58,7 @@ export interface SpawnedAgent {
 export async function spawnAgent(options: SpawnAgentOptions): Promise<SpawnedAgent> {
   const host = options.host ?? '127.0.0.1';
   const args = [
+    ...(options.nodeArgs ?? []),
     options.entry ?? join(REPO, 'src/cli/main.ts'),
     'agent',
     '--listen', `${host}:0`,

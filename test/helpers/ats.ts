@@ -2,6 +2,7 @@
 //
 //   const ats = await startTestAts({ addr: '127.0.0.41' })      temp runroot, port 18443
 //   const bridge = ats.createBridge()
+//   const env = useTestAts('127.0.0.41')                         both, for the whole test file
 //   await pushRing(bridge, 5, [k1, k2])                          install + wait until ATS holds it
 //   await waitForStats(bridge, (s) => s.rejected === 1)          poll the plugin stats
 //   await sendRawFrame(ats, frame)                               a LIFECYCLE_MESSAGE without bridge checks
@@ -10,6 +11,7 @@
 // Waiting has a generous deadline that only turns a hang into a failure; tests never assert on
 // durations (measurements go to test-results/ instead).
 import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll } from '@jest/globals';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +47,42 @@ export async function startTestAts(options: Omit<StartAtsOptions, 'dir'> & { dir
       if (!options.dir) await rm(dir, { recursive: true, force: true });
     },
   });
+}
+
+export interface AtsWithBridge {
+  /** The running ATS; set once beforeAll ran. */
+  readonly ats: TestAts;
+  /** A bridge to it over its management socket; set once beforeAll ran. */
+  readonly bridge: Ats9Bridge;
+}
+
+/**
+ * Gives the calling test file a private ATS on `addr` and a bridge to it: started before the
+ * file's tests, closed and removed after them.
+ */
+export function useTestAts(addr: string): AtsWithBridge {
+  let ats: TestAts | undefined;
+  let bridge: Ats9Bridge | undefined;
+  beforeAll(async () => {
+    ats = await startTestAts({ addr });
+    bridge = ats.createBridge();
+  });
+  afterAll(async () => {
+    await bridge?.close();
+    await ats?.dispose();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error(`test ATS on ${addr} is not started (use it inside tests or hooks)`);
+    return value;
+  };
+  return {
+    get ats() {
+      return started(ats);
+    },
+    get bridge() {
+      return started(bridge);
+    },
+  };
 }
 
 /** Polls `check` until it returns true; fails after the deadline. */

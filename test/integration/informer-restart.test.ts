@@ -3,46 +3,27 @@
 // cache no longer knows its resourceVersion (410), so it relists. Whatever happened, its cache
 // ends equal to the server's state and later changes still arrive. Runs on a test bed of its
 // own, since it restarts the API server.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { describe, expect, it } from '@jest/globals';
+import { CoreV1Api } from '@kubernetes/client-node';
 import winston from 'winston';
 import type { TicketKeySet } from '../../src/api/ticket-key-set.ts';
 import { ticketKeySetInformer } from '../../src/operator/informers.ts';
 import { eventually } from '../helpers/kube.ts';
+import { usePrivateTestbed } from '../helpers/private-testbed.ts';
 import { TicketKeySets, ticketKeySet } from '../helpers/ticket-key-sets.ts';
-import { guardTestbed, type Guard } from '../testbed/guard.ts';
-import { restartApiserver, startTestbed, stopTestbed } from '../testbed/testbed.ts';
-import { ensureTestbedBinaries } from '../testbed/tools.ts';
+import { restartApiserver } from '../testbed/testbed.ts';
 
 const NAMESPACE = 'informer-restart';
 const selector = { matchLabels: { app: 'ats' } };
 const silent = winston.createLogger({ silent: true, transports: [new winston.transports.Console({ silent: true })] });
-let dir: string;
-let guard: Guard;
-let kc: KubeConfig;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'tko-testbed-informer-restart-'));
-  guard = guardTestbed(dir);
-  const testbed = await startTestbed({ dir, binaries: await ensureTestbedBinaries() });
-  kc = testbed.adminKubeConfig();
-  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NAMESPACE } } });
-}, 240_000);
-
-afterAll(async () => {
-  await stopTestbed(dir);
-  guard.release();
-});
+const testbed = usePrivateTestbed('informer-restart', { namespace: NAMESPACE });
 
 describe('ResilientInformer across an API server restart', () => {
   it('recovers by itself and converges on the server state', async () => {
-    const tks = new TicketKeySets(kc, NAMESPACE);
+    const tks = new TicketKeySets(testbed.kc, NAMESPACE);
     await tks.create(ticketKeySet('kept', { selector }));
     await tks.create(ticketKeySet('removed', { selector }));
-    const informer = ticketKeySetInformer<TicketKeySet>(kc, {
+    const informer = ticketKeySetInformer<TicketKeySet>(testbed.kc, {
       namespaces: [NAMESPACE],
       informer: { logger: silent, restartBackoff: { initialMs: 200, maxMs: 2000 } },
     });
@@ -57,8 +38,8 @@ describe('ResilientInformer across an API server restart', () => {
       events.length = 0;
 
       // Move the store's revision on, so the restarted server's watch cache starts past it.
-      await kc.makeApiClient(CoreV1Api).createNamespacedConfigMap({ namespace: NAMESPACE, body: { metadata: { name: 'bump' } } });
-      await restartApiserver(dir);
+      await testbed.kc.makeApiClient(CoreV1Api).createNamespacedConfigMap({ namespace: NAMESPACE, body: { metadata: { name: 'bump' } } });
+      await restartApiserver(testbed.dir);
       await tks.create(ticketKeySet('added', { selector }));
       await tks.mergePatch('kept', { spec: { rotation: { interval: '3h' } } });
       await tks.delete('removed');

@@ -2,48 +2,27 @@
 // whose watch cache starts after the informer's resourceVersion: the server answers 410 Gone
 // and client-node's informer relists, reporting what changed meanwhile as add, update and
 // delete. Runs on a test bed of its own, since it restarts the API server.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { CoreV1Api, CustomObjectsApi, ListWatch, Watch } from '@kubernetes/client-node';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../src/api/names.ts';
 import type { TicketKeySet } from '../../src/api/ticket-key-set.ts';
 import { eventually } from '../helpers/kube.ts';
+import { usePrivateTestbed } from '../helpers/private-testbed.ts';
 import { TicketKeySets, ticketKeySet, tksPath } from '../helpers/ticket-key-sets.ts';
-import { guardTestbed } from '../testbed/guard.ts';
-import type { Guard } from '../testbed/guard.ts';
-import { restartApiserver, startTestbed, stopTestbed } from '../testbed/testbed.ts';
-import { ensureTestbedBinaries } from '../testbed/tools.ts';
+import { restartApiserver } from '../testbed/testbed.ts';
 
 const NAMESPACE = 'watch-relist';
 const selector = { matchLabels: { app: 'ats' } };
-let dir: string;
-let guard: Guard;
-let kc: KubeConfig;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'tko-testbed-relist-'));
-  guard = guardTestbed(dir);
-  const testbed = await startTestbed({ dir, binaries: await ensureTestbedBinaries() });
-  kc = testbed.adminKubeConfig();
-  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NAMESPACE } } });
-}, 240_000);
-
-afterAll(async () => {
-  await stopTestbed(dir);
-  guard.release();
-});
+const testbed = usePrivateTestbed('relist', { namespace: NAMESPACE });
 
 describe('TicketKeySet informer across an API server restart', () => {
   it('relists after 410 Gone and reports the changes it missed', async () => {
-    const tks = new TicketKeySets(kc, NAMESPACE);
-    const custom = kc.makeApiClient(CustomObjectsApi);
+    const tks = new TicketKeySets(testbed.kc, NAMESPACE);
+    const custom = testbed.kc.makeApiClient(CustomObjectsApi);
     let lists = 0;
     const informer = new ListWatch<TicketKeySet>(
       tksPath(NAMESPACE),
-      new Watch(kc),
+      new Watch(testbed.kc),
       async () => {
         lists++;
         return custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NAMESPACE, plural: PLURAL });
@@ -68,8 +47,8 @@ describe('TicketKeySet informer across an API server restart', () => {
 
     // Any write moves the store's revision past what the informer saw; the restarted server's
     // watch cache then begins after it.
-    await kc.makeApiClient(CoreV1Api).createNamespacedConfigMap({ namespace: NAMESPACE, body: { metadata: { name: 'bump' } } });
-    await restartApiserver(dir);
+    await testbed.kc.makeApiClient(CoreV1Api).createNamespacedConfigMap({ namespace: NAMESPACE, body: { metadata: { name: 'bump' } } });
+    await restartApiserver(testbed.dir);
     await tks.create(ticketKeySet('added', { selector }));
     await tks.mergePatch('kept', { spec: { rotation: { interval: '3h' } } });
     await tks.delete('removed');
@@ -79,7 +58,7 @@ describe('TicketKeySet informer across an API server restart', () => {
     type Outcome = { type: string; code?: number };
     let first: (outcome: Outcome) => void = () => {};
     const firstOutcome = new Promise<Outcome>((resolve) => (first = resolve));
-    const controller = await new Watch(kc).watch(
+    const controller = await new Watch(testbed.kc).watch(
       tksPath(NAMESPACE),
       { resourceVersion: lastSeen },
       (type, obj: { code?: number }) => first({ type, code: obj.code }),

@@ -1,11 +1,13 @@
 // The test bed: a real etcd and a real kube-apiserver on loopback ports, with their own PKI,
 // RBAC switched on, and the repo's CRDs installed. Everything lives in one directory whose
 // testbed.json records what was started, so `down` (or a later `up`) can stop it.
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { createCa, issueCert, loadCa } from '../../src/dev/certs.ts';
 import { apiserverArgs, etcdArgs } from './control-plane-flags.ts';
 import { applyCrds, readCrds } from './crds.ts';
 import { httpsGet } from './https-probe.ts';
@@ -23,15 +25,9 @@ const STATE_FILE = 'testbed.json';
 /** Everything `up` creates inside DIR; `down` removes exactly these. */
 const OWNED_ENTRIES = [STATE_FILE, 'kubeconfig', 'pki', 'etcd-data', 'logs'];
 
-/**
- * The certificate code, loaded on first use. @peculiar/x509 needs Reflect metadata before it
- * loads, and jest links an ES module's CommonJS dependencies before running any module body,
- * so only a dynamic import after the shim guarantees the order in test workers.
- */
-async function loadPki(): Promise<typeof import('./pki.ts')> {
-  await import('../../src/dev/reflect-metadata.ts');
-  return import('./pki.ts');
-}
+/** A test bed may be left running for a long dev session (`npm run testbed up`). */
+const CA_DAYS = 365;
+const PKI_DAYS = 30;
 
 export const ADMIN_USER = 'testbed-admin';
 export const ADMIN_GROUPS = ['system:masters'];
@@ -94,14 +90,14 @@ export interface Identity {
 export async function identityKubeconfigParts(dir: string, identity: Identity): Promise<KubeconfigParts> {
   const state = readState(dir);
   if (!state) throw new Error(`no test bed in ${resolve(dir)}`);
-  const { issueCertificate, loadCertificateAuthority } = await loadPki();
-  const clientCa = await loadCertificateAuthority(readPki(state.dir, 'client-ca.crt'), readPki(state.dir, 'client-ca.key'));
-  const { certPem, keyPem } = await issueCertificate(clientCa, {
+  const clientCa = await loadCa({ cert: readPki(state.dir, 'client-ca.crt'), key: readPki(state.dir, 'client-ca.key') });
+  const { cert, key } = await issueCert(clientCa, {
     commonName: identity.user,
     organizations: identity.groups ?? [],
     usage: 'client',
+    days: PKI_DAYS,
   });
-  return { server: state.server, caPem: readPki(state.dir, 'ca.crt'), userName: identity.user, certPem, keyPem };
+  return { server: state.server, caPem: readPki(state.dir, 'ca.crt'), userName: identity.user, certPem: cert, keyPem: key };
 }
 
 /** A KubeConfig that authenticates as the given user and groups, for RBAC tests. */
@@ -109,32 +105,48 @@ export async function kubeConfigFor(dir: string, identity: Identity): Promise<Ku
   return kubeConfigFrom(await identityKubeconfigParts(dir, identity));
 }
 
+/** The key pair the API server signs and verifies service-account tokens with (ECDSA P-256). */
+function serviceAccountKeyPair(): { publicPem: string; privatePem: string } {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', {
+    namedCurve: 'P-256',
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return { publicPem: publicKey, privatePem: privateKey };
+}
+
+/**
+ * The test bed's PKI, made with the same toolkit as the agent's dev certificates
+ * (src/dev/certs.ts, ECDSA P-256): a serving CA and the API server's certificate, a client CA
+ * and the admin's certificate (CN = user, O = groups, as the API server's x509 authenticator
+ * reads them), and the service-account key pair.
+ */
 async function writePki(dir: string): Promise<void> {
-  const { createCertificateAuthority, createServiceAccountKeyPair, issueCertificate } = await loadPki();
   mkdirSync(join(dir, 'pki'), { recursive: true, mode: 0o700 });
-  const [servingCa, clientCa, serviceAccount] = await Promise.all([
-    createCertificateAuthority('testbed-serving-ca'),
-    createCertificateAuthority('testbed-client-ca'),
-    createServiceAccountKeyPair(),
+  const [servingCa, clientCa] = await Promise.all([
+    createCa({ commonName: 'testbed-serving-ca', days: CA_DAYS }),
+    createCa({ commonName: 'testbed-client-ca', days: CA_DAYS }),
   ]);
+  const serviceAccount = serviceAccountKeyPair();
   const [serving, admin] = await Promise.all([
-    issueCertificate(servingCa, {
+    issueCert(servingCa, {
       commonName: 'kube-apiserver',
       usage: 'server',
       ipAddresses: ['127.0.0.1', '10.96.0.1'],
       dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
+      days: PKI_DAYS,
     }),
-    issueCertificate(clientCa, { commonName: ADMIN_USER, organizations: ADMIN_GROUPS, usage: 'client' }),
+    issueCert(clientCa, { commonName: ADMIN_USER, organizations: ADMIN_GROUPS, usage: 'client', days: PKI_DAYS }),
   ]);
   const files: Record<string, string> = {
-    'ca.crt': servingCa.certPem,
-    'ca.key': servingCa.keyPem,
-    'client-ca.crt': clientCa.certPem,
-    'client-ca.key': clientCa.keyPem,
-    'apiserver.crt': serving.certPem,
-    'apiserver.key': serving.keyPem,
-    'admin.crt': admin.certPem,
-    'admin.key': admin.keyPem,
+    'ca.crt': servingCa.cert,
+    'ca.key': servingCa.key,
+    'client-ca.crt': clientCa.cert,
+    'client-ca.key': clientCa.key,
+    'apiserver.crt': serving.cert,
+    'apiserver.key': serving.key,
+    'admin.crt': admin.cert,
+    'admin.key': admin.key,
     'sa.pub': serviceAccount.publicPem,
     'sa.key': serviceAccount.privatePem,
   };

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { createDevCerts, issueCert, writeDevCerts, type DevCerts } from '../../../src/dev/certs.ts';
+import { createDevCerts, issueCert, loadCa, writeDevCerts, type DevCerts } from '../../../src/dev/certs.ts';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -57,6 +57,19 @@ describe('dev certificates', () => {
   it('issues expired certificates on request (tests of expiry)', async () => {
     const x = new X509Certificate((await issueCert(certs.ca, { commonName: 'old', usage: 'client', expired: true })).cert);
     expect(Date.parse(x.validTo)).toBeLessThan(Date.now());
+  });
+
+  it('puts organizations into the subject as O attributes (Kubernetes groups), after the CN', async () => {
+    const x = new X509Certificate((await issueCert(certs.ca, { commonName: 'jane', organizations: ['system:masters', 'devs, ops'], usage: 'client' })).cert);
+    expect(x.subject).toBe('CN=jane\nO=system:masters\nO=devs\\, ops');
+  });
+
+  it('loads a CA back from its PEM files and issues with it', async () => {
+    const again = await loadCa({ cert: certs.ca.cert, key: certs.ca.key });
+    const x = new X509Certificate((await issueCert(again, { commonName: 'later', usage: 'server', ipAddresses: ['10.96.0.1'] })).cert);
+    expect(x.checkIssued(new X509Certificate(certs.ca.cert))).toBe(true);
+    expect(x.verify(new X509Certificate(certs.ca.cert).publicKey)).toBe(true);
+    expect(x.checkIP('10.96.0.1')).toBe('10.96.0.1');
   });
 
   it('writes the six files, private keys readable by the owner only', async () => {
