@@ -1,10 +1,13 @@
 // JSON logs through winston. Code never logs key bytes; redaction is the safety net for
-// anything that slips into a log call: fields that can carry keys are masked, and long
-// base64/hex runs (a 48-byte key is 64 base64 or 96 hex chars) are cut out of every string.
+// anything that slips into a log call: fields named like key material are masked, byte arrays
+// are replaced by their length, and long base64/hex runs (a 48-byte key is 64 base64 or 96 hex
+// chars; a fingerprint is 16) are cut out of every string.
 import winston from 'winston';
 
-const SECRET_FIELDS = new Set(['material', 'key', 'keys', 'ring', 'data', 'ticket.key', 'secret', 'privateKey', 'tls.key']);
-const LONG_BLOB = /[A-Za-z0-9+/=_-]{44,}/g;
+// Not `key`: the controller logs work-queue keys (namespace/name) under it.
+const SECRET_FIELDS = new Set(['material', 'ring', 'data', 'ticket.key', 'secret', 'privateKey', 'tls.key']);
+// Standard base64 and hex alphabets only: Kubernetes names (with - and .) stay readable.
+const LONG_BLOB = /[A-Za-z0-9+/=]{44,}/g;
 
 export function redact(value: unknown, depth = 0): unknown {
   if (depth > 6) return '[depth]';
