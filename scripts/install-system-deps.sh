@@ -8,8 +8,9 @@ for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Tests run private ATS instances with their own runroots; the packaged service, if the install
+  # started it, is not used. Only right after an install: its init script stops every ATS.
+  if command -v service >/dev/null 2>&1; then service trafficserver stop >/dev/null 2>&1 || true; fi
 fi
-# Tests run private ATS instances with their own runroots; the packaged service is not used.
-if command -v service >/dev/null 2>&1; then service trafficserver stop >/dev/null 2>&1 || true; fi
 command -v go >/dev/null || { echo "Go is required to build the test bed (kube-apiserver, etcd, helm)" >&2; exit 1; }
 echo "system deps ok: $(traffic_server -V 2>&1 | head -1 || true); $(go version)"
