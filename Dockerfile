@@ -29,8 +29,9 @@ WORKDIR /app
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY package.json ./
-# Core dumps would hold key bytes.
-RUN printf '* hard core 0\n' >> /etc/security/limits.conf
+# `tko` on PATH: the chart runs `/bin/sh -c 'ulimit -c 0 && exec tko operator "$@"'` (core dumps
+# would hold key bytes, and Kubernetes has no field for RLIMIT_CORE).
+RUN chmod +x /app/dist/src/cli/main.js && ln -s /app/dist/src/cli/main.js /usr/local/bin/tko
 USER 65532:65532
-ENTRYPOINT ["node", "/app/dist/src/cli/main.js"]
+ENTRYPOINT ["tko"]
 CMD ["--help"]
