@@ -1,38 +1,26 @@
 // The acting knobs with real ATS: rotate-now, suspend, revoke (old tickets and cached sessions
 // stop resuming everywhere) and the Immediate policy.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { TicketKeySetAnnotator } from '../../src/operator/kube/annotations.ts';
-import { Fleet } from '../helpers/fleet.ts';
-import { eventually, testKubeConfig, useNamespace } from '../helpers/kube.ts';
-import { spawnOperator, ticketKeySetEvents, type SpawnedOperator } from '../helpers/operator.ts';
-import { TicketKeySets, ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { testKubeConfig } from '../helpers/kube.ts';
+import { ticketKeySetEvents } from '../helpers/operator.ts';
+import { untilStatus, useOperatorScenario } from '../helpers/operator-scenario.ts';
+import { ticketKeySet } from '../helpers/ticket-key-sets.ts';
 import { tlsProbe } from '../helpers/tls-probe.ts';
 
-const ns = useNamespace('operator-ats-actions');
 const PORT = 19443;
 const TLS_PORT = 18443;
 const IPS = ['127.0.0.201', '127.0.0.202'];
-let fleet: Fleet;
-let operator: SpawnedOperator;
-let tks: TicketKeySets;
-
-beforeAll(async () => {
-  const kc = testKubeConfig();
-  tks = new TicketKeySets(kc, ns.name);
-  fleet = await Fleet.create({ kc, namespace: ns.name, port: PORT });
-  for (const [i, ip] of IPS.entries()) await fleet.add(`ats-${i}`, { ip, labels: { app: 'act' }, ats: true, tlsPort: TLS_PORT });
-  operator = await spawnOperator({ certs: fleet.files, namespaces: [ns.name] });
-  await tks.create(
-    ticketKeySet('web', { selector: { matchLabels: { app: 'act' } }, rotation: { interval: '1h' }, ticketLifetime: '1h', promotion: { timeout: '3s' }, agent: { port: PORT } }),
-  );
-  await eventually('first ring', async () => ((await tks.get('web')).status?.pods?.converged === 2 ? true : undefined));
-}, 120_000);
-
-afterAll(async () => {
-  await operator?.stop();
-  await fleet?.close();
-}, 60_000);
+const sc = useOperatorScenario('operator-ats-actions', {
+  port: PORT,
+  pods: IPS.map((ip, i) => ({ name: `ats-${i}`, ip, labels: { app: 'act' }, ats: true, tlsPort: TLS_PORT })),
+  ticketKeySet: ticketKeySet('web', { selector: { matchLabels: { app: 'act' } }, rotation: { interval: '1h' }, ticketLifetime: '1h', promotion: { timeout: '3s' }, agent: { port: PORT } }),
+  firstRingPods: 2,
+  setupTimeoutMs: 120_000,
+  teardownTimeoutMs: 60_000,
+});
+const ns = sc.ns;
 
 const ref = () => ({ namespace: ns.name, name: 'web' });
 const annotator = () => new TicketKeySetAnnotator({ kubeConfig: testKubeConfig() });
@@ -40,14 +28,11 @@ const probe = (host: string, options: { session?: Buffer; tls?: '1.2' | '1.3'; s
   tlsProbe({ host, port: TLS_PORT, tls: options.tls ?? '1.3', servername: 'act.test', ...(options.session ? { session: options.session } : {}), ...(options.sessionIdOnly ? { sessionIdOnly: true } : {}) });
 const count = async (reason: string) => (await ticketKeySetEvents(testKubeConfig(), ns.name, 'web')).filter((e) => e.reason === reason).reduce((n, e) => n + e.count, 0);
 const stableAfter = (generation: number) =>
-  eventually(`Stable beyond generation ${generation}`, async () => {
-    const t = await tks.get('web');
-    return t.status?.phase === 'Stable' && (t.status.keyGeneration ?? 0) > generation && t.status.pods?.converged === 2 ? t : undefined;
-  });
+  untilStatus(sc.tks, 'web', `Stable beyond generation ${generation}`, (t) => t.status?.phase === 'Stable' && (t.status.keyGeneration ?? 0) > generation && t.status.pods?.converged === 2);
 
 describe('operator + real ATS: rotate-now, suspend, revoke, Immediate', () => {
   it('rotate-now rotates once; tickets of the previous key still resume on every pod', async () => {
-    const before = await tks.get('web');
+    const before = await sc.tks.get('web');
     const old = (await probe(IPS[0]!)).newSession!;
     await annotator().requestRotation(ref());
     const after = await stableAfter(before.status!.keyGeneration!);
@@ -57,22 +42,19 @@ describe('operator + real ATS: rotate-now, suspend, revoke, Immediate', () => {
   });
 
   it('suspend stops scheduled and requested rotations; resuming rotates once', async () => {
-    await tks.mergePatch('web', { spec: { rotation: { suspend: true, interval: '10s' } } });
-    await eventually('Suspended', async () => {
-      const t = await tks.get('web');
-      return t.status?.conditions?.find((c) => c.type === 'Progressing')?.reason === 'Suspended' ? t : undefined;
-    });
-    const suspended = await tks.get('web');
+    await sc.tks.mergePatch('web', { spec: { rotation: { suspend: true, interval: '10s' } } });
+    await untilStatus(sc.tks, 'web', 'Suspended', (t) => t.status?.conditions?.find((c) => c.type === 'Progressing')?.reason === 'Suspended');
+    const suspended = await sc.tks.get('web');
     expect(suspended.status?.nextRotationTime).toBeUndefined();
     await annotator().requestRotation(ref());
     // Longer than the interval: neither the schedule nor the request may rotate meanwhile.
     await sleep(11_000);
-    const still = await tks.get('web');
+    const still = await sc.tks.get('web');
     expect(still.status?.keyGeneration).toBe(suspended.status?.keyGeneration);
     expect(still.status?.conditions?.find((c) => c.type === 'Progressing')?.message).toContain('rotate-now request waits');
 
     const staged = await count('KeyStaged');
-    await tks.mergePatch('web', { spec: { rotation: { suspend: false, interval: '1h' } } });
+    await sc.tks.mergePatch('web', { spec: { rotation: { suspend: false, interval: '1h' } } });
     const resumed = await stableAfter(suspended.status!.keyGeneration!);
     // The missed schedule and the pending request make one rotation, not two.
     expect(resumed.status?.keyGeneration).toBe(suspended.status!.keyGeneration! + 2);
@@ -81,7 +63,7 @@ describe('operator + real ATS: rotate-now, suspend, revoke, Immediate', () => {
   });
 
   it('revoke: old tickets and cached sessions no longer resume anywhere; new ones do', async () => {
-    const before = await tks.get('web');
+    const before = await sc.tks.get('web');
     const ticket13 = (await probe(IPS[0]!)).newSession!;
     const ticket12 = (await probe(IPS[1]!, { tls: '1.2' })).newSession!;
     const cached = (await probe(IPS[0]!, { tls: '1.2', sessionIdOnly: true })).newSession!;
@@ -105,8 +87,8 @@ describe('operator + real ATS: rotate-now, suspend, revoke, Immediate', () => {
   });
 
   it('Immediate policy: the new key encrypts at once, without a staging phase', async () => {
-    await tks.mergePatch('web', { spec: { promotion: { policy: 'Immediate' } } });
-    const before = await tks.get('web');
+    await sc.tks.mergePatch('web', { spec: { promotion: { policy: 'Immediate' } } });
+    const before = await sc.tks.get('web');
     const staged = await count('KeyStaged');
     await annotator().requestRotation(ref());
     const after = await stableAfter(before.status!.keyGeneration!);

@@ -2,40 +2,30 @@
 // real agent, a real operator rotating every 10 s, and a real TLS client that resumes its
 // session round-robin across the three instances (as a client behind a load balancer would)
 // during several rotations. With the two-phase protocol no resumption may fail.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { recordMeasurement } from '../helpers/ats.ts';
-import { Fleet } from '../helpers/fleet.ts';
-import { eventually, testKubeConfig, useNamespace } from '../helpers/kube.ts';
-import { spawnOperator, ticketKeySetEvents, type SpawnedOperator } from '../helpers/operator.ts';
-import { TicketKeySets, ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { testKubeConfig } from '../helpers/kube.ts';
+import { ticketKeySetEvents } from '../helpers/operator.ts';
+import { untilStatus, useOperatorScenario } from '../helpers/operator-scenario.ts';
+import { ticketKeySet } from '../helpers/ticket-key-sets.ts';
 import { tlsProbe, type TlsVersion } from '../helpers/tls-probe.ts';
 
-const ns = useNamespace('operator-ats-rotation');
 const PORT = 19443;
 const TLS_PORT = 18443;
 const IPS = ['127.0.0.181', '127.0.0.182', '127.0.0.183'];
 const ROTATIONS = 3;
-let fleet: Fleet;
-let operator: SpawnedOperator;
-let tks: TicketKeySets;
-
-beforeAll(async () => {
-  const kc = testKubeConfig();
-  tks = new TicketKeySets(kc, ns.name);
-  fleet = await Fleet.create({ kc, namespace: ns.name, port: PORT });
-  for (const [i, ip] of IPS.entries()) await fleet.add(`ats-${i}`, { ip, labels: { app: 'edge' }, ats: true, tlsPort: TLS_PORT });
-  operator = await spawnOperator({ certs: fleet.files, namespaces: [ns.name] });
-}, 120_000);
-
-afterAll(async () => {
-  await operator?.stop();
-  await fleet?.close();
-}, 60_000);
+const sc = useOperatorScenario('operator-ats-rotation', {
+  port: PORT,
+  pods: IPS.map((ip, i) => ({ name: `ats-${i}`, ip, labels: { app: 'edge' }, ats: true, tlsPort: TLS_PORT })),
+  setupTimeoutMs: 120_000,
+  teardownTimeoutMs: 60_000,
+});
+const ns = sc.ns;
 
 describe('operator + real ATS: rotations never fail a resumption', () => {
   it(`resumes round-robin across three ATS instances through ${ROTATIONS} rotations`, async () => {
     const created = Date.now();
-    await tks.create(
+    await sc.tks.create(
       ticketKeySet('edge', {
         selector: { matchLabels: { app: 'edge' } },
         rotation: { interval: '10s' },
@@ -44,10 +34,7 @@ describe('operator + real ATS: rotations never fail a resumption', () => {
         agent: { port: PORT },
       }),
     );
-    const first = await eventually('first ring in all three ATS', async () => {
-      const t = await tks.get('edge');
-      return t.status?.pods?.converged === 3 ? t : undefined;
-    });
+    const first = await untilStatus(sc.tks, 'edge', 'first ring in all three ATS', (t) => t.status?.pods?.converged === 3);
     await recordMeasurement('operator.json', 'firstRingConvergenceMs_3atsPods', Date.now() - created);
     const startGen = first.status!.keyGeneration!;
 
@@ -57,7 +44,7 @@ describe('operator + real ATS: rotations never fail a resumption', () => {
     const failures: string[] = [];
     let i = 0;
     for (;;) {
-      const t = await tks.get('edge');
+      const t = await sc.tks.get('edge');
       if ((t.status?.keyGeneration ?? 0) >= startGen + 2 * ROTATIONS && t.status?.phase === 'Stable') break;
       if (Date.now() - created > 90_000) throw new Error(`only reached generation ${t.status?.keyGeneration} (start ${startGen})`);
       for (const [version, chain] of chains) {
@@ -81,7 +68,7 @@ describe('operator + real ATS: rotations never fail a resumption', () => {
       tls12: { attempts: c12.attempts, resumed: c12.resumed, ticketKeys: c12.keyNames.size },
     });
     // Stage → promote: the staged key is created, pushed to the three ATS, acknowledged by all, promoted.
-    const last = (await tks.get('edge')).status!.activeKey!;
+    const last = (await sc.tks.get('edge')).status!.activeKey!;
     await recordMeasurement('operator.json', 'stageToPromoteMs_3atsPods', Date.parse(last.promotedAt!) - Date.parse(last.createdAt));
     expect(failures).toEqual([]);
     expect(c13.attempts).toBeGreaterThan(30);
@@ -90,6 +77,6 @@ describe('operator + real ATS: rotations never fail a resumption', () => {
     expect(c13.keyNames.size).toBeGreaterThanOrEqual(ROTATIONS + 1);
     const events = await ticketKeySetEvents(testKubeConfig(), ns.name, 'edge');
     expect(events.filter((e) => e.reason === 'KeyStaged').length).toBeGreaterThanOrEqual(ROTATIONS);
-    for (const name of fleet.names()) expect((await fleet.client(name).getRing()).ats.generation).toBeGreaterThanOrEqual(startGen + 2 * ROTATIONS);
+    for (const name of sc.fleet.names()) expect((await sc.fleet.client(name).getRing()).ats.generation).toBeGreaterThanOrEqual(startGen + 2 * ROTATIONS);
   }, 150_000);
 });

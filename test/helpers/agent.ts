@@ -1,6 +1,7 @@
 // Spawns a real `tko agent` process (node running src/cli/main.ts) for e2e tests and the
 // benchmark, and waits until both listeners are bound. Ports are picked by the agent
-// (HOST:0) and read from the line it prints on stdout once listening.
+// (HOST:0, unless `port` / `healthPort` fix them) and read from the line it prints on stdout
+// once listening.
 //
 //   const certs = await createDevCerts(); const files = await writeDevCerts(dir, certs);
 //   const agent = await spawnAgent({ certs: files, atsRunroot: ats.runroot });
@@ -31,6 +32,10 @@ export interface SpawnAgentOptions {
   installer?: 'ats' | 'memory';
   /** Loopback address for both listeners. Default 127.0.0.1. */
   host?: string;
+  /** API port on host. Default 0 (the agent picks one). */
+  port?: number;
+  /** Health/metrics port on host. Default 0 (the agent picks one). */
+  healthPort?: number;
   clientIdentity?: string;
   readbackTimeoutMs?: number;
   reassertIntervalMs?: number;
@@ -61,8 +66,8 @@ export async function spawnAgent(options: SpawnAgentOptions): Promise<SpawnedAge
     ...(options.nodeArgs ?? []),
     options.entry ?? join(REPO, 'src/cli/main.ts'),
     'agent',
-    '--listen', `${host}:0`,
-    '--health-listen', `${host}:0`,
+    '--listen', `${host}:${options.port ?? 0}`,
+    '--health-listen', `${host}:${options.healthPort ?? 0}`,
     '--tls-cert', options.certs.agentCert,
     '--tls-key', options.certs.agentKey,
     '--client-ca', options.certs.caCert,

@@ -9,19 +9,16 @@
 //   await fleet.stopAgent('ats-0'); await fleet.startAgent('ats-0');
 //   fleet.files                 dev certificate files (the operator's client cert among them)
 //   await fleet.close()         agents and ATS instances stopped, temp dir removed
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { AgentClient } from '../../src/agent/client.ts';
 import { startAts, type AtsInstance } from '../../src/dev/ats.ts';
 import { createDevCerts, writeDevCerts, type DevCertFiles } from '../../src/dev/certs.ts';
+import { spawnAgent, type SpawnedAgent } from './agent.ts';
 import { FakePods } from './pods.ts';
-
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface FleetPodOptions {
   ip: string;
@@ -41,7 +38,8 @@ export interface FleetPod {
   ip: string;
   options: FleetPodOptions;
   ats?: AtsInstance;
-  agent?: { child: ChildProcess; logs: string[]; exited: Promise<unknown> };
+  /** The running agent process (spawnAgent on ip:port; its logs() are the JSON log lines). */
+  agent?: SpawnedAgent;
 }
 
 export class Fleet {
@@ -95,37 +93,14 @@ export class Fleet {
   async startAgent(name: string): Promise<void> {
     const m = this.get(name);
     if (m.agent) throw new Error(`agent of ${name} already runs`);
-    const args = [
-      join(REPO, 'src/cli/main.ts'),
-      'agent',
-      '--listen', `${m.ip}:${this.port}`,
-      '--health-listen', `${m.ip}:0`,
-      '--tls-cert', this.files.agentCert,
-      '--tls-key', this.files.agentKey,
-      '--client-ca', this.files.caCert,
-      '--installer', m.ats ? 'ats' : 'memory',
-    ];
-    if (m.ats) args.push('--ats-runroot', m.ats.runroot);
-    const child = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, TKO_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const logs: string[] = [];
-    child.stderr!.on('data', (d: Buffer) => logs.push(d.toString('utf8')));
-    const exited = new Promise<unknown>((resolve) => child.once('exit', resolve));
-    await new Promise<void>((resolve, reject) => {
-      let buf = '';
-      const timer = setTimeout(() => reject(new Error(`agent of ${name} not listening:\n${logs.join('')}`)), 20_000);
-      child.stdout!.on('data', (d: Buffer) => {
-        buf += d.toString('utf8');
-        if (buf.includes('"listening"')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      void exited.then(() => {
-        clearTimeout(timer);
-        reject(new Error(`agent of ${name} exited:\n${logs.join('')}`));
-      });
+    m.agent = await spawnAgent({
+      certs: this.files,
+      host: m.ip,
+      port: this.port,
+      installer: m.ats ? 'ats' : 'memory',
+      ...(m.ats ? { atsRunroot: m.ats.runroot } : {}),
+      logLevel: 'warn',
     });
-    m.agent = { child, logs, exited };
   }
 
   /** Stops the pod's agent (SIGTERM): its API becomes unreachable; ATS keeps what it holds. */
@@ -134,12 +109,7 @@ export class Fleet {
     const agent = m.agent;
     if (!agent) return;
     m.agent = undefined;
-    if (agent.child.exitCode === null && agent.child.signalCode === null) {
-      agent.child.kill('SIGTERM');
-      const t = setTimeout(() => agent.child.kill('SIGKILL'), 5000);
-      await agent.exited;
-      clearTimeout(t);
-    }
+    await agent.stop();
   }
 
   /** An mTLS client for the pod's agent, as the operator (closed by close()). */

@@ -24,6 +24,7 @@ import {
 } from '../helpers/helm.ts';
 import { eventually, kubeConfigAs, statusOf, testKubeConfig, useNamespace } from '../helpers/kube.ts';
 import { spawnOperator, ticketKeySetEvents, type SpawnedOperator } from '../helpers/operator.ts';
+import { isReady, untilStatus } from '../helpers/operator-scenario.ts';
 import { TicketKeySets, ticketKeySet } from '../helpers/ticket-key-sets.ts';
 
 const opNs = useNamespace('rbac-operator'); // the release namespace: ServiceAccount, Lease
@@ -251,21 +252,14 @@ async function assertRotation(run: Run, inst: Install, appNs: string): Promise<v
       agent: { port: PORT },
     }),
   );
-  const first = await eventually(
-    'Ready with 2/2',
-    async () => {
-      const t = await tks.get('web');
-      const c = t.status?.conditions?.find((x) => x.type === 'Ready');
-      return c?.status === 'True' && t.status?.pods?.summary === '2/2' && t.status.activeKey ? t : undefined;
-    },
-    40_000,
-  );
-  const rotated = await eventually(
+  const first = await untilStatus(tks, 'web', 'Ready with 2/2', (t) => isReady(t, '2/2') && !!t.status?.activeKey, 40_000);
+  const rotated = await untilStatus(
+    tks,
+    'web',
     'a completed rotation',
-    async () => {
-      const t = await tks.get('web');
+    (t) => {
       const s = t.status;
-      return s?.activeKey && s.activeKey.fingerprint !== first.status!.activeKey!.fingerprint && s.phase === 'Stable' && s.pods?.summary === '2/2' ? t : undefined;
+      return !!s?.activeKey && s.activeKey.fingerprint !== first.status!.activeKey!.fingerprint && s.phase === 'Stable' && s.pods?.summary === '2/2';
     },
     45_000,
   );

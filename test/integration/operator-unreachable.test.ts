@@ -1,48 +1,32 @@
 // One Ready pod's agent is unreachable during a rotation: the staged key is not promoted,
 // Degraded names that pod, and once the agent is back the rotation completes. A pod that is not
 // Ready (and has no agent at all) never blocks the promotion.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { TicketKeySetAnnotator } from '../../src/operator/kube/annotations.ts';
-import { Fleet } from '../helpers/fleet.ts';
-import { eventually, testKubeConfig, useNamespace } from '../helpers/kube.ts';
-import { spawnOperator, type SpawnedOperator } from '../helpers/operator.ts';
-import { TicketKeySets, ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { eventually, testKubeConfig } from '../helpers/kube.ts';
+import { untilStatus, useOperatorScenario } from '../helpers/operator-scenario.ts';
+import { ticketKeySet } from '../helpers/ticket-key-sets.ts';
 
-const ns = useNamespace('operator-unreachable');
 const PORT = 19443;
-let fleet: Fleet;
-let operator: SpawnedOperator;
-let tks: TicketKeySets;
-
-beforeAll(async () => {
-  const kc = testKubeConfig();
-  tks = new TicketKeySets(kc, ns.name);
-  fleet = await Fleet.create({ kc, namespace: ns.name, port: PORT });
-  for (const [i, name] of ['ats-0', 'ats-1', 'ats-2'].entries()) await fleet.add(name, { ip: `127.0.0.${131 + i}`, labels: { app: 'unr' } });
-  // Not Ready, and nothing listens at its IP.
-  await fleet.add('ats-3', { ip: '127.0.0.134', labels: { app: 'unr' }, containersReady: false, startAgent: false });
-  operator = await spawnOperator({ certs: fleet.files, namespaces: [ns.name] });
-  await tks.create(
-    ticketKeySet('web', { selector: { matchLabels: { app: 'unr' } }, rotation: { interval: '1h' }, promotion: { timeout: '3s' }, agent: { port: PORT } }),
-  );
-}, 60_000);
-
-afterAll(async () => {
-  await operator?.stop();
-  await fleet?.close();
+const sc = useOperatorScenario('operator-unreachable', {
+  port: PORT,
+  pods: [
+    ...['ats-0', 'ats-1', 'ats-2'].map((name, i) => ({ name, ip: `127.0.0.${131 + i}`, labels: { app: 'unr' } })),
+    // Not Ready, and nothing listens at its IP.
+    { name: 'ats-3', ip: '127.0.0.134', labels: { app: 'unr' }, containersReady: false, startAgent: false },
+  ],
+  ticketKeySet: ticketKeySet('web', { selector: { matchLabels: { app: 'unr' } }, rotation: { interval: '1h' }, promotion: { timeout: '3s' }, agent: { port: PORT } }),
 });
+const ns = sc.ns;
 
-const condition = async (type: string) => (await tks.get('web')).status?.conditions?.find((c) => c.type === type);
+const condition = async (type: string) => (await sc.tks.get('web')).status?.conditions?.find((c) => c.type === type);
 
 describe('operator: an unreachable agent blocks promotion, a not-Ready pod does not', () => {
   let active = '';
   let staged = '';
 
   it('converges the Ready pods while the not-Ready pod has no agent', async () => {
-    const t = await eventually('first ring on the three Ready pods', async () => {
-      const t = await tks.get('web');
-      return t.status?.pods?.converged === 3 && t.status.phase === 'Stable' ? t : undefined;
-    });
+    const t = await untilStatus(sc.tks, 'web', 'first ring on the three Ready pods', (t) => t.status?.pods?.converged === 3 && t.status.phase === 'Stable');
     active = t.status!.activeKey!.fingerprint;
     expect(t.status?.pods?.total).toBe(4);
     expect(t.status?.pods?.items?.[0]?.name).toBe('ats-3'); // laggards first
@@ -50,7 +34,7 @@ describe('operator: an unreachable agent blocks promotion, a not-Ready pod does 
   });
 
   it('keeps the new key staged and names the unreachable pod in Degraded', async () => {
-    await fleet.stopAgent('ats-2');
+    await sc.fleet.stopAgent('ats-2');
     await new TicketKeySetAnnotator({ kubeConfig: testKubeConfig() }).requestRotation({ namespace: ns.name, name: 'web' });
     const degraded = await eventually('Degraded after the promotion timeout', async () => {
       const c = await condition('Degraded');
@@ -60,24 +44,17 @@ describe('operator: an unreachable agent blocks promotion, a not-Ready pod does 
     const [laggards] = degraded.message.split('; errors:');
     expect(laggards).toContain('ats-2');
     expect(laggards).not.toContain('ats-3');
-    const t = await tks.get('web');
+    const t = await sc.tks.get('web');
     expect(t.status?.phase).toBe('Staging');
     expect(t.status?.activeKey?.fingerprint).toBe(active);
     staged = t.status!.stagedKey!.fingerprint;
-    for (const name of ['ats-0', 'ats-1']) expect((await fleet.client(name).getRing()).ats.generation).toBe(t.status?.keyGeneration);
+    for (const name of ['ats-0', 'ats-1']) expect((await sc.fleet.client(name).getRing()).ats.generation).toBe(t.status?.keyGeneration);
   });
 
   it('completes the rotation once the agent is back', async () => {
-    await fleet.startAgent('ats-2');
-    const t = await eventually(
-      'rotation complete',
-      async () => {
-        const t = await tks.get('web');
-        return t.status?.phase === 'Stable' && t.status.activeKey?.fingerprint === staged ? t : undefined;
-      },
-      45_000,
-    ).catch(async (err: unknown) => {
-      console.log(JSON.stringify((await tks.get('web')).status, null, 1), operator.logs().slice(-40).join('\n'));
+    await sc.fleet.startAgent('ats-2');
+    const t = await untilStatus(sc.tks, 'web', 'rotation complete', (t) => t.status?.phase === 'Stable' && t.status.activeKey?.fingerprint === staged, 45_000).catch(async (err: unknown) => {
+      console.log(JSON.stringify((await sc.tks.get('web')).status, null, 1), sc.operator.logs().slice(-40).join('\n'));
       throw err;
     });
     expect(t.status?.retiredKeys?.map((k) => k.fingerprint)).toEqual([active]);
