@@ -24,4 +24,8 @@ export default {
     },
   ],
   testTimeout: 60000,
+  // One test file at a time: integration and e2e files share one API server, loopback
+  // addresses and ATS ports, and an operator watching all namespaces must not meet another
+  // file's live TicketKeySets.
+  maxWorkers: 1,
 };

@@ -3,7 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll } from '@jest/globals';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION } from '../../src/api/names.ts';
 import { statusCodeOf } from '../../src/operator/kube/errors.ts';
 import { kubeConfigFor } from '../testbed/testbed.ts';
 import type { Identity } from '../testbed/testbed.ts';
@@ -75,7 +76,16 @@ export function useNamespace(prefix = 'test'): TestNamespace {
     await core.createNamespacedServiceAccount({ namespace: name, body: { metadata: { name: 'default' } } });
   });
   afterAll(async () => {
-    const core = testKubeConfig().makeApiClient(CoreV1Api);
+    const kc = testKubeConfig();
+    // Without a namespace controller the namespace's objects outlive it; TicketKeySets (no
+    // finalizers) go at once, so no later operator watching all namespaces acts on them.
+    await kc
+      .makeApiClient(CustomObjectsApi)
+      .deleteCollectionNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: name })
+      .catch((err: unknown) => {
+        if (statusOf(err) !== 404) throw err;
+      });
+    const core = kc.makeApiClient(CoreV1Api);
     await core.deleteNamespace({ name }).catch((err: unknown) => {
       if (statusOf(err) !== 404) throw err;
     });
