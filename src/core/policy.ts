@@ -1,10 +1,17 @@
 // The rotation policy the state machine runs on: the TicketKeySet spec, normalised (defaults
 // applied, durations in milliseconds, the two acting annotations folded in). The reconciler
 // maps the CRD object to a PolicyInput and calls resolvePolicy.
+import {
+  DEFAULT_PROMOTION_TIMEOUT,
+  DEFAULT_ROTATION_INTERVAL,
+  MAX_TICKET_LIFETIME,
+  MIN_ROTATION_INTERVAL,
+  type PromotionPolicy,
+} from '../api/defaults.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 import { MAX_RING_KEYS } from './ring.ts';
 
-export type PromotionPolicy = 'AllPodsAcknowledged' | 'Immediate';
+export type { PromotionPolicy };
 
 export interface RotationPolicy {
   readonly intervalMs: number;
@@ -21,16 +28,9 @@ export interface RotationPolicy {
   readonly flushOnRevoke: boolean;
 }
 
-export const DEFAULT_INTERVAL = '12h';
-export const MIN_INTERVAL = '10s';
-export const MAX_TICKET_LIFETIME = '168h'; // 7 days, RFC 8446 section 4.6.1
-export const DEFAULT_PROMOTION_TIMEOUT = '5m';
-export const MIN_INTERVAL_MS = parseDuration(MIN_INTERVAL);
+// The API's defaults and bounds (src/api/defaults.ts, the CRD's one source), in milliseconds.
+export const MIN_INTERVAL_MS = parseDuration(MIN_ROTATION_INTERVAL);
 export const MAX_TICKET_LIFETIME_MS = parseDuration(MAX_TICKET_LIFETIME);
-
-/** Annotations on the TicketKeySet that act. */
-export const ROTATE_NOW_ANNOTATION = 'ticketkeys.dev/rotate-now';
-export const REVOKE_ANNOTATION = 'ticketkeys.dev/revoke';
 
 /** The spec as written (durations as Go strings, everything optional), plus the annotations. */
 export interface PolicyInput {
@@ -56,7 +56,7 @@ export class PolicyError extends Error {
 
 /** Applies defaults and validates. Throws PolicyError (or DurationError for unparsable durations). */
 export function resolvePolicy(input: PolicyInput): RotationPolicy {
-  const intervalMs = parseDuration(input.interval ?? DEFAULT_INTERVAL);
+  const intervalMs = parseDuration(input.interval ?? DEFAULT_ROTATION_INTERVAL);
   const policy: RotationPolicy = {
     intervalMs,
     ticketLifetimeMs: input.ticketLifetime === undefined ? intervalMs : parseDuration(input.ticketLifetime),
@@ -75,7 +75,7 @@ export function resolvePolicy(input: PolicyInput): RotationPolicy {
 /** The CRD's validation rules, as readable messages (empty when valid). */
 export function policyProblems(p: RotationPolicy): string[] {
   const problems: string[] = [];
-  if (!(p.intervalMs >= MIN_INTERVAL_MS)) problems.push(`rotation.interval must be at least ${MIN_INTERVAL}`);
+  if (!(p.intervalMs >= MIN_INTERVAL_MS)) problems.push(`rotation.interval must be at least ${MIN_ROTATION_INTERVAL}`);
   if (!(p.ticketLifetimeMs > 0)) problems.push('ticketLifetime must be positive');
   if (!(p.ticketLifetimeMs <= MAX_TICKET_LIFETIME_MS)) {
     problems.push(`ticketLifetime must be at most ${MAX_TICKET_LIFETIME} (7 days, RFC 8446)`);

@@ -79,7 +79,7 @@ describe('dev certificates', () => {
     const modes: Record<string, number> = {};
     for (const [name, path] of Object.entries(files)) modes[name] = (await stat(path)).mode & 0o777;
     expect(modes).toEqual({ caCert: 0o644, caKey: 0o600, operatorCert: 0o644, operatorKey: 0o600, agentCert: 0o644, agentKey: 0o600 });
-    expect(await readFile(files.agentKey, 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    expect(await readFile(files.agentKey, 'utf8')).toMatch(/^-{5}BEGIN PRIVATE KEY-{5}\n/);
     expect(await readFile(files.caCert, 'utf8')).toBe(certs.ca.cert);
   });
 });
