@@ -2,7 +2,7 @@
 // what triggers the action, so each request writes a fresh timestamp.
 import { CustomObjectsApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../clock.ts';
-import { REVOKE_ANNOTATION, ROTATE_NOW_ANNOTATION } from '../labels.ts';
+import { ANNOTATION_REVOKE, ANNOTATION_ROTATE_NOW } from '../../api/names.ts';
 import { toKubeError } from './errors.ts';
 import { mergePatch } from './request-options.ts';
 import { TICKETKEYSET, type ObjectRef } from './resources.ts';
@@ -18,12 +18,12 @@ export class TicketKeySetAnnotator {
 
   /** Asks for one rotation now; returns the value written. */
   requestRotation(ref: ObjectRef): Promise<string> {
-    return this.stamp(ref, ROTATE_NOW_ANNOTATION);
+    return this.stamp(ref, ANNOTATION_ROTATE_NOW);
   }
 
   /** Asks for an emergency revoke; returns the value written. */
   requestRevoke(ref: ObjectRef): Promise<string> {
-    return this.stamp(ref, REVOKE_ANNOTATION);
+    return this.stamp(ref, ANNOTATION_REVOKE);
   }
 
   /** Sets (or with null removes) one annotation with a merge patch. Throws NotFoundError. */

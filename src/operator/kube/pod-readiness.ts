@@ -4,7 +4,7 @@
 // patch keyed by condition type, so the kubelet's own conditions are left alone.
 import { CoreV1Api, type KubeConfig, type V1Pod, type V1PodCondition } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../clock.ts';
-import { KEYS_INSTALLED_CONDITION } from '../labels.ts';
+import { READINESS_GATE_CONDITION_TYPE } from '../../api/names.ts';
 import { ConflictError, KubeApiError, toKubeError } from './errors.ts';
 import { strategicMergePatch } from './request-options.ts';
 
@@ -23,7 +23,7 @@ export class PodReadinessGate {
   constructor(options: { kubeConfig: KubeConfig; clock?: Clock; conditionType?: string }) {
     this.api = options.kubeConfig.makeApiClient(CoreV1Api);
     this.clock = options.clock ?? systemClock;
-    this.conditionType = options.conditionType ?? KEYS_INSTALLED_CONDITION;
+    this.conditionType = options.conditionType ?? READINESS_GATE_CONDITION_TYPE;
   }
 
   /** Whether the pod lists our condition among its readiness gates. */

@@ -3,7 +3,8 @@
 // in src/core; this class only moves them. Errors are typed (AlreadyExistsError,
 // ConflictError, NotFoundError) and never include Secret contents.
 import { CoreV1Api, type KubeConfig, type V1OwnerReference, type V1Secret } from '@kubernetes/client-node';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, TICKETKEYSET_NAME_LABEL } from '../labels.ts';
+import { LABEL_TICKET_KEY_SET } from '../../api/names.ts';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../labels.ts';
 import { isNotFound, toKubeError } from './errors.ts';
 import { TICKETKEYSET, type ObjectRef } from './resources.ts';
 
@@ -63,7 +64,7 @@ export class SecretStore {
       metadata: {
         name: ref.name,
         namespace: ref.namespace,
-        labels: mergeMap({ [TICKETKEYSET_NAME_LABEL]: owner.name }, content.labels, { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE }),
+        labels: mergeMap({ [LABEL_TICKET_KEY_SET]: owner.name }, content.labels, { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE }),
         annotations: mergeMap({}, content.annotations),
         ownerReferences: [
           { apiVersion: TICKETKEYSET.apiVersion, kind: TICKETKEYSET.kind, name: owner.name, uid: owner.uid, controller: true, blockOwnerDeletion: true },
