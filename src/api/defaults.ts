@@ -20,3 +20,9 @@ export const MIN_PROMOTION_TIMEOUT = '1s';
 export const DEFAULT_AGENT_PORT = 9443;
 
 export const DEFAULT_FLUSH_ON_REVOKE = true;
+
+/**
+ * Serving pods the operator may take out of service at once through the readiness gate (only
+ * pods observed holding a ring the fleet cannot decrypt; never for an unreachable agent).
+ */
+export const DEFAULT_MAX_UNAVAILABLE = 1;

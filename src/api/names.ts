@@ -39,7 +39,9 @@ export const READINESS_GATE_CONDITION_TYPE = `${LABEL_PREFIX}keys-installed`;
 export const CONDITION_READY = 'Ready';
 export const CONDITION_PROGRESSING = 'Progressing';
 export const CONDITION_DEGRADED = 'Degraded';
-export const CONDITION_TYPES = [CONDITION_READY, CONDITION_PROGRESSING, CONDITION_DEGRADED] as const;
+/** True while pods this set selects are left to an older TicketKeySet that selects them too. */
+export const CONDITION_SELECTOR_CONFLICT = 'SelectorConflict';
+export const CONDITION_TYPES = [CONDITION_READY, CONDITION_PROGRESSING, CONDITION_DEGRADED, CONDITION_SELECTOR_CONFLICT] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 
 // No finalizer on purpose: the only object the operator creates is the Secret, which carries an

@@ -9,6 +9,9 @@ import type { StringOptions, TSchema, TUnsafe } from '@sinclair/typebox';
 const ENUM_KIND = 'K8sStringEnum';
 const STRING_MAP_KIND = 'K8sStringMap';
 const OBJECT_KIND = 'K8sOpaqueObject';
+const INT_OR_PERCENT_KIND = 'K8sIntOrPercent';
+/** A count (non-negative integer) or a percentage string such as "25%". */
+export const PERCENT_PATTERN = '^(100|[1-9]?[0-9])%$';
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 TypeRegistry.Set<{ enum: string[] }>(ENUM_KIND, (schema, value) => typeof value === 'string' && schema.enum.includes(value));
 TypeRegistry.Set<{ maxProperties?: number; additionalProperties: { maxLength?: number } }>(STRING_MAP_KIND, (schema, value) => {
@@ -19,6 +22,10 @@ TypeRegistry.Set<{ maxProperties?: number; additionalProperties: { maxLength?: n
   return entries.every((v) => typeof v === 'string' && v.length <= max);
 });
 TypeRegistry.Set(OBJECT_KIND, (_schema, value) => isPlainObject(value));
+TypeRegistry.Set(
+  INT_OR_PERCENT_KIND,
+  (_schema, value) => (Number.isSafeInteger(value) && (value as number) >= 0) || (typeof value === 'string' && new RegExp(PERCENT_PATTERN).test(value)),
+);
 // RFC 3339 as Kubernetes writes metav1.Time (seconds precision, optional fraction, Z or offset).
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (v) => RFC3339.test(v) && !Number.isNaN(Date.parse(v)));
@@ -59,6 +66,31 @@ export function StringMap(options: { description: string; valueDescription: stri
 /** An object whose content the schema leaves to others, typed as T (e.g. root metadata). */
 export function OpaqueObject<T>() {
   return Type.Unsafe<T>({ [Kind]: OBJECT_KIND, type: 'object' });
+}
+
+/**
+ * intstr.IntOrString restricted to a count or a percentage, as Deployment's maxUnavailable:
+ * `x-kubernetes-int-or-string` (structural), with a CEL rule for a readable message.
+ */
+export function IntOrPercent(options: { field: string; description: string; default: number | string }) {
+  return Type.Unsafe<number | string>({
+    [Kind]: INT_OR_PERCENT_KIND,
+    'x-kubernetes-int-or-string': true,
+    description: options.description,
+    default: options.default,
+    [CEL_KEY]: [
+      {
+        rule: `type(self) == int ? self >= 0 : self.matches('${PERCENT_PATTERN}')`,
+        message: `${options.field} must be a non-negative integer or a percentage from 0% to 100% (e.g. 1 or "25%")`,
+      },
+    ],
+  });
+}
+
+/** Resolves an IntOrPercent against a total; percentages round down, as for maxUnavailable. */
+export function resolveIntOrPercent(value: number | string, total: number): number {
+  if (typeof value === 'number') return value;
+  return Math.floor((Number(value.slice(0, -1)) * total) / 100);
 }
 
 /** The same schema with its own description (one shape, several fields). */

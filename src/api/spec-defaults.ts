@@ -7,7 +7,8 @@ import type { TicketKeySetSpec } from './spec.ts';
 type Spec = TicketKeySetSpec;
 
 /** Every defaulted field present; atsConfig and ticketLifetime stay optional (they have no default). */
-export type DefaultedTicketKeySetSpec = Omit<Spec, 'rotation' | 'promotion' | 'agent' | 'sessionCache'> & {
+export type DefaultedTicketKeySetSpec = Omit<Spec, 'rotation' | 'promotion' | 'agent' | 'sessionCache' | 'availability'> & {
+  availability: Required<NonNullable<Spec['availability']>>;
   rotation: Required<NonNullable<Spec['rotation']>>;
   promotion: Required<NonNullable<Spec['promotion']>>;
   agent: Required<NonNullable<Spec['agent']>>;

@@ -5,6 +5,7 @@ import type { Static } from '@sinclair/typebox';
 import {
   DEFAULT_AGENT_PORT,
   DEFAULT_FLUSH_ON_REVOKE,
+  DEFAULT_MAX_UNAVAILABLE,
   DEFAULT_PROMOTION_POLICY,
   DEFAULT_PROMOTION_TIMEOUT,
   DEFAULT_ROTATION_INTERVAL,
@@ -16,7 +17,7 @@ import {
   PROMOTION_POLICIES,
 } from './defaults.ts';
 import { LabelSelectorSchema } from './label-selector.ts';
-import { CEL_KEY, Duration, StringEnum, celIsDuration } from './schema-kit.ts';
+import { CEL_KEY, Duration, IntOrPercent, StringEnum, celIsDuration } from './schema-kit.ts';
 import type { CelRule } from './schema-kit.ts';
 
 export const RotationSchema = Type.Object(
@@ -68,6 +69,26 @@ export const PromotionSchema = Type.Object(
     ),
   },
   { description: 'How a staged key becomes the encrypting (active) key.', default: {} },
+);
+
+export const AvailabilitySchema = Type.Object(
+  {
+    maxUnavailable: Type.Optional(
+      IntOrPercent({
+        field: 'availability.maxUnavailable',
+        description:
+          'How many selected pods may be unavailable (not Ready, for any reason) when the operator would take one more ' +
+          'out of service through the ticketkeys.dev/keys-installed readiness gate: a count or a percentage of the ' +
+          'selected pods, rounded down. The operator only ever takes out a serving pod whose agent answered and showed ' +
+          'a ring the other pods cannot decrypt (ATS lost its keys, or it reports a generation the operator never issued); ' +
+          'an unreachable or slow agent never takes its pod out of service (promotion waits for it instead). At the bound ' +
+          'such pods stay in service and Degraded says so. Pods that never held the ring (newcomers) stay out until they ' +
+          `do, whatever the bound. Default ${DEFAULT_MAX_UNAVAILABLE}; 0 means never.`,
+        default: DEFAULT_MAX_UNAVAILABLE,
+      }),
+    ),
+  },
+  { description: 'Bounds on what the operator may do to the availability of the selected pods.', default: {} },
 );
 
 export const AgentSchema = Type.Object(
@@ -164,6 +185,7 @@ export const TicketKeySetSpecSchema = Type.Object(
       }),
     ),
     promotion: Type.Optional(PromotionSchema),
+    availability: Type.Optional(AvailabilitySchema),
     agent: Type.Optional(AgentSchema),
     atsConfig: Type.Optional(AtsConfigSchema),
     sessionCache: Type.Optional(SessionCacheSchema),

@@ -58,7 +58,7 @@ export interface EventAction {
   readonly message: string;
 }
 
-export type ConditionType = 'Ready' | 'Progressing' | 'Degraded';
+export type ConditionType = 'Ready' | 'Progressing' | 'Degraded' | 'SelectorConflict';
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
 export interface Condition {
@@ -75,7 +75,7 @@ export interface ConditionsAction {
   readonly conditions: readonly Condition[];
   /** Ready, non-terminating pods that do not hold the current ring (sorted). */
   readonly laggards: readonly string[];
-  /** Non-terminating target pods, and how many of them hold the current ring. */
+  /** Non-terminating target pods, and how many of them were observed in this reconcile holding the current ring. */
   readonly pods: { readonly total: number; readonly converged: number };
 }
 

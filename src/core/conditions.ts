@@ -1,7 +1,7 @@
 // Status conditions from the state after a step and the pods measured against its ring.
 // Messages name pods and fingerprints, never key bytes.
 import type { Condition, ConditionsAction } from './actions.ts';
-import type { Convergence, PodObservation } from './observations.ts';
+import { observedConverged, type Convergence, type PodObservation } from './observations.ts';
 import type { RotationPolicy } from './policy.ts';
 import { activeKey, stagedKey, type RotationState } from './state.ts';
 
@@ -39,27 +39,48 @@ export function buildConditions(input: ConditionInputs): ConditionsAction {
   const active = activeKey(state);
   const gen = state.generation;
   const activeFp = active?.material.fingerprint ?? 'none';
+  // Only what an agent answered in this reconcile counts as observed; a pod last seen holding
+  // the ring but unreachable now is "unverified", never reported as converged.
+  const observed = observedConverged(conv);
+  const unverified = conv.converged
+    .filter((p) => p.ackStale)
+    .map((p) => p.name)
+    .sort();
   const readyTotal = conv.converged.filter((p) => p.ready).length + conv.laggards.length;
-  const readyAcked = readyTotal - conv.laggards.length;
-  const waitingFor = conv.laggards.length > 0 ? `; waiting for: ${namePods(conv.laggards)}` : '';
+  const readyAcked = observed.filter((p) => p.ready).length;
+  const waitingFor =
+    (conv.laggards.length > 0 ? `; waiting for: ${namePods(conv.laggards)}` : '') +
+    (unverified.length > 0 ? `; unreachable now (last seen holding it): ${namePods(unverified)}` : '') +
+    (observed.length === 0 && conv.laggards.length === 0 ? '; no agent has acknowledged it yet' : '');
 
   let ready: Condition;
-  if (state.phase === 'Stable' && conv.laggards.length === 0) {
+  const total = conv.converged.length + conv.pending.length;
+  if (state.phase === 'Stable' && conv.laggards.length === 0 && unverified.length === 0 && observed.length > 0) {
     ready = {
       type: 'Ready',
       status: 'True',
       reason: 'Converged',
       message:
         readyTotal === 0
-          ? `no ready target pods; generation ${gen} (active key ${activeFp}) is current`
+          ? `no ready target pods; ${observed.length} pod(s) hold generation ${gen} (active key ${activeFp})`
           : `all ${readyTotal} ready pods hold generation ${gen} (active key ${activeFp})`,
     };
   } else {
     ready = {
       type: 'Ready',
       status: 'False',
-      reason: state.phase === 'Stable' ? 'PodsNotConverged' : state.phase,
-      message: `${readyAcked}/${readyTotal} ready pods hold generation ${gen}${waitingFor}`,
+      reason:
+        state.phase !== 'Stable'
+          ? state.phase
+          : total === 0
+            ? 'NoPods'
+            : conv.laggards.length === 0 && unverified.length > 0
+              ? 'PodsUnreachable'
+              : 'PodsNotConverged',
+      message:
+        total === 0
+          ? `no Running pod matches the selector; generation ${gen} (active key ${activeFp}) waits for one`
+          : `${readyAcked}/${readyTotal} ready pods observed holding generation ${gen}${waitingFor}`,
     };
   }
 
@@ -113,7 +134,25 @@ export function buildConditions(input: ConditionInputs): ConditionsAction {
 
   let degraded: Condition;
   const failing = conv.pending.filter((p) => p.error !== undefined).sort((a, b) => (a.name < b.name ? -1 : 1));
-  if (state.phaseTimedOutAt !== undefined) {
+  const untrusted = failing.filter((p) => p.rejectedAck !== undefined);
+  if (state.regeneratedAt !== undefined) {
+    degraded = {
+      type: 'Degraded',
+      status: 'True',
+      reason: 'SecretRegenerated',
+      message:
+        `the owned Secret was ${state.regeneratedBecause === 'SecretDeleted' ? 'deleted' : state.regeneratedBecause === 'SecretCorrupt' ? 'unreadable' : 'tampered with'} ` +
+        `(${state.regeneratedBecause}) at ${iso(state.regeneratedAt)}; its keys were not reused and generation ${gen} (key ${activeFp}) replaces them` +
+        (conv.laggards.length > 0 ? `; waiting for: ${namePods(conv.laggards)}` : ''),
+    };
+  } else if (untrusted.length > 0 && state.phaseTimedOutAt === undefined) {
+    degraded = {
+      type: 'Degraded',
+      status: 'True',
+      reason: 'GenerationOutOfRange',
+      message: `pods report generations the operator never issued (their reports are ignored, the other pods are unaffected): ${describeErrors(untrusted)}`,
+    };
+  } else if (state.phaseTimedOutAt !== undefined) {
     const staging = state.phase === 'Staging';
     degraded = {
       type: 'Degraded',
@@ -136,6 +175,6 @@ export function buildConditions(input: ConditionInputs): ConditionsAction {
     kind: 'conditions',
     conditions: [ready, progressing, degraded],
     laggards: conv.laggards,
-    pods: { total: conv.converged.length + conv.pending.length, converged: conv.converged.length },
+    pods: { total, converged: observed.length },
   };
 }

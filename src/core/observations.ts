@@ -15,16 +15,37 @@ export interface PodObservation {
   readonly terminating: boolean;
   /** Omitted when the agent reported nothing (new pod, ATS restarted, unreachable). */
   readonly acked?: PodAck | undefined;
+  /**
+   * `acked` was not read in this reconcile: the agent could not be reached, and this is the ring
+   * the pod was last seen holding. Safe for the promotion gate (that pod did acknowledge that
+   * exact ring), never reported as observed convergence.
+   */
+  readonly ackStale?: boolean | undefined;
+  /** The agent could not be read in this reconcile (unreachable, timed out, or ATS down): what the pod holds was not observed. */
+  readonly readFailed?: boolean | undefined;
+  /** What the pod reported but the operator refused as input (a generation it never issued). */
+  readonly rejectedAck?: PodAck | undefined;
   /** The last push or read failure for this pod (shown in conditions, triggers backoff). */
   readonly error?: string | undefined;
 }
 
+/** Why the owned Secret's keys could not be used and a new ring replaces them. */
+export type SecretLossReason = 'SecretDeleted' | 'SecretTampered' | 'SecretCorrupt';
+
 export interface Observations {
   readonly pods: readonly PodObservation[];
+  /**
+   * The highest generation the operator is known to have issued, from records other than the
+   * Secret (the TicketKeySet status). It bounds what pods may report and is the floor of a
+   * regenerated ring's generation. Default: the state's own generation.
+   */
+  readonly issuedGeneration?: number | undefined;
+  /** Set when the Secret was lost (deleted, tampered with, unreadable): the state is empty and a new ring must replace the old one. */
+  readonly secretLoss?: { readonly reason: SecretLossReason; readonly detail: string } | undefined;
 }
 
 export interface Convergence {
-  /** Non-terminating pods holding exactly the ring. */
+  /** Non-terminating pods holding exactly the ring (observed now, or last seen holding it: see ackStale). */
   readonly converged: readonly PodObservation[];
   /** Non-terminating pods not holding it (they get pushes). */
   readonly pending: readonly PodObservation[];
@@ -53,6 +74,11 @@ export function convergence(
     .map((p) => p.name)
     .sort();
   return { converged, pending, laggards };
+}
+
+/** Converged pods whose agent answered in this reconcile: what status may claim. */
+export function observedConverged(conv: Convergence): readonly PodObservation[] {
+  return conv.converged.filter((p) => !p.ackStale);
 }
 
 /** The highest generation any pod reports: a new ring must be newer, or agents refuse it. */

@@ -103,8 +103,8 @@ export function encodeSecret(state: RotationState): SecretPayload {
   return payload;
 }
 
-const TIME_FIELDS = ['lastRotationTime', 'nextRotationTime', 'stagedAt', 'phaseTimedOutAt', 'nextPushRetryAt'] as const;
-const TOKEN_FIELDS = ['handledRotateNowToken', 'handledRevokeToken'] as const;
+const TIME_FIELDS = ['lastRotationTime', 'nextRotationTime', 'stagedAt', 'phaseTimedOutAt', 'nextPushRetryAt', 'regeneratedAt'] as const;
+const TOKEN_FIELDS = ['handledRotateNowToken', 'handledRevokeToken', 'regeneratedBecause'] as const;
 const KEY_TIME_FIELDS = ['promotedAt', 'retiredAt', 'expiresAt'] as const;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -211,6 +211,7 @@ export function decodeSecret(secret: { data?: Record<string, string> | undefined
       ...times,
       handledRotateNowToken: doc.handledRotateNowToken as string | undefined,
       handledRevokeToken: doc.handledRevokeToken as string | undefined,
+      regeneratedBecause: doc.regeneratedBecause as string | undefined,
       pushAttempts: doc.pushAttempts as number,
     });
     const problems = stateProblems(state);

@@ -48,6 +48,10 @@ export interface RotationState {
   readonly pushAttempts: number;
   /** Earliest time failing pods are pushed again. */
   readonly nextPushRetryAt?: number | undefined;
+  /** When the ring was regenerated because the Secret was lost; cleared once every pod holds it. */
+  readonly regeneratedAt?: number | undefined;
+  /** Why (SecretDeleted, SecretTampered, SecretCorrupt). */
+  readonly regeneratedBecause?: string | undefined;
 }
 
 /** The state before the first ring exists (no Secret yet). */
@@ -103,9 +107,10 @@ export function stateProblems(state: RotationState): string[] {
   if (!Number.isSafeInteger(state.generation) || state.generation < 0) p.push('generation must be a non-negative integer');
   if (!PHASES.includes(state.phase)) p.push(`unknown phase ${JSON.stringify(state.phase)}`);
   if (!Number.isSafeInteger(state.pushAttempts) || state.pushAttempts < 0) p.push('pushAttempts must be a non-negative integer');
-  for (const f of ['lastRotationTime', 'nextRotationTime', 'stagedAt', 'phaseTimedOutAt', 'nextPushRetryAt'] as const) {
+  for (const f of ['lastRotationTime', 'nextRotationTime', 'stagedAt', 'phaseTimedOutAt', 'nextPushRetryAt', 'regeneratedAt'] as const) {
     if (state[f] !== undefined && !isTime(state[f])) p.push(`${f} must be an integer timestamp`);
   }
+  if ((state.regeneratedAt === undefined) !== (state.regeneratedBecause === undefined)) p.push('regeneratedAt and regeneratedBecause go together');
   if (state.keys.length === 0) {
     if (state.phase !== 'Stable') p.push('a state without keys must be Stable');
     return p;
@@ -172,6 +177,8 @@ export function normalizeState(s: RotationState): RotationState {
   for (const f of STATE_OPTIONAL_FIELDS) if (s[f] !== undefined) out[f] = s[f];
   out.pushAttempts = s.pushAttempts;
   if (s.nextPushRetryAt !== undefined) out.nextPushRetryAt = s.nextPushRetryAt;
+  if (s.regeneratedAt !== undefined) out.regeneratedAt = s.regeneratedAt;
+  if (s.regeneratedBecause !== undefined) out.regeneratedBecause = s.regeneratedBecause;
   return out as unknown as RotationState;
 }
 

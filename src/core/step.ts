@@ -6,13 +6,21 @@
 // persist succeeded, through a destroyKeys action), so a failed persist loses nothing.
 //
 // One step, in order:
-//   - no keys yet: create K1 active (tokens present at creation count as handled);
+//   - acknowledgements are screened first (ack-screen.ts): a pod claiming a generation the
+//     operator never issued is that pod's error and counts for nothing else;
+//   - no keys yet: create K1 active (tokens present at creation count as handled); when the
+//     Secret was lost (observations.secretLoss), the new key replaces the lost ring in phase
+//     Promoting, so the set reports Stable only once every Ready pod holds it;
 //   - a new revoke token: a ring of one brand-new key, phase Revoking, pushed with revoke=true
 //     (and session-cache flushes) until every Ready pod holds it; every old key is destroyed;
 //   - Staging: promote when every Ready, non-terminating pod acknowledged the current ring
-//     (generation + ring fingerprint), or at once under Immediate; after promotionTimeout
-//     with laggards, Degraded (the key stays staged, failing pods are retried with backoff);
-//   - Promoting/Revoking: Stable once every Ready pod holds the ring;
+//     (generation + ring fingerprint) and at least one agent answered with it in this
+//     reconcile, or at once under Immediate; after promotionTimeout with laggards, Degraded
+//     (the key stays staged, failing pods are retried with backoff). Unreachable pods are never
+//     dropped from the gate: promotion waits for them (fail open: the operator does not take
+//     them out of service either, see readiness.ts);
+//   - Promoting/Revoking: Stable once every Ready pod holds the ring (same rule: a rotation
+//     that no pod was seen acknowledging is never complete);
 //   - retired keys past expiresAt (retiredAt + ticketLifetime + promotionTimeout, extended to
 //     completion + ticketLifetime when a promotion overran) are dropped and destroyed; the key
 //     the in-flight promotion retired is never dropped while a Ready pod may still encrypt with it;
@@ -21,12 +29,13 @@
 //     due an interval after the promotion, so missed periods never rotate twice. A ring holds
 //     at most MAX_RING_KEYS (16) keys: when a rotation would exceed that, it is deferred until
 //     a retired key expires (tickets are never cut short to make room);
-//   - any ring change gets generation max(previous, highest acknowledged) + 1.
+//   - any ring change gets generation max(previous, recorded, highest screened ack) + 1.
 import type { Action, EventAction, PushAction, StepResult } from './actions.ts';
+import { ackBound, screenAcks } from './ack-screen.ts';
 import { pushRetryDelayMs } from './backoff.ts';
 import { buildConditions } from './conditions.ts';
 import { cryptoRandom, KeyMaterial, type RandomSource } from './key-material.ts';
-import { convergence, maxAckedGeneration, type Observations } from './observations.ts';
+import { convergence, maxAckedGeneration, observedConverged, type Convergence, type Observations } from './observations.ts';
 import type { RotationPolicy } from './policy.ts';
 import { MAX_RING_KEYS, ringFingerprintOf } from './ring.ts';
 import {
@@ -68,7 +77,10 @@ export function step(
   if (problems.length > 0) throw new InvalidStateError(`cannot step an inconsistent state: ${problems.join('; ')}`);
   const now = Math.floor(nowInput);
   const random = options.random ?? cryptoRandom;
-  const pods = observations.pods;
+  const hasRing = prev.keys.length > 0;
+  // Without a ring the recorded generation (status) is the floor; with one, the Secret is the record.
+  const issued = hasRing ? prev.generation : Math.max(prev.generation, safeGeneration(observations.issuedGeneration));
+  const pods = screenAcks(observations.pods, ackBound(hasRing, issued));
   const events: EventAction[] = [];
   const destroyed: KeyMaterial[] = [];
   const s: Mutable<RotationState> = { ...prev, keys: [...prev.keys] };
@@ -81,7 +93,7 @@ export function step(
   const newKey = (): KeyMaterial => freshKey(random, [...prev.keys.map((k) => k.material)]);
   let rotationDeferred = false;
 
-  if (prev.keys.length === 0) {
+  if (!hasRing) {
     // First ring: one active key. Annotations present at creation are satisfied by it.
     const key = newKey();
     s.keys = [{ material: key, state: 'active', createdAt: now, promotedAt: now }];
@@ -90,7 +102,17 @@ export function step(
     s.nextRotationTime = now + policy.intervalMs;
     s.handledRotateNowToken = policy.rotateNowToken;
     s.handledRevokeToken = policy.revokeToken;
-    event('Normal', 'KeyCreated', `created the first key ${key.fingerprint}`);
+    const loss = observations.secretLoss;
+    if (loss) {
+      // The lost keys cannot be pushed again (their only durable copy is gone or untrusted), so
+      // the new key replaces them everywhere, above every generation a pod may hold.
+      s.phase = 'Promoting';
+      s.regeneratedAt = now;
+      s.regeneratedBecause = loss.reason;
+      event('Warning', 'SecretRegenerated', `${loss.detail}; new key ${key.fingerprint} replaces the lost ring on every pod (tickets issued under the lost keys fall back to full handshakes)`);
+    } else {
+      event('Normal', 'KeyCreated', `created the first key ${key.fingerprint}`);
+    }
   } else if (revokePending) {
     // Emergency: a ring of one brand-new key, forced over every pod; every old key dies.
     const key = newKey();
@@ -115,7 +137,7 @@ export function step(
 
     // Phase transitions decided by what pods acknowledged of the previous ring.
     if (s.phase === 'Staging') {
-      if (policy.promotionPolicy === 'Immediate' || conv.laggards.length === 0) {
+      if (policy.promotionPolicy === 'Immediate' || gateOpen(conv)) {
         promote(s, now, policy, event);
       } else if (s.phaseTimedOutAt === undefined && now >= (s.stagedAt ?? now) + policy.promotionTimeoutMs) {
         s.phaseTimedOutAt = now;
@@ -127,11 +149,13 @@ export function step(
         );
       }
     } else if (s.phase === 'Promoting' || s.phase === 'Revoking') {
-      if (conv.laggards.length === 0) {
+      if (gateOpen(conv)) {
         if (s.phase === 'Promoting') holdLaggardTickets(s, now, policy);
         event('Normal', s.phase === 'Promoting' ? 'RotationComplete' : 'RevokeComplete', `every ready pod holds generation ${prev.generation}`);
         s.phase = 'Stable';
         s.phaseTimedOutAt = undefined;
+        s.regeneratedAt = undefined;
+        s.regeneratedBecause = undefined;
       } else if (s.phaseTimedOutAt === undefined && now >= (s.lastRotationTime ?? now) + policy.promotionTimeoutMs) {
         s.phaseTimedOutAt = now;
         event('Warning', 'ConvergenceTimedOut', `generation ${prev.generation} not installed by: ${conv.laggards.join(', ')}`);
@@ -161,16 +185,12 @@ export function step(
     }
   }
 
-  // Generation: a new one for every ring change, always above anything a pod reports.
-  const maxAcked = maxAckedGeneration(pods);
-  const ringChanged = ringSignature(s.keys) !== ringSignature(prev.keys);
-  if (ringChanged || maxAcked > prev.generation) {
-    s.generation = Math.max(prev.generation, maxAcked) + 1;
+  // Generation: a new one for every ring change, above everything issued and every screened
+  // report (with a ring, screening keeps reports at or below prev.generation).
+  if (ringSignature(s.keys) !== ringSignature(prev.keys)) {
+    s.generation = Math.max(issued, maxAckedGeneration(pods)) + 1;
     s.pushAttempts = 0;
     s.nextPushRetryAt = undefined;
-    if (!ringChanged) {
-      event('Warning', 'GenerationConflict', `a pod reports generation ${maxAcked}, newer than ${prev.generation}; re-issuing the ring as generation ${s.generation}`);
-    }
   }
 
   // Pushes: every non-terminating pod that does not hold the ring; failing pods with backoff.
@@ -214,6 +234,20 @@ export function step(
   );
   actions.push({ kind: 'requeue', afterMs: requeueAfter(next, policy, now, rotationDeferred, conv.pending.some((p) => p.error !== undefined)) });
   return { state: next, actions };
+}
+
+/**
+ * The promotion gate (and the completion test): every Ready pod holds the ring, and at least
+ * one agent answered with it in this reconcile. Without that second rule "every Ready pod
+ * acknowledged" is vacuously true when no pod is Ready or reachable.
+ */
+function gateOpen(conv: Convergence): boolean {
+  return conv.laggards.length === 0 && observedConverged(conv).length > 0;
+}
+
+/** A recorded generation usable as a floor (status is input too: anything odd counts as 0). */
+function safeGeneration(g: number | undefined): number {
+  return g !== undefined && Number.isSafeInteger(g) && g > 0 && g < Number.MAX_SAFE_INTEGER / 2 ? g : 0;
 }
 
 /** A new key whose 16-byte name differs from every key it will share a ring (or a pod) with. */

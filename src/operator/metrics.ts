@@ -30,6 +30,7 @@ export class TicketKeyMetrics {
   readonly pushes: Counter<'result'>;
   readonly pushDuration: Histogram<'result'>;
   readonly rotations: Counter<'result'>;
+  readonly rejectedReports: Counter;
   private readonly activeKeyCreatedAt = new Map<string, { ref: ObjectRef; at: number }>();
 
   constructor(registry: Registry, clock: Clock = systemClock) {
@@ -59,6 +60,11 @@ export class TicketKeyMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
+    this.rejectedReports = new Counter({
+      name: 'ticketkeys_pod_reports_rejected_total',
+      help: 'Pod reports refused as input (a generation the operator never issued), counted once per new report',
+      registers,
+    });
     this.rotations = new Counter({ name: 'ticketkeys_rotations_total', help: 'Rotations by result', labelNames: ['result'], registers });
   }
 
@@ -83,6 +89,10 @@ export class TicketKeyMetrics {
   recordPush(result: PushResult, durationSeconds: number): void {
     this.pushes.inc({ result });
     this.pushDuration.observe({ result }, durationSeconds);
+  }
+
+  recordRejectedReport(): void {
+    this.rejectedReports.inc();
   }
 
   recordRotation(result: RotationResult): void {

@@ -8,6 +8,8 @@ import type { PodAck } from '../../core/index.ts';
 
 export class AckHistory {
   private readonly held = new Map<string, PodAck>();
+  /** The last refused report per pod, so a lying pod makes one Event per new lie, not one per reconcile. */
+  private readonly rejected = new Map<string, PodAck>();
 
   /** The ring the pod was last seen holding. */
   get(uid: string): PodAck | undefined {
@@ -16,6 +18,14 @@ export class AckHistory {
 
   set(uid: string, ack: PodAck): void {
     this.held.set(uid, { generation: ack.generation, ringFingerprint: ack.ringFingerprint });
+    this.rejected.delete(uid);
+  }
+
+  /** Records a refused report; true when it differs from the last one refused for this pod. */
+  markRejected(uid: string, ack: PodAck): boolean {
+    if (sameAck(this.rejected.get(uid), ack)) return false;
+    this.rejected.set(uid, { generation: ack.generation, ringFingerprint: ack.ringFingerprint });
+    return true;
   }
 
   /** True when the pod held exactly `current` before and `observed` is something else. */
@@ -29,6 +39,7 @@ export class AckHistory {
   retain(uids: Iterable<string>): void {
     const keep = new Set(uids);
     for (const uid of this.held.keys()) if (!keep.has(uid)) this.held.delete(uid);
+    for (const uid of this.rejected.keys()) if (!keep.has(uid)) this.rejected.delete(uid);
   }
 }
 

@@ -19,22 +19,24 @@ export function ackFromRing(ring: GetRingResponse): PodAck | undefined {
   return { generation, ringFingerprint };
 }
 
-export function observationOf(pod: TargetPod, result: { ack?: PodAck | undefined; error?: string | undefined }): PodObservation {
+export function observationOf(pod: TargetPod, result: { ack?: PodAck | undefined; error?: string | undefined; readFailed?: boolean }): PodObservation {
   return {
     name: pod.name,
     uid: pod.uid,
     ready: pod.ready,
     terminating: pod.terminating,
     ...(result.ack ? { acked: result.ack } : {}),
+    ...(result.readFailed ? { readFailed: true } : {}),
+    ...(result.ack && result.readFailed ? { ackStale: true } : {}),
     ...(result.error !== undefined ? { error: result.error } : {}),
   };
 }
 
 /**
  * A pod whose agent cannot be read keeps the ring it was last seen holding (`lastAck`, from the
- * per-pod ack cache) together with the error: the status still shows what it holds and how far
- * behind it is, and a pod that is merely unreachable for a moment after acknowledging the
- * current ring does not flap. A pod last seen on an older ring stays a laggard.
+ * per-pod ack cache), marked stale, together with the error: the promotion gate may count that
+ * real acknowledgement, but status never reports it as observed convergence. A pod last seen on
+ * an older ring stays a laggard.
  */
 export async function observePods(
   pods: readonly TargetPod[],
@@ -48,7 +50,7 @@ export async function observePods(
     try {
       return observationOf(pod, { ack: ackFromRing(await agents.getRing({ ip: pod.ip, port })) });
     } catch (err) {
-      return observationOf(pod, { ack: lastAck(pod.uid), error: describeAgentError(err) });
+      return observationOf(pod, { ack: lastAck(pod.uid), error: describeAgentError(err), readFailed: true });
     }
   });
 }

@@ -15,12 +15,18 @@ export interface TargetPod {
   readonly terminating: boolean;
   /** The pod lists ticketkeys.dev/keys-installed among its readiness gates. */
   readonly declaresGate: boolean;
+  /** Our keys-installed condition is True on the pod (it was let into service). */
+  readonly gateTrue: boolean;
   /** The cached object (for pods/status patches and Event references). */
   readonly pod: V1Pod;
 }
 
 export function isPodReady(pod: V1Pod): boolean {
   return (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+export function keysInstalledConditionTrue(pod: V1Pod): boolean {
+  return (pod.status?.conditions ?? []).some((c) => c.type === READINESS_GATE_CONDITION_TYPE && c.status === 'True');
 }
 
 export function declaresKeysInstalledGate(pod: V1Pod): boolean {
@@ -44,6 +50,7 @@ export function targetPods(pods: readonly V1Pod[], selector: V1LabelSelector | u
       ready: isPodReady(pod),
       terminating: pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null,
       declaresGate: declaresKeysInstalledGate(pod),
+      gateTrue: keysInstalledConditionTrue(pod),
       pod,
     });
   }

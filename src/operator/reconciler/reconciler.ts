@@ -19,7 +19,9 @@ import {
   type TicketKeySet,
 } from '../../api/index.ts';
 import {
+  ackBound,
   activeKey,
+  decideGates,
   decodeSecret,
   encodeSecret,
   initialState,
@@ -27,9 +29,11 @@ import {
   resolvePolicy,
   ringFingerprintOf,
   ringMaterial,
+  screenAcks,
   SecretFormatError,
   step,
   zeroize,
+  namePods,
   type Condition,
   type EventAction,
   type PodAck,
@@ -47,13 +51,17 @@ import type { PodReadinessGate } from '../kube/pod-readiness.ts';
 import type { SecretStore } from '../kube/secret-store.ts';
 import type { TicketKeySetStatusWriter } from '../kube/status-writer.ts';
 import type { TicketKeyMetrics } from '../metrics.ts';
-import { AckHistory, sameAck } from './ack-history.ts';
+import { AckHistory } from './ack-history.ts';
 import type { AgentPort } from './agents.ts';
 import { executeActions, type ExecutionPorts, type PushResult } from './execute.ts';
 import type { FaultHook } from './fault.ts';
 import { observePods } from './observe.ts';
 import { targetPods, type TargetPod } from './pods.ts';
+import { findSelectorConflicts } from './selector-conflicts.ts';
+import { recordedGeneration, secretCorrupt, secretMissing, secretTampered, type SecretLoss } from './secret-loss.ts';
 import { buildStatus, sameStatus, statusMergePatch, withTransitionTimes } from './status.ts';
+import { resolveIntOrPercent } from '../../api/schema-kit.ts';
+import { CONDITION_SELECTOR_CONFLICT } from '../../api/names.ts';
 
 export interface ReconcilerOptions {
   ticketKeySets: EventSource<TicketKeySet>;
@@ -86,8 +94,10 @@ const EVENT_ACTIONS: Record<string, string> = {
   RotationComplete: 'Promote',
   PromotionTimedOut: 'Promote',
   ConvergenceTimedOut: 'Push',
-  GenerationConflict: 'Push',
   DriftRepaired: 'Push',
+  SecretRegenerated: 'Create',
+  GenerationOutOfRange: 'Observe',
+  SelectorConflict: 'Observe',
 };
 
 export class TicketKeySetReconciler {
@@ -142,22 +152,52 @@ export class TicketKeySetReconciler {
 
     const secretRef = { namespace, name: secretName(name) };
     let stored = await this.o.secrets.get(secretRef);
-    let state: RotationState;
-    try {
-      state = stored ? decodeSecret({ data: base64Map(stored.data), annotations: stored.annotations }) : initialState();
-    } catch (err) {
-      if (!(err instanceof SecretFormatError)) throw err;
-      // Never overwrite a Secret we cannot read: it may hold the only copy of live keys.
-      log.error('owned Secret is unusable; not touching it', { secret: secretRef.name, code: err.code, reason: err.message });
-      await this.o.events.record(tks, { type: 'Warning', reason: 'SecretUnusable', action: 'Load', note: err.message });
-      await this.writeBlockedStatus(tks, 'SecretUnusable', err.message);
-      return { requeueAfterMs: 60_000 };
+    let state: RotationState = initialState();
+    let secretLoss: SecretLoss | undefined;
+    if (!stored) {
+      secretLoss = secretMissing(secretRef.name, tks.status);
+    } else {
+      try {
+        state = decodeSecret({ data: base64Map(stored.data), annotations: stored.annotations });
+        secretLoss = secretTampered(secretRef.name, state, tks.status);
+        if (secretLoss) {
+          // Bytes we cannot vouch for are never pushed: zero them, start a new ring above them.
+          for (const k of state.keys) k.material.destroy();
+          state = initialState();
+        }
+      } catch (err) {
+        if (!(err instanceof SecretFormatError)) throw err;
+        if (err.code === 'unknown-version') {
+          // Written by a newer operator (a rollback of the operator): never overwrite it.
+          log.error('owned Secret has a format this operator does not read; not touching it', { secret: secretRef.name, reason: err.message });
+          await this.o.events.record(tks, { type: 'Warning', reason: 'SecretUnusable', action: 'Load', note: err.message });
+          await this.writeBlockedStatus(tks, 'SecretUnusable', err.message);
+          return { requeueAfterMs: 60_000 };
+        }
+        secretLoss = secretCorrupt(secretRef.name, err.message);
+      }
     }
+    if (secretLoss) log.error('owned Secret lost; regenerating the ring', { secret: secretRef.name, reason: secretLoss.reason, detail: secretLoss.detail });
 
-    const targets = targetPods(this.o.pods.list(namespace), spec.selector);
+    // Pods another, older TicketKeySet also selects are left to that set (no push war).
+    const allPods = this.o.pods.list(namespace);
+    const conflicts = findSelectorConflicts(tks, this.o.ticketKeySets.list(namespace), allPods, (t) => t.spec?.selector);
+    const targets = targetPods(allPods, spec.selector).filter((t) => !conflicts.ceded.has(t.name));
     const byName = new Map(targets.map((t) => [t.name, t]));
     const port = spec.agent.port;
-    let observations = await observePods(targets, this.o.agents, port, this.concurrency, (uid) => history.get(uid));
+    const issuedGeneration = recordedGeneration(tks.status);
+    // Reports are input: a generation above what the operator issued is that pod's error.
+    let observations = screenAcks(
+      await observePods(targets, this.o.agents, port, this.concurrency, (uid) => history.get(uid)),
+      ackBound(state.keys.length > 0, state.keys.length > 0 ? state.generation : Math.max(state.generation, issuedGeneration)),
+    );
+    for (const obs of observations) {
+      if (obs.rejectedAck && history.markRejected(obs.uid, obs.rejectedAck)) {
+        this.o.metrics?.recordRejectedReport();
+        log.warn('pod reports a generation the operator never issued', { pod: obs.name, generation: obs.rejectedAck.generation });
+        await this.recordEvent(tks, { kind: 'event', type: 'Warning', reason: 'GenerationOutOfRange', message: `pod ${obs.name}: ${obs.error ?? ''}` }, byName.get(obs.name)?.pod);
+      }
+    }
 
     // Drift: pods that held the current ring and now report something else.
     const drifted = new Set<string>();
@@ -218,7 +258,7 @@ export class TicketKeySetReconciler {
     let requeueAfterMs = MAX_REQUEUE_MS;
     let rounds = 0;
     for (;;) {
-      const result = step(state, { pods: observations }, policy, this.o.clock.now());
+      const result = step(state, { pods: observations, issuedGeneration, ...(secretLoss ? { secretLoss } : {}) }, policy, this.o.clock.now());
       const outcome = await executeActions(state, result.actions, ports, { concurrency: this.concurrency });
       if (outcome.persistError !== undefined) {
         const err = outcome.persistError;
@@ -230,6 +270,7 @@ export class TicketKeySetReconciler {
         throw err;
       }
       state = result.state;
+      if (outcome.persisted) secretLoss = undefined; // the regenerated ring is the record now
       observations = observations.map((o) => applyPush(o, outcome.pushes.get(o.name)));
       for (const [pod, message] of outcome.flushErrors) log.warn('session cache flush failed', { pod, error: message });
       for (const podName of [...drifted]) {
@@ -258,7 +299,8 @@ export class TicketKeySetReconciler {
     for (const obs of observations) if (obs.acked && obs.error === undefined) history.set(obs.uid, obs.acked);
     history.retain(targets.map((t) => t.uid));
 
-    await this.updateReadinessGates(targets, observations, state, log);
+    const gates = await this.updateReadinessGates(targets, observations, state, resolveIntOrPercent(spec.availability.maxUnavailable, targets.length), log);
+    conditions = [...withBudgetNote(conditions, gates.heldByBudget), selectorConflictCondition(conflicts.ceded)];
 
     const status = buildStatus({
       state,
@@ -284,26 +326,41 @@ export class TicketKeySetReconciler {
     return { requeueAfterMs: Math.max(1, Math.min(requeueAfterMs, this.resyncMs)) };
   };
 
-  /** Pods declaring the keys-installed readiness gate: True once their agent holds the current ring. */
-  private async updateReadinessGates(targets: readonly TargetPod[], observations: readonly PodObservation[], state: RotationState, log: Logger): Promise<void> {
-    const current = currentAck(state);
+  /**
+   * The keys-installed condition of pods declaring the gate (core/readiness.ts decides: fail
+   * open, newcomers kept out, at most maxUnavailable serving pods taken out).
+   */
+  private async updateReadinessGates(
+    targets: readonly TargetPod[],
+    observations: readonly PodObservation[],
+    state: RotationState,
+    maxUnavailable: number,
+    log: Logger,
+  ): Promise<{ heldByBudget: readonly string[] }> {
     const byName = new Map(observations.map((o) => [o.name, o]));
-    for (const pod of targets) {
-      if (!pod.declaresGate || pod.terminating) continue;
-      const obs = byName.get(pod.name);
-      const holds = current !== undefined && sameAck(obs?.acked, current);
-      const update = holds
-        ? { status: true, reason: 'RingInstalled', message: `the agent holds the current ring (generation ${current.generation})` }
-        : obs?.error !== undefined
-          ? { status: false, reason: 'AgentUnreachable', message: `the agent did not acknowledge generation ${current?.generation ?? 0}` }
-          : { status: false, reason: 'RingBehind', message: `the agent reports generation ${obs?.acked?.generation ?? 0}; current is ${current?.generation ?? 0}` };
+    const live = targets.filter((t) => !t.terminating);
+    const decisions = decideGates(
+      live.flatMap((t) => {
+        const observation = byName.get(t.name);
+        return observation ? [{ observation, declaresGate: t.declaresGate, gateTrue: t.gateTrue }] : [];
+      }),
+      currentAck(state),
+      maxUnavailable,
+      live.filter((t) => !t.ready).length,
+    );
+    const pods = new Map(targets.map((t) => [t.name, t.pod]));
+    for (const d of decisions.updates) {
+      const pod = pods.get(d.pod);
+      if (!pod) continue;
       try {
-        await this.o.readiness.setCondition(pod.pod, update);
+        await this.o.readiness.setCondition(pod, { status: d.status, reason: d.reason, message: d.message });
       } catch (err) {
         // The pod changed or went away; its next event brings us back.
-        log.warn('could not set the keys-installed condition', { pod: pod.name, err });
+        log.warn('could not set the keys-installed condition', { pod: d.pod, err });
       }
     }
+    if (decisions.heldByBudget.length > 0) log.warn('pods on a ring the fleet cannot decrypt stay in service: maxUnavailable reached', { pods: decisions.heldByBudget });
+    return decisions;
   }
 
   private async recordEvent(tks: TicketKeySet, e: EventAction, related?: V1Pod): Promise<void> {
@@ -330,6 +387,24 @@ export class TicketKeySetReconciler {
     if (sameStatus(next, previous)) return;
     await this.o.status.patchStatus({ namespace: tks.metadata.namespace ?? '', name: tks.metadata.name ?? '' }, { conditions: next }, generation);
   }
+}
+
+/** Degraded says so when the availability bound kept pods in service that should be out. */
+function withBudgetNote(conditions: readonly Condition[], held: readonly string[]): Condition[] {
+  if (held.length === 0) return [...conditions];
+  const note = `availability.maxUnavailable reached: ${namePods(held)} hold a ring the other pods cannot decrypt but stay in service`;
+  return conditions.map((c) =>
+    c.type !== 'Degraded' ? c : c.status === 'True' ? { ...c, message: `${c.message}; ${note}` } : { type: 'Degraded', status: 'True', reason: 'DisruptionBudgetReached', message: note },
+  );
+}
+
+/** The SelectorConflict condition: True while an older set keeps pods this set also selects. */
+function selectorConflictCondition(ceded: ReadonlyMap<string, string>): Condition {
+  if (ceded.size === 0) return { type: CONDITION_SELECTOR_CONFLICT, status: 'False', reason: 'NoConflict', message: 'no selected pod is selected by another TicketKeySet' };
+  const byOwner = new Map<string, string[]>();
+  for (const [pod, owner] of ceded) byOwner.set(owner, [...(byOwner.get(owner) ?? []), pod]);
+  const parts = [...byOwner].sort().map(([owner, pods]) => `${namePods(pods.sort())} (kept by the older TicketKeySet ${owner})`);
+  return { type: CONDITION_SELECTOR_CONFLICT, status: 'True', reason: 'SelectorConflict', message: `pods also selected by an older TicketKeySet are left to it: ${parts.join('; ')}` };
 }
 
 function currentAck(state: RotationState): PodAck | undefined {

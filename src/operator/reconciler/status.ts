@@ -8,6 +8,7 @@ import {
   convergence,
   holdsRing,
   keyRingStatus,
+  observedConverged,
   ringFingerprintOf,
   ringMaterial,
   type Condition,
@@ -59,8 +60,10 @@ export function podStatusItems(
 ): PodStatus[] {
   const byName = (a: PodObservation, b: PodObservation) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   const live = pods.filter((p) => !p.terminating);
-  const behind = live.filter((p) => !holdsRing(p, generation, ringFingerprint)).sort(byName);
-  const current = live.filter((p) => holdsRing(p, generation, ringFingerprint)).sort(byName);
+  // Pods not observed holding it now (behind, or unreachable and last seen holding it) come first.
+  const isCurrent = (p: PodObservation) => holdsRing(p, generation, ringFingerprint) && !p.ackStale;
+  const behind = live.filter((p) => !isCurrent(p)).sort(byName);
+  const current = live.filter(isCurrent).sort(byName);
   return [...behind, ...current].slice(0, MAX_POD_STATUS_ITEMS).map((p) => {
     const item: PodStatus = { name: p.name };
     if (p.acked) {
@@ -81,6 +84,8 @@ export function buildStatus(input: StatusInputs): TicketKeySetStatus {
   const ringFp = state.keys.length > 0 ? ringFingerprintOf(ringMaterial(state)) : undefined;
   const conv = convergence(input.pods, state.generation, ringFp);
   const total = conv.converged.length + conv.pending.length;
+  // Only pods whose agent answered in this reconcile count as converged.
+  const converged = observedConverged(conv).length;
   const status: TicketKeySetStatus = {
     observedGeneration: input.observedGeneration,
     conditions: withTransitionTimes(input.conditions, input.previous?.conditions, input.observedGeneration, input.now),
@@ -89,8 +94,8 @@ export function buildStatus(input: StatusInputs): TicketKeySetStatus {
     retiredKeys: ring.retiredKeys,
     pods: {
       total,
-      converged: conv.converged.length,
-      summary: `${conv.converged.length}/${total}`,
+      converged,
+      summary: `${converged}/${total}`,
       items: podStatusItems(input.pods, state.generation, ringFp, input.previous?.pods?.items, input.now),
     },
     secretName: input.secretName,

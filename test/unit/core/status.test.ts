@@ -1,18 +1,25 @@
 import { describe, expect, it } from '@jest/globals';
-import { initialState } from '../../../src/core/state.ts';
+import type { PodObservation } from '../../../src/core/observations.ts';
+import { ringFingerprintOf } from '../../../src/core/ring.ts';
+import { initialState, ringMaterial, type RotationState } from '../../../src/core/state.ts';
 import { keyRingStatus } from '../../../src/core/status.ts';
 import { step } from '../../../src/core/step.ts';
 import { HOUR, policy, seededRandom, T0 } from './support.ts';
+
+/** One pod that holds the state's ring (a rotation completes only when an agent acknowledges it). */
+const held = (s: RotationState): { pods: PodObservation[] } => ({
+  pods: [{ name: 'a', uid: 'a', ready: true, terminating: false, acked: { generation: s.generation, ringFingerprint: ringFingerprintOf(ringMaterial(s)) } }],
+});
 
 describe('keyRingStatus', () => {
   it('describes keys by fingerprint and RFC 3339 timestamps, never bytes', () => {
     const random = seededRandom(1);
     const pol = policy({ ticketLifetimeMs: 24 * HOUR });
     let s = step(initialState(), { pods: [] }, pol, T0, { random }).state;
-    s = step(s, { pods: [] }, pol, T0 + 12 * HOUR, { random }).state; // staged
-    s = step(s, { pods: [] }, pol, T0 + 12 * HOUR + 1000, { random }).state; // promoted
-    s = step(s, { pods: [] }, pol, T0 + 12 * HOUR + 2000, { random }).state; // stable (no pods to wait for)
-    s = step(s, { pods: [] }, pol, T0 + 24 * HOUR + 1000, { random }).state; // staged again
+    s = step(s, held(s), pol, T0 + 12 * HOUR, { random }).state; // staged
+    s = step(s, held(s), pol, T0 + 12 * HOUR + 1000, { random }).state; // promoted (pod a acknowledged the staged ring)
+    s = step(s, held(s), pol, T0 + 12 * HOUR + 2000, { random }).state; // stable (pod a holds the promoted ring)
+    s = step(s, held(s), pol, T0 + 24 * HOUR + 1000, { random }).state; // staged again
     const st = keyRingStatus(s);
     expect(st).toEqual({
       keyGeneration: s.generation,

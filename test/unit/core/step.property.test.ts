@@ -123,6 +123,8 @@ describe('rotation protocol under random schedules (AllPodsAcknowledged)', () =>
           p.reachable = true;
         }
         if (sim.policy.suspend) sim.apply({ t: 'toggleSuspend' });
+        // A rotation that no pod acknowledges never completes: with no pod left, one joins.
+        if (!sim.pods.some((p) => !p.terminating)) sim.apply({ t: 'addPod', reachable: true });
         sim.apply({ t: 'reconcile' });
         const before = sim.events.filter((e) => e.reason === 'KeyPromoted').length;
         // Failing pods are retried with backoff (at most PUSH_RETRY_MAX_MS apart).

@@ -71,11 +71,40 @@ describe('step: the first ring', () => {
     expect(ofKind(again.actions, 'push')).toEqual([]);
   });
 
-  it('creates the ring even with no pods at all', () => {
+  it('creates the ring even with no pods at all, and says no pod holds it (not Ready)', () => {
     const r = driver()(initialState(), [], T0);
     expect(r.state.keys).toHaveLength(1);
     expect(ofKind(r.actions, 'push')).toEqual([]);
-    expect(condition(r, 'Ready')).toMatchObject({ status: 'True', reason: 'Converged' });
+    expect(condition(r, 'Ready')).toMatchObject({ status: 'False', reason: 'NoPods' });
+  });
+
+  it('adopts a generation from an earlier life only up to the margin; a pod claiming more is its own error', () => {
+    const r = driver()(
+      initialState(),
+      [pod('a', { acked: { generation: 41, ringFingerprint: '0123456789abcdef' } }), pod('b', { acked: { generation: 2 ** 53 - 1, ringFingerprint: '0123456789abcdef' } })],
+      T0,
+    );
+    expect(r.state.generation).toBe(42);
+    expect(one(r.actions, 'push').pods).toEqual(['a', 'b']);
+    expect(condition(r, 'Degraded')).toMatchObject({ status: 'True', reason: 'GenerationOutOfRange' });
+    expect(condition(r, 'Degraded').message).toContain('b: agent reports generation 9007199254740991');
+  });
+
+  it('regenerates a lost Secret above the recorded generation, in phase Promoting until every ready pod holds it', () => {
+    const run = driver();
+    const lost = { reason: 'SecretDeleted' as const, detail: 'the owned Secret x-ticket-keys is gone, though generation 12 was issued' };
+    const old = { generation: 12, ringFingerprint: '0123456789abcdef' };
+    const r = step(initialState(), { pods: [pod('a', { acked: old }), pod('b', { acked: old })], issuedGeneration: 12, secretLoss: lost }, policy(), T0, { random: seededRandom(3) });
+    expect(r.state).toMatchObject({ generation: 13, phase: 'Promoting', regeneratedAt: T0, regeneratedBecause: 'SecretDeleted' });
+    expect(kinds(r.actions)).toEqual(['persist', 'push', 'event:SecretRegenerated', 'conditions', 'requeue']);
+    expect(condition(r, 'Degraded')).toMatchObject({ status: 'True', reason: 'SecretRegenerated' });
+    // One pod holds it: still Promoting. Both: Stable, and the regeneration note is cleared.
+    const half = run(r.state, [...holding(r.state, pod('a')), pod('b', { acked: old })], T0 + SEC);
+    expect(half.state.phase).toBe('Promoting');
+    const done = run(half.state, holding(r.state, pod('a'), pod('b')), T0 + 2 * SEC);
+    expect(done.state.phase).toBe('Stable');
+    expect(done.state.regeneratedAt).toBeUndefined();
+    expect(condition(done, 'Degraded')).toMatchObject({ status: 'False' });
   });
 });
 
@@ -124,13 +153,19 @@ describe('step: steady state', () => {
     expect(one(r.actions, 'conditions').pods).toEqual({ total: 6, converged: 3 });
   });
 
-  it('re-issues the ring above a newer generation a pod reports (Secret restored from a backup)', () => {
+  it("refuses a generation it never issued: that pod's error, no re-issue, the other pods untouched", () => {
     const { run, state, pods } = stable();
-    const r = run(state, [...pods, pod('x', { acked: { generation: 9, ringFingerprint: 'aaaaaaaaaaaaaaaa' } })], T0 + SEC);
-    expect(r.state.generation).toBe(10);
-    expect(ofKind(r.actions, 'event').map((e) => [e.type, e.reason])).toEqual([['Warning', 'GenerationConflict']]);
-    expect(kinds(r.actions).slice(0, 2)).toEqual(['persist', 'push']);
-    expect(one(r.actions, 'push').pods).toEqual(['a', 'b', 'c', 'x']);
+    const r = run(state, [...pods, pod('x', { acked: { generation: 2 ** 53 - 1, ringFingerprint: 'aaaaaaaaaaaaaaaa' } })], T0 + SEC);
+    expect(r.state.generation).toBe(state.generation);
+    // Only the retry backoff for x is persisted: the ring is untouched.
+    expect(ofKind(r.actions, 'persist').map((a) => a.state.keys.map((k) => k.material.fingerprint))).toEqual([state.keys.map((k) => k.material.fingerprint)]);
+    expect(one(r.actions, 'push')).toMatchObject({ pods: ['x'], generation: state.generation });
+    expect(condition(r, 'Degraded')).toMatchObject({ status: 'True', reason: 'GenerationOutOfRange' });
+    expect(condition(r, 'Degraded').message).toContain('x: agent reports generation 9007199254740991, above the highest generation issued (1)');
+    expect(one(r.actions, 'conditions').pods).toEqual({ total: 4, converged: 3 });
+    // A rotation still stages for everyone; the liar does not stop it (it only blocks as a laggard while Ready).
+    const staged = run(state, [...pods, pod('x', { ready: false, acked: { generation: 99, ringFingerprint: 'aaaaaaaaaaaaaaaa' } })], T0 + 12 * HOUR);
+    expect(staged.state).toMatchObject({ phase: 'Staging', generation: state.generation + 1 });
   });
 
   it('never mutates its input and never zeroes keys itself', () => {
@@ -220,10 +255,38 @@ describe('step: stage, gate, promote (AllPodsAcknowledged)', () => {
     expect(condition(done, 'Ready')).toMatchObject({ status: 'True' });
   });
 
-  it('promotes at once when there are no Ready pods', () => {
-    const { run, state } = stable();
+  it('never promotes a staged key that no agent acknowledged (no pods, none Ready, or none reachable)', () => {
+    const { run, state, pods } = stable();
     const staged = run(state, [], due).state;
-    expect(run(staged, [pod('x', { ready: false })], due + 1).state.phase).toBe('Promoting');
+    expect(run(staged, [], due + 1).state.phase).toBe('Staging');
+    expect(run(staged, [pod('x', { ready: false })], due + 1).state.phase).toBe('Staging');
+    // Every agent unreachable, each last seen holding the staged ring: no live acknowledgement.
+    const stale = holding(staged, ...pods).map((p) => ({ ...p, ackStale: true, error: 'agent timeout' }));
+    const r = run(staged, stale, due + 1);
+    expect(r.state.phase).toBe('Staging');
+    expect(one(r.actions, 'conditions').pods).toEqual({ total: 3, converged: 0 });
+    expect(condition(r, 'Ready').status).toBe('False');
+    // A non-Ready pod that holds it is enough when no Ready pod lags (it was seen acknowledging).
+    expect(run(staged, holding(staged, pod('x', { ready: false })), due + 1).state.phase).toBe('Promoting');
+  });
+
+  it('counts a real earlier acknowledgement of an unreachable pod at the gate, but never reports it as converged', () => {
+    const { run, state, pods } = stable();
+    const staged = run(state, pods, due).state;
+    const obs = [...holding(staged, pods[0]!, pods[1]!), { ...holding(staged, pods[2]!)[0]!, ackStale: true, error: 'agent timeout' }];
+    const r = run(staged, obs, due + 1);
+    expect(r.state.phase).toBe('Promoting');
+    // Promoting → Stable needs c to hold the promoted ring: its stale ack is of the staged one.
+    const promoted = run(r.state, [...holding(r.state, pods[0]!, pods[1]!), obs[2]!], due + 2);
+    expect(promoted.state.phase).toBe('Promoting');
+    expect(condition(promoted, 'Ready').message).toContain('waiting for: c');
+    expect(one(promoted.actions, 'conditions').pods).toEqual({ total: 3, converged: 2 });
+    // Stable with c unreachable but last seen holding the current ring: not Ready (unverified).
+    const done = run(promoted.state, [...holding(r.state, pods[0]!, pods[1]!), { ...holding(r.state, pods[2]!)[0]!, ackStale: true, error: 'agent timeout' }], due + 3);
+    expect(done.state.phase).toBe('Stable');
+    expect(condition(done, 'Ready')).toMatchObject({ status: 'False', reason: 'PodsUnreachable' });
+    expect(condition(done, 'Ready').message).toContain('unreachable now (last seen holding it): c');
+    expect(one(done.actions, 'conditions').pods).toEqual({ total: 3, converged: 2 });
   });
 
   it('after promotionTimeout raises Degraded naming the laggards; the key stays staged; one Warning event', () => {

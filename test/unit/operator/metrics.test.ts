@@ -23,6 +23,7 @@ describe('OperatorMetrics', () => {
         'ticketkeys_active_key_age_seconds',
         'ticketkeys_last_rotation_timestamp_seconds',
         'ticketkeys_next_rotation_timestamp_seconds',
+        'ticketkeys_pod_reports_rejected_total',
         'ticketkeys_pods_converged',
         'ticketkeys_pods_total',
         'ticketkeys_push_duration_seconds',

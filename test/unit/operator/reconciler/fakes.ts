@@ -9,7 +9,10 @@ import type { SecretContent, SecretOwner, StoredSecret } from '../../../../src/o
 import type { ObjectRef } from '../../../../src/operator/kube/resources.ts';
 import type { AgentAddress, AgentPort } from '../../../../src/operator/reconciler/agents.ts';
 
-export function fakePod(name: string, o: { ip?: string; ready?: boolean; labels?: Record<string, string>; phase?: string; terminating?: boolean; gate?: boolean; namespace?: string } = {}): V1Pod {
+export function fakePod(
+  name: string,
+  o: { ip?: string; ready?: boolean; labels?: Record<string, string>; phase?: string; terminating?: boolean; gate?: boolean; gateTrue?: boolean; namespace?: string } = {},
+): V1Pod {
   return {
     metadata: {
       name,
@@ -22,7 +25,10 @@ export function fakePod(name: string, o: { ip?: string; ready?: boolean; labels?
     status: {
       phase: o.phase ?? 'Running',
       ...(o.ip !== '' ? { podIP: o.ip ?? `10.0.0.${name.length}` } : {}),
-      conditions: [{ type: 'Ready', status: o.ready === false ? 'False' : 'True' }],
+      conditions: [
+        { type: 'Ready', status: o.ready === false ? 'False' : 'True' },
+        ...(o.gateTrue ? [{ type: 'ticketkeys.dev/keys-installed', status: 'True' }] : []),
+      ],
     },
   };
 }
@@ -48,6 +54,11 @@ export class FakeAgents implements AgentPort {
   putRing(to: AgentAddress, ring: PutRingRequest): Promise<PutRingResponse> {
     this.calls.push(`put ${to.ip} ${ring.generation}`);
     if (this.down.has(to.ip)) return Promise.reject(new AgentError(0, 'unreachable', `PUT https://${to.ip}:${to.port}/v1/ring: ECONNREFUSED`));
+    const held = this.held.get(to.ip);
+    // Like the real agent: no generation at or below what it holds (with another ring), revoke or not.
+    if (held && (ring.generation < held.generation)) {
+      return Promise.reject(new AgentError(409, 'stale_generation', `generation ${ring.generation} is older than the generation ${held.generation} ATS holds`));
+    }
     const bytes = Buffer.concat(ring.keys.map((k) => Buffer.from(k.material, 'base64')));
     const fp = ringFingerprint(bytes);
     bytes.fill(0);
