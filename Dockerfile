@@ -29,8 +29,9 @@ WORKDIR /app
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY package.json ./
-# `tko` on PATH: the chart runs `/bin/sh -c 'ulimit -c 0 && exec tko operator "$@"'` (core dumps
-# would hold key bytes, and Kubernetes has no field for RLIMIT_CORE).
+# `tko` on PATH: the chart runs `/bin/sh -c 'ulimit -c 0 && exec tko operator "$@"'`, and the agent
+# sidecar runs `... exec tko agent "$@"` the same way (docs/agent.md): core dumps would hold key
+# bytes, and Kubernetes has no field for RLIMIT_CORE. The agent warns when it finds them on.
 RUN chmod +x /app/dist/src/cli/main.js && ln -s /app/dist/src/cli/main.js /usr/local/bin/tko
 USER 65532:65532
 ENTRYPOINT ["tko"]

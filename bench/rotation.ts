@@ -382,10 +382,10 @@ try {
   for (const s of scenarios) {
     await core.createNamespace({ body: { metadata: { name: s.namespace } } });
     await core.createNamespacedServiceAccount({ namespace: s.namespace, body: { metadata: { name: 'default' } } });
-    const fleet = await Fleet.create({ kc, namespace: s.namespace, port: AGENT_PORT });
-    // The operator has one client certificate and one CA: every agent uses the first fleet's
-    // dev certificates (closed in reverse order, so the first fleet's files outlive the others).
-    if (scenarios[0]!.fleet) Object.assign(fleet, { files: scenarios[0]!.fleet.files });
+    // The operator has one client certificate and one CA: every fleet's agent certificates
+    // come from the first fleet's CA.
+    const first = scenarios[0]!.fleet;
+    const fleet = await Fleet.create({ kc, namespace: s.namespace, port: AGENT_PORT, ...(first ? { trust: first } : {}) });
     s.fleet = fleet;
     cleanups.push(() => fleet.close());
     s.tks = new TicketKeySets(kc, s.namespace);

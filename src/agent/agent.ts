@@ -1,25 +1,40 @@
 // Puts the agent together: the ring keeper over one AtsBridge, the mTLS API, the plain-HTTP
 // health/metrics listener and the re-assert loop. Returns once both listeners are bound.
+// Given TLS files, it follows them: a renewed certificate or CA bundle is used for new
+// handshakes without a restart.
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import type { AddressInfo, Server } from 'node:net';
 import type { Logger } from '../observability/logger.ts';
-import { buildApiServer, type AgentTls } from './api-server.ts';
+import { watchTlsFiles, type ReloadingFiles } from '../tls/reloading-files.ts';
+import { buildApiServer, updateApiServerTls, type AgentTls } from './api-server.ts';
 import type { AtsBridge } from './ats-bridge.ts';
 import { buildHealthServer } from './health-server.ts';
 import { formatHostPort, type HostPort } from './host-port.ts';
 import { AgentMetrics } from './metrics.ts';
-import { OPERATOR_IDENTITY } from './protocol.ts';
+import { OPERATOR_IDENTITY } from './identity.ts';
 import { startReassertLoop } from './reassert-loop.ts';
 import { RingKeeper } from './ring-keeper.ts';
 import { SessionCache } from './session-cache.ts';
 
+/** PEM files of the agent's TLS material, reloaded when their content changes. */
+export interface AgentTlsFiles {
+  cert: string;
+  key: string;
+  clientCa: string;
+  /** How often the files are compared with what is in use (default 5 s). */
+  reloadIntervalMs?: number;
+}
+
 export interface AgentOptions {
   listen: HostPort;
   healthListen: HostPort;
-  tls: AgentTls;
+  /** Fixed TLS material; or `tlsFiles`. */
+  tls?: AgentTls;
+  tlsFiles?: AgentTlsFiles;
   bridge: AtsBridge;
   logger: Logger;
-  /** CN the operator's client certificate must carry. */
+  /** URI SAN the operator's client certificate must carry (default OPERATOR_IDENTITY). */
   clientIdentity?: string;
   reassertIntervalMs?: number;
   readbackDeadlineMs?: number;
@@ -31,6 +46,8 @@ export interface RunningAgent {
   health: HostPort;
   keeper: RingKeeper;
   metrics: AgentMetrics;
+  /** Replaces the TLS material for new handshakes; throws (keeping the old) when it is broken. */
+  updateTls(tls: AgentTls): void;
   /** Stops listening and polling, zeroes the rings held, closes the bridge. */
   close(): Promise<void>;
 }
@@ -40,18 +57,32 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const metrics = new AgentMetrics();
   const readbackDeadlineMs = options.readbackDeadlineMs ?? 2000;
   const keeper = new RingKeeper({ bridge, logger, metrics, readbackDeadlineMs });
+  const files = options.tlsFiles;
+  const tls = options.tls ?? (files ? await readTlsFiles(files) : undefined);
+  if (!tls) throw new Error('startAgent needs tls or tlsFiles');
   const api = buildApiServer({
     keeper,
     sessionCache: new SessionCache(bridge, readbackDeadlineMs),
     metrics,
     logger,
-    tls: options.tls,
+    tls,
     clientIdentity: options.clientIdentity ?? OPERATOR_IDENTITY,
   });
+  const updateTls = (next: AgentTls) => updateApiServerTls(api, next);
   const health = buildHealthServer(keeper, metrics, logger);
+  let reloading: ReloadingFiles | undefined;
   try {
     await listen(api, options.listen);
     await listen(health, options.healthListen);
+    if (files) {
+      reloading = await watchTlsFiles({
+        what: 'agent serving certificate and client CA',
+        paths: [files.cert, files.key, files.clientCa],
+        apply: ([cert, key, clientCa]) => updateTls({ cert: cert!, key: key!, clientCa: clientCa! }),
+        logger,
+        ...(files.reloadIntervalMs ? { intervalMs: files.reloadIntervalMs } : {}),
+      });
+    }
   } catch (err) {
     await Promise.allSettled([closeServer(api), closeServer(health)]);
     throw err;
@@ -71,8 +102,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     ...bound,
     keeper,
     metrics,
+    updateTls,
     close() {
       closing ??= (async () => {
+        await reloading?.stop();
         await loop.stop();
         await Promise.allSettled([closeServer(api), closeServer(health)]);
         await keeper.close();
@@ -82,6 +115,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       return closing;
     },
   };
+}
+
+async function readTlsFiles(files: AgentTlsFiles): Promise<AgentTls> {
+  const [cert, key, clientCa] = await Promise.all([readFile(files.cert), readFile(files.key), readFile(files.clientCa)]);
+  return { cert, key, clientCa };
 }
 
 async function listen(server: Server, at: HostPort): Promise<void> {

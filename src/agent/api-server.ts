@@ -1,8 +1,10 @@
 // The mTLS listener the operator talks to. TLS refuses callers without a certificate from the
-// operator CA; the guard refuses certificates that do not name the operator.
+// operator CA bundle; the guard refuses certificates that do not carry the operator's URI SAN.
+// New certificates and CAs take effect without a restart (updateApiServerTls).
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../observability/logger.ts';
+import { checkTlsMaterial } from '../tls/material.ts';
 import { checkClientIdentity } from './client-identity.ts';
 import { createHandler, readinessRoutes, readJsonBody, type Route } from './http-common.ts';
 import type { AgentMetrics } from './metrics.ts';
@@ -14,8 +16,17 @@ import type { SessionCache } from './session-cache.ts';
 export interface AgentTls {
   cert: string | Buffer;
   key: string | Buffer;
-  /** CA that signs the operator's client certificates. */
+  /** CA bundle (one or more CA certificates) that signs the operator's client certificate. */
   clientCa: string | Buffer;
+}
+
+/**
+ * New handshakes use the new material; connections already open keep theirs. Throws, leaving
+ * the server as it was, when the material is broken (a key that does not match the certificate).
+ */
+export function updateApiServerTls(server: Server, tls: AgentTls): void {
+  checkTlsMaterial({ cert: tls.cert, key: tls.key, ca: tls.clientCa });
+  server.setSecureContext({ cert: tls.cert, key: tls.key, ca: tls.clientCa });
 }
 
 export interface ApiServerOptions {
@@ -29,6 +40,7 @@ export interface ApiServerOptions {
 
 export function buildApiServer(options: ApiServerOptions): Server {
   const { keeper, sessionCache, metrics, logger, tls, clientIdentity } = options;
+  checkTlsMaterial({ cert: tls.cert, key: tls.key, ca: tls.clientCa });
   const routes: Route[] = [
     {
       method: 'PUT',

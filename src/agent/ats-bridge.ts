@@ -5,8 +5,13 @@
 export interface RingInstall {
   generation: number;
   keys: Buffer[];
-  /** Emergency revoke: the plugin accepts a generation not newer than the installed one. */
+  /** Emergency revoke: the ring replaces every key. Still needs a newer generation. */
   revoke: boolean;
+  /**
+   * The agent re-installs its accepted ring over another ring ATS holds at the same
+   * generation: the only case where an equal generation is accepted. Never a lower one.
+   */
+  reassert?: boolean;
 }
 
 /** What ATS holds now, as published by the bridge plugin's stats. No key bytes. */
@@ -19,6 +24,8 @@ export interface AtsInstalled {
   rejected: number;
   /** traffic_server start time (seconds since epoch), changes on every restart. */
   startTime: number;
+  /** The plugin could not mlock its key store (undefined: not reported). */
+  mlockFailed?: boolean;
 }
 
 export interface SessionCacheStats {

@@ -1,10 +1,10 @@
-// Who may call the agent: a client certificate that chains to the operator CA (checked by
-// the TLS handshake itself) AND names the operator. Another workload holding a certificate
-// from the same CA (a shared cluster CA, say) is refused with 403.
+// Who may call the agent: a client certificate that chains to the operator CA bundle (checked
+// by the TLS handshake itself) AND carries the operator's URI SAN AND is meant for client
+// authentication. A subject CN proves nothing (any workload with a certificate from the same
+// CA, a shared cluster CA say, can pick its CN); such callers get 403.
 import type { TLSSocket } from 'node:tls';
 import { ApiError } from './api-error.ts';
-
-const CLIENT_AUTH_EKU = '1.3.6.1.5.5.7.3.2';
+import { CLIENT_AUTH_EKU, uriSans } from './identity.ts';
 
 /** Returns the refusal for this connection, or null when the caller is the operator. */
 export function checkClientIdentity(socket: TLSSocket, identity: string): ApiError | null {
@@ -12,9 +12,7 @@ export function checkClientIdentity(socket: TLSSocket, identity: string): ApiErr
   if (!socket.authorized) return new ApiError(401, 'unauthenticated', 'a client certificate signed by the operator CA is required');
   const cert = socket.getPeerCertificate();
   if (!cert || Object.keys(cert).length === 0) return new ApiError(401, 'unauthenticated', 'a client certificate is required');
-  const cn = cert.subject?.CN;
-  if (cn !== identity) return new ApiError(403, 'forbidden', 'the client certificate does not carry the operator identity');
-  const eku = cert.ext_key_usage;
-  if (eku && !eku.includes(CLIENT_AUTH_EKU)) return new ApiError(403, 'forbidden', 'the client certificate is not for client authentication');
+  if (!uriSans(cert.subjectaltname).includes(identity)) return new ApiError(403, 'forbidden', 'the client certificate does not carry the operator identity (URI SAN)');
+  if (!(cert.ext_key_usage ?? []).includes(CLIENT_AUTH_EKU)) return new ApiError(403, 'forbidden', 'the client certificate is not for client authentication');
   return null;
 }

@@ -1,11 +1,14 @@
 // The operator's client for the agent API: mutual TLS over undici, the agent's certificate
-// verified against the CA for the fixed name agent.ticketkeys.dev (pods are dialled by IP),
-// a timeout per request, responses checked against the protocol schemas, and one error type
+// verified against the operator CA bundle and bound to the pod dialled (a URI SAN naming that
+// pod or its service account, see identity.ts; pods are dialled by IP, so no host name is
+// checked), one deadline per request that covers the whole exchange (connect, headers, body),
+// a bounded response body, responses checked against the protocol schemas, and one error type
 // that carries the HTTP status. Error messages never contain the request body.
+import type { PeerCertificate } from 'node:tls';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Agent, type Dispatcher } from 'undici';
+import { parseAgentIdentity, SERVER_AUTH_EKU, uriSans } from './identity.ts';
 import {
-  AGENT_SERVER_NAME,
   ErrorResponse,
   GetRingResponse,
   HealthResponse,
@@ -15,14 +18,21 @@ import {
 } from './protocol.ts';
 
 export interface AgentClientTls {
-  /** CA that signed the agents' serving certificates. */
+  /** The operator CA bundle (one or more CA certificates) that signs the agents' serving certificates. */
   ca: string | Buffer;
   /** The operator's client certificate and key. */
   cert: string | Buffer;
   key: string | Buffer;
-  /** Name the agent certificate must carry; defaults to agent.ticketkeys.dev. */
-  serverName?: string;
+  /**
+   * URI SANs of which the agent's certificate must carry one (acceptedAgentIdentities of the pod
+   * dialled). Omitted: any agent identity of the trust domain, for tools and tests only; the
+   * operator always names the pod.
+   */
+  agentIdentities?: readonly string[];
 }
+
+/** Largest response body read from an agent; the protocol's answers are a few hundred bytes. */
+export const RESPONSE_LIMIT_BYTES = 64 * 1024;
 
 export type AgentErrorCode =
   | ErrorResponse['error']
@@ -31,7 +41,7 @@ export type AgentErrorCode =
    * TLS 1.3 that surfaces as a closed socket, not as a TLS error).
    */
   | 'unreachable'
-  /** We refused the agent's certificate (wrong CA or name, expired). */
+  /** We refused the agent's certificate (wrong CA, not the pod dialled, expired). */
   | 'tls'
   | 'timeout'
   /** The agent answered something that is not the protocol. */
@@ -60,8 +70,10 @@ export interface AgentClientOptions {
   tls?: AgentClientTls;
   /** Share one from createAgentDispatcher across the clients of many pods. */
   dispatcher?: Dispatcher;
-  /** Per request, connect included. Default 5000 ms. */
+  /** Per request, the whole exchange: connect, headers and body. Default 5000 ms. */
   timeoutMs?: number;
+  /** Default RESPONSE_LIMIT_BYTES. */
+  maxResponseBytes?: number;
 }
 
 export interface Readiness {
@@ -69,16 +81,38 @@ export interface Readiness {
   reason?: string;
 }
 
-/** An undici dispatcher speaking mTLS to agents; one can serve every pod. */
+/**
+ * Whether an agent certificate (its chain already verified against the CA bundle) speaks for
+ * the pod dialled: undefined when it does, else the error the connection fails with.
+ */
+export function checkAgentIdentity(cert: PeerCertificate, accepted: readonly string[] | undefined): Error | undefined {
+  const eku = cert.ext_key_usage;
+  // No EKU at all is cert-manager's default; one that excludes serverAuth (a client certificate) is no agent's.
+  if (eku && eku.length > 0 && !eku.includes(SERVER_AUTH_EKU)) return identityError('the agent certificate is not for server authentication');
+  const uris = uriSans(cert.subjectaltname);
+  const ok = accepted ? uris.some((u) => accepted.includes(u)) : uris.some((u) => parseAgentIdentity(u) !== undefined);
+  if (ok) return undefined;
+  const found = uris.length > 0 ? uris.join(', ') : 'no URI SAN';
+  const wanted = accepted ? accepted.join(' or ') : 'an agent identity';
+  return identityError(`the agent certificate names ${found}, not ${wanted}`);
+}
+
+function identityError(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ERR_TLS_AGENT_IDENTITY' });
+}
+
+/** An undici dispatcher speaking mTLS to agents, bound to the identities in `tls`. */
 export function createAgentDispatcher(tls: AgentClientTls, options: { connectTimeoutMs?: number } = {}): Agent {
+  const accepted = tls.agentIdentities;
   return new Agent({
     connect: {
       ca: tls.ca,
       cert: tls.cert,
       key: tls.key,
-      servername: tls.serverName ?? AGENT_SERVER_NAME,
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
+      // Pods are dialled by IP: the identity is the URI SAN, never a host name.
+      checkServerIdentity: (_host: string, cert: PeerCertificate) => checkAgentIdentity(cert, accepted),
       timeout: options.connectTimeoutMs ?? 5000,
     },
     allowH2: false,
@@ -95,13 +129,14 @@ const check = {
 };
 
 /** Errors of our own verification of the agent (OpenSSL and node:tls codes). */
-const TLS_CODES = /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED)/;
+const TLS_CODES = /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|INVALID_PURPOSE|INVALID_CA|PATH_LENGTH_EXCEEDED|HOSTNAME_MISMATCH)/;
 
 export class AgentClient {
   readonly baseUrl: string;
   readonly #dispatcher: Dispatcher;
   readonly #owned: boolean;
   readonly #timeoutMs: number;
+  readonly #maxResponseBytes: number;
 
   constructor(options: AgentClientOptions) {
     this.baseUrl = new URL(options.baseUrl).origin;
@@ -115,6 +150,7 @@ export class AgentClient {
       throw new Error('AgentClient needs tls or a dispatcher');
     }
     this.#timeoutMs = options.timeoutMs ?? 5000;
+    this.#maxResponseBytes = options.maxResponseBytes ?? RESPONSE_LIMIT_BYTES;
   }
 
   /** Installs a ring; resolves once the agent proved ATS holds it. */
@@ -156,6 +192,9 @@ export class AgentClient {
 
   async #call(method: Dispatcher.HttpMethod, path: string, body?: string, timeoutMs?: number): Promise<RawResponse> {
     const ms = timeoutMs ?? this.#timeoutMs;
+    // One deadline for the whole exchange: a body trickled a byte at a time is cut off too.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), ms);
     try {
       const res = await this.#dispatcher.request({
         origin: this.baseUrl,
@@ -163,18 +202,39 @@ export class AgentClient {
         method,
         headers: body === undefined ? {} : { 'content-type': 'application/json' },
         body: body ?? null,
-        signal: AbortSignal.timeout(ms),
+        signal: deadline.signal,
       });
-      return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
+      return { status: res.statusCode, headers: res.headers, text: await this.#readBody(res, `${method} ${this.baseUrl}${path}`) };
     } catch (err) {
+      if (err instanceof AgentError) throw err;
       const e = err as NodeJS.ErrnoException;
-      if (e.name === 'TimeoutError' || e.name === 'AbortError' || e.code === 'UND_ERR_CONNECT_TIMEOUT') {
+      if (deadline.signal.aborted || e.name === 'TimeoutError' || e.code === 'UND_ERR_CONNECT_TIMEOUT') {
         throw new AgentError(0, 'timeout', `${method} ${this.baseUrl}${path}: no answer within ${ms} ms`, undefined, err);
       }
       const code = (e.code ?? '') || ((e.cause as NodeJS.ErrnoException | undefined)?.code ?? '');
       const kind = TLS_CODES.test(code) ? 'tls' : 'unreachable';
       throw new AgentError(0, kind, `${method} ${this.baseUrl}${path}: ${code || e.name}: ${e.message}`, undefined, err);
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  /** The body, at most maxResponseBytes of it: a larger one is cut off, never buffered. */
+  async #readBody(res: Dispatcher.ResponseData, what: string): Promise<string> {
+    const limit = this.#maxResponseBytes;
+    const tooLarge = () => {
+      res.body.destroy();
+      return new AgentError(res.statusCode, 'bad_response', `${what}: response exceeds ${limit} bytes`);
+    };
+    if (Number(res.headers['content-length'] ?? 0) > limit) throw tooLarge();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) throw tooLarge();
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks, size).toString('utf8');
   }
 
   #expect<T>(res: RawResponse, status: number, schema: Checker<T>): T {

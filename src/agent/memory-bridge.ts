@@ -69,7 +69,7 @@ export class MemoryBridge implements AtsBridge {
       ring.keys.length >= 1 &&
       ring.keys.length <= MAX_RING_KEYS &&
       ring.keys.every((k) => k.length === KEY_BYTES) &&
-      (ring.generation > this.#generation || ring.revoke);
+      (ring.generation > this.#generation || (ring.reassert === true && ring.generation === this.#generation));
     if (!valid) {
       this.#rejected++;
       return;

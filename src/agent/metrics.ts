@@ -1,6 +1,7 @@
 // The agent's Prometheus metrics, on a registry of its own (no global state, so tests and
 // several agents in one process do not collide). Labels carry outcomes, never key data.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { coreDumpsPossible, readCoreFileLimit } from './core-dump-guard.ts';
 
 export type InstallResult = 'installed' | 'unchanged' | 'ats_unavailable' | 'readback_timeout' | 'error';
 export type ReassertResult = 'installed' | 'adopted' | 'failed';
@@ -15,6 +16,9 @@ export class AgentMetrics {
   readonly atsUp: Gauge;
   readonly ready: Gauge;
   readonly acceptedGeneration: Gauge;
+  readonly atsGenerationAhead: Gauge;
+  readonly pluginMlockFailed: Gauge;
+  readonly coreDumpsEnabled: Gauge;
 
   constructor() {
     const registers = [this.registry];
@@ -53,6 +57,24 @@ export class AgentMetrics {
       name: 'tko_agent_accepted_generation',
       help: 'Generation of the last ring the agent accepted (0: none)',
       registers,
+    });
+    this.atsGenerationAhead = new Gauge({
+      name: 'tko_agent_ats_generation_ahead',
+      help: 'Generation ATS holds when it is newer than the accepted ring (another writer in the pod): left as is, never rolled back; 0 otherwise',
+      registers,
+    });
+    this.pluginMlockFailed = new Gauge({
+      name: 'tko_agent_plugin_mlock_failed',
+      help: "1 when the ATS plugin could not mlock its key store (plugin.ticketkeys.mlock_failed): keys may reach swap",
+      registers,
+    });
+    this.coreDumpsEnabled = new Gauge({
+      name: 'tko_agent_core_dumps_enabled',
+      help: 'This agent process could write a core file holding keys (RLIMIT_CORE not 0, or unreadable)',
+      registers,
+      collect() {
+        this.set(coreDumpsPossible(readCoreFileLimit()) ? 1 : 0);
+      },
     });
     for (const result of ['installed', 'unchanged', 'ats_unavailable', 'readback_timeout', 'error'] as const) this.installs.inc({ result }, 0);
     collectDefaultMetrics({ register: this.registry, prefix: 'tko_agent_' });

@@ -3,7 +3,7 @@
 // fingerprints only.
 import { Type, type Static } from '@sinclair/typebox';
 
-export { AGENT_SERVER_NAME, OPERATOR_IDENTITY } from './names.ts';
+export { OPERATOR_IDENTITY } from './identity.ts';
 
 export const MAX_RING_KEYS = 16;
 /** A full 16-key ring is about 2.5 KiB of JSON; anything much larger is not a ring. */
@@ -32,7 +32,12 @@ export const PutRingRequest = Type.Object(
     generation: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
     /** Push order: keys[0] encrypts new tickets and must be 'active'; every key decrypts. */
     keys: Type.Array(RingKey, { minItems: 1, maxItems: MAX_RING_KEYS }),
-    /** Emergency revoke: accept a generation that is not newer than the last accepted one. */
+    /**
+     * Emergency revoke: this ring replaces every key (the operator flushes session caches
+     * alongside). It grants nothing else: like every ring it must carry a generation above the
+     * accepted one and above what ATS holds (409 stale_generation otherwise), so a revoke
+     * never rolls a pod back.
+     */
     revoke: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },

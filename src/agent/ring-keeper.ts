@@ -1,6 +1,9 @@
 // The agent's one piece of state: the last ring it accepted, proven installed in ATS. It
 // installs rings one at a time, answers only once ATS's own stats show the exact ring, and
-// puts the ring back whenever ATS loses it (restart) or holds something else.
+// puts the ring back whenever ATS loses it (restart) or holds another ring of an older or the
+// same generation. Generations only go forward, revoke or not: a ring older than what the
+// agent accepted or ATS holds is refused, and a newer generation in ATS (another writer in
+// the pod) is never overwritten: the agent reports it and stays not ready.
 // The ring lives only here, in memory; Buffers it drops are zeroed.
 import type { Logger } from '../observability/logger.ts';
 import { ApiError, atsUnavailable } from './api-error.ts';
@@ -39,6 +42,10 @@ function holds(seen: AtsInstalled, ring: Ring): boolean {
   return seen.generation === ring.generation && seen.ringFingerprint === ring.ringFingerprint;
 }
 
+function sameRing(a: Ring, b: Ring): boolean {
+  return a.generation === b.generation && a.ringFingerprint === b.ringFingerprint;
+}
+
 function iso(startTimeSeconds: number): string {
   return new Date(startTimeSeconds * 1000).toISOString();
 }
@@ -54,6 +61,8 @@ export class RingKeeper {
   /** The last ring whose read-back timed out: adopted if ATS shows it later. */
   #pending: Ring | null = null;
   #lastStartTime: number | null = null;
+  /** The newer ring last reported as held by ATS over the accepted one (logged once each). */
+  #aheadReported: string | null = null;
   #status: KeeperStatus = { ready: false, reason: NOTHING_ACCEPTED, atsUp: false };
 
   constructor(options: RingKeeperOptions) {
@@ -100,7 +109,7 @@ export class RingKeeper {
           if (prev && prev.ring.ringFingerprint === ring.ringFingerprint && prev.ring.generation === ring.generation) installedAt = prev.installedAt;
         } else {
           try {
-            seen = await this.#installAndVerify(ring, before);
+            seen = await this.#installAndVerify(ring, before, ring.revoke);
           } catch (err) {
             if (err instanceof ApiError && err.code === 'readback_timeout') this.#setPending(ring);
             throw err;
@@ -162,7 +171,8 @@ export class RingKeeper {
 
   /**
    * One re-assert tick: observe ATS, and when it does not hold the accepted ring (restarted,
-   * or overwritten), install the accepted ring again. Skipped while an install runs: that
+   * or overwritten at an older or the same generation), install the accepted ring again; a
+   * newer generation is reported, never overwritten. Skipped while an install runs: that
    * install proves its own result.
    */
   async reconcile(): Promise<void> {
@@ -186,6 +196,8 @@ export class RingKeeper {
       const a = this.#accepted;
       if (!a) return this.#setStatus(false, NOTHING_ACCEPTED);
       if (holds(seen, a.ring)) return this.#setStatus(true, '');
+      // Putting the accepted ring back over a newer one would be a rollback.
+      if (seen.generation > a.ring.generation) return this.#reportAtsAhead(seen, a.ring);
       this.#setStatus(false, 'ATS does not hold the accepted ring');
       this.#log.warn('re-asserting accepted ring', {
         generation: a.ring.generation,
@@ -195,7 +207,8 @@ export class RingKeeper {
         atsStartTime: iso(seen.startTime),
       });
       try {
-        await this.#installAndVerify(a.ring, seen);
+        // No revoke flag: the incident was handled when the ring was accepted.
+        await this.#installAndVerify(a.ring, seen, false);
         this.#metrics.reasserts.inc({ result: 'installed' });
         this.#setStatus(true, '');
         this.#log.info('accepted ring re-asserted', { generation: a.ring.generation, ringFingerprint: a.ring.ringFingerprint });
@@ -217,8 +230,12 @@ export class RingKeeper {
     });
   }
 
+  /**
+   * Every ring, revoke or not, must be newer than the accepted one and than what ATS holds; the
+   * accepted ring itself again (or exactly what ATS holds) is an idempotent re-push. A revoke
+   * only means the ring replaces every key: the operator issues it above every generation.
+   */
   #checkGeneration(ring: Ring, seen: AtsInstalled): void {
-    if (ring.revoke) return;
     const a = this.#accepted?.ring;
     if (a && ring.generation < a.generation) {
       throw new ApiError(409, 'stale_generation', `generation ${ring.generation} is older than the accepted generation ${a.generation}`);
@@ -230,14 +247,18 @@ export class RingKeeper {
     if (ring.generation < seen.generation) {
       throw new ApiError(409, 'stale_generation', `generation ${ring.generation} is older than the generation ${seen.generation} ATS holds`);
     }
+    if (ring.generation === seen.generation && !holds(seen, ring) && !(a && sameRing(a, ring))) {
+      throw new ApiError(409, 'stale_generation', `generation ${ring.generation} is what ATS holds, with another ring`);
+    }
   }
 
-  async #installAndVerify(ring: Ring, before: AtsInstalled): Promise<AtsInstalled> {
-    // The plugin accepts only newer generations; re-installing the agent's own ring over an
-    // equal or newer one (after a revoke or someone else's push) needs the revoke flag.
-    const revoke = ring.revoke || before.generation >= ring.generation;
+  /** Callers made sure ATS holds no newer generation than `ring`. */
+  async #installAndVerify(ring: Ring, before: AtsInstalled, revoke: boolean): Promise<AtsInstalled> {
+    // The plugin accepts only newer generations, and the same generation only flagged as a
+    // reassert: the agent's accepted ring going back over another ring of its generation.
+    const reassert = before.generation === ring.generation;
     try {
-      await this.#bridge.install({ generation: ring.generation, keys: ring.keys, revoke });
+      await this.#bridge.install({ generation: ring.generation, keys: ring.keys, revoke, reassert });
     } catch (err) {
       throw this.#unavailable(err);
     }
@@ -267,6 +288,7 @@ export class RingKeeper {
       throw this.#unavailable(err);
     }
     this.#metrics.atsUp.set(1);
+    if (seen.mlockFailed !== undefined) this.#metrics.pluginMlockFailed.set(seen.mlockFailed ? 1 : 0);
     this.#status.atsUp = true;
     if (this.#lastStartTime !== null && seen.startTime !== this.#lastStartTime) {
       this.#metrics.atsRestarts.inc();
@@ -295,12 +317,35 @@ export class RingKeeper {
     this.#setStatus(true, '');
   }
 
+  /**
+   * ATS holds a newer generation than the accepted ring: pushed by someone else (any process
+   * in the pod can message the plugin). Not overwritten, that would roll ATS back: not ready,
+   * with the reason, a metric and one warning per distinct ring; GET /v1/ring shows what ATS
+   * holds, and the operator treats a generation it never issued as this pod's error.
+   */
+  #reportAtsAhead(seen: AtsInstalled, accepted: Ring): void {
+    this.#setStatus(false, `ATS holds generation ${seen.generation}, newer than the accepted generation ${accepted.generation}; not rolled back`, seen.generation);
+    const seenKey = `${seen.startTime}/${seen.generation}/${seen.ringFingerprint}`;
+    if (this.#aheadReported === seenKey) return;
+    this.#aheadReported = seenKey;
+    this.#log.warn('ATS holds a newer generation than the accepted ring; it is not overwritten', {
+      generation: accepted.generation,
+      ringFingerprint: accepted.ringFingerprint,
+      atsGeneration: seen.generation,
+      atsRingFingerprint: seen.ringFingerprint,
+      atsStartTime: iso(seen.startTime),
+    });
+  }
+
   #setPending(ring: Ring): void {
     if (this.#pending && this.#pending !== ring) zeroRing(this.#pending);
     this.#pending = ring;
   }
 
-  #setStatus(ready: boolean, reason: string): void {
+  /** `atsAhead`: the newer generation ATS holds over the accepted ring, 0 when none. */
+  #setStatus(ready: boolean, reason: string, atsAhead = 0): void {
+    this.#metrics.atsGenerationAhead.set(atsAhead);
+    if (atsAhead === 0) this.#aheadReported = null;
     this.#status.ready = ready;
     this.#status.reason = reason;
     this.#metrics.ready.set(ready ? 1 : 0);

@@ -29,6 +29,11 @@ export const ANNOTATION_REVOKE_HANDLED = `${LABEL_PREFIX}revoke-handled`;
 /** Label on the owned Secret naming its TicketKeySet (lets informers select only owned Secrets). */
 export const LABEL_TICKET_KEY_SET = `${LABEL_PREFIX}ticketkeyset`;
 
+/** Label marking a pod that runs the agent; the operator's default pod watch selects only these. */
+export const LABEL_AGENT_POD = `${LABEL_PREFIX}agent`;
+/** Default of `tko operator --pod-label-selector`. */
+export const DEFAULT_POD_LABEL_SELECTOR = `${LABEL_AGENT_POD}=true`;
+
 /**
  * Pod condition type used as a readiness gate: pods that list it in `spec.readinessGates` become
  * Ready only after their agent acknowledged the current ring (the operator patches pods/status).

@@ -6,15 +6,21 @@
  *   tag "ticketkeys.ring":  binary frame
  *     0..3   "TKR1"
  *     4      version = 1
- *     5      flags: bit0 = revoke (accept a generation not newer than the installed one)
+ *     5      flags: bit0 = revoke: the ring replaces every key after an incident (logged at
+ *                   warning; the sender flushes session caches). It grants nothing else: a
+ *                   revoke ring needs a newer generation like any ring.
+ *                   bit1 = reassert: the agent puts its accepted ring back over another ring
+ *                   ATS holds at the SAME generation. Equal generation only, never lower.
  *     6..7   reserved, must be 0
  *     8..15  generation, uint64 big-endian, 1..INT64_MAX (published as an int64 stat)
  *     16..   N x 48 key bytes (name[16] | hmac[16] | aes[16]), N in 1..16, keys[0] encrypts
  *   tag "ticketkeys.cache": ASCII "flush" or "remove <hex session id>"
  *
  * Rejected ring messages (bad framing, empty ring, length not a multiple of 48, more than 16
- * keys, generation 0 or not newer than the installed one without revoke, duplicate key names)
- * never reach TSSslTicketKeyUpdate: an empty buffer there would install a random key.
+ * keys, generation 0, a generation not newer than the installed one (equal only with
+ * reassert), duplicate key names) never reach TSSslTicketKeyUpdate: an empty buffer there
+ * would install a random key. No flag ever lets a generation go backwards: whoever can send
+ * a message (any process in the pod) can take a generation forward, never roll it back.
  *
  * Read-back goes through plugin stats (messages are one-way), all int64, non-persistent:
  *   plugin.ticketkeys.generation         installed generation, 0 = none since start
@@ -25,6 +31,8 @@
  *   plugin.ticketkeys.cache.tracked / removed / flushes / overflows
  *   plugin.ticketkeys.loaded_at          epoch seconds: tells this process's stats from stale
  *                                        ones traffic_manager kept from before a restart
+ *   plugin.ticketkeys.mlock_failed       1 when the key store could not be mlock'd (it may be
+ *                                        swapped out; RLIMIT_MEMLOCK / IPC_LOCK), else 0
  *
  * After `traffic_ctl config reload` the ring is re-applied at once and then every 250 ms for
  * 12 s, so a ticket_key.filename loaded by ATS's key loader is overridden again.
@@ -57,6 +65,8 @@
 #define FRAME_MAGIC "TKR1"
 #define FRAME_VERSION 1
 #define FRAME_FLAG_REVOKE 0x01
+#define FRAME_FLAG_REASSERT 0x02
+#define FRAME_FLAGS_KNOWN (FRAME_FLAG_REVOKE | FRAME_FLAG_REASSERT)
 #define FRAME_HEADER_LEN 16
 #define KEY_LEN 48
 #define MAX_KEYS 16
@@ -91,6 +101,7 @@ enum {
   STAT_CACHE_FLUSHES,
   STAT_CACHE_OVERFLOWS,
   STAT_LOADED_AT,
+  STAT_MLOCK_FAILED,
   STAT_COUNT
 };
 
@@ -98,7 +109,7 @@ static const char *const STAT_NAMES[STAT_COUNT] = {
   "plugin.ticketkeys.generation",    "plugin.ticketkeys.key_count",      "plugin.ticketkeys.ring_fingerprint",
   "plugin.ticketkeys.installs",      "plugin.ticketkeys.rejected",       "plugin.ticketkeys.reapplies",
   "plugin.ticketkeys.cache.tracked", "plugin.ticketkeys.cache.removed",  "plugin.ticketkeys.cache.flushes",
-  "plugin.ticketkeys.cache.overflows", "plugin.ticketkeys.loaded_at",
+  "plugin.ticketkeys.cache.overflows", "plugin.ticketkeys.loaded_at",     "plugin.ticketkeys.mlock_failed",
 };
 
 static int stat_ids[STAT_COUNT];
@@ -205,6 +216,7 @@ typedef struct {
 static ring_store *store;
 static size_t store_map_len;
 static int active_slot = -1; /* -1: nothing installed since traffic_server started */
+static int store_mlock_failed;  /* published as plugin.ticketkeys.mlock_failed */
 static uint64_t installed_generation;
 static int64_t count_installs, count_rejected, count_reapplies;
 static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -225,9 +237,11 @@ store_create(void)
     munmap(p, store_map_len);
     return -1;
   }
-  /* Keep keys out of swap when the limit allows; not fatal (RLIMIT_MEMLOCK may be 0). */
+  /* Keep keys out of swap when the limit allows; not fatal (RLIMIT_MEMLOCK may be 0), but
+   * visible: a warning once, and the mlock_failed stat the agent exports as a metric. */
   if (mlock(p, store_map_len) != 0) {
-    TSDebug(DEBUG_TAG, "mlock of the key store failed; continuing without it");
+    store_mlock_failed = 1;
+    TSWarning("[%s] mlock of the key store failed (RLIMIT_MEMLOCK too low?): keys may be swapped out", PLUGIN_NAME);
   }
   store = p;
   return 0;
@@ -263,7 +277,7 @@ read_be64(const unsigned char *p)
 /* Returns NULL when the frame is acceptable, else a reason (no key bytes in it).
  * Called with ring_lock held (reads installed_generation). */
 static const char *
-validate_frame(const unsigned char *data, size_t size, uint64_t *generation, int *revoke)
+validate_frame(const unsigned char *data, size_t size, uint64_t *generation, int *revoke, int *reassert)
 {
   if (data == NULL || size < FRAME_HEADER_LEN) {
     return "frame shorter than its header";
@@ -274,7 +288,7 @@ validate_frame(const unsigned char *data, size_t size, uint64_t *generation, int
   if (data[4] != FRAME_VERSION) {
     return "unsupported frame version";
   }
-  if ((data[5] & ~FRAME_FLAG_REVOKE) != 0) {
+  if ((data[5] & ~FRAME_FLAGS_KNOWN) != 0) {
     return "unknown flags";
   }
   if (data[6] != 0 || data[7] != 0) {
@@ -282,6 +296,7 @@ validate_frame(const unsigned char *data, size_t size, uint64_t *generation, int
   }
   *generation = read_be64(data + 8);
   *revoke     = (data[5] & FRAME_FLAG_REVOKE) != 0;
+  *reassert   = (data[5] & FRAME_FLAG_REASSERT) != 0;
 
   size_t ring_len = size - FRAME_HEADER_LEN;
   if (ring_len == 0) {
@@ -299,7 +314,8 @@ validate_frame(const unsigned char *data, size_t size, uint64_t *generation, int
   if (*generation > (uint64_t)INT64_MAX) {
     return "generation out of range";
   }
-  if (!*revoke && *generation <= installed_generation) {
+  /* Revoke or not: never back. Reassert: the installed generation itself, never lower. */
+  if (*generation < installed_generation || (*generation == installed_generation && !*reassert)) {
     return "stale generation";
   }
   /* Two keys with one name: ATS would decrypt with whichever it finds first. */
@@ -343,9 +359,10 @@ handle_ring_message(const unsigned char *data, size_t size)
 {
   uint64_t generation = 0;
   int revoke          = 0;
+  int reassert        = 0;
 
   pthread_mutex_lock(&ring_lock);
-  const char *reason = validate_frame(data, size, &generation, &revoke);
+  const char *reason = validate_frame(data, size, &generation, &revoke, &reassert);
   if (reason != NULL) {
     reject_locked(reason, generation, size);
     pthread_mutex_unlock(&ring_lock);
@@ -373,8 +390,13 @@ handle_ring_message(const unsigned char *data, size_t size)
   ++count_installs;
   publish_ring_stats_locked();
   request_stats_flush();
-  TSDebug(DEBUG_TAG, "installed generation %" PRIu64 " with %zu keys%s", generation, spare->len / KEY_LEN,
-          revoke ? " (revoke)" : "");
+  if (revoke) {
+    /* An incident: every earlier key is gone from ATS now. Worth a line in diags.log. */
+    TSWarning("[%s] revoke: installed generation %" PRIu64 " with %zu keys", PLUGIN_NAME, generation, spare->len / KEY_LEN);
+  } else {
+    TSDebug(DEBUG_TAG, "installed generation %" PRIu64 " with %zu keys%s", generation, spare->len / KEY_LEN,
+            reassert ? " (reassert)" : "");
+  }
   pthread_mutex_unlock(&ring_lock);
 }
 
@@ -730,6 +752,7 @@ TSPluginInit(int argc, const char *argv[])
   if (store_create() != 0 || stats_create() != 0) {
     return;
   }
+  stat_set(STAT_MLOCK_FAILED, store_mlock_failed);
   sid_table = mmap(NULL, sizeof(sid_bucket) * SID_BUCKETS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (sid_table == MAP_FAILED) {
     TSError("[%s] cannot allocate the session-id table", PLUGIN_NAME);

@@ -3,7 +3,7 @@
 // and the agent's memory budget (80 MB RSS) leaves no room for modules it does not use.
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { formatHostPort, parseHostPort, type HostPort } from '../agent/host-port.ts';
-import { OPERATOR_IDENTITY } from '../agent/names.ts';
+import { OPERATOR_IDENTITY } from '../agent/identity.ts';
 import { AGENT_V8_FLAGS, applyV8Flags, parseV8Flags } from '../agent/runtime-flags.ts';
 
 interface AgentFlags {
@@ -14,6 +14,7 @@ interface AgentFlags {
   tlsKey: string;
   clientCa: string;
   clientIdentity: string;
+  tlsReloadIntervalMs: number;
   installer: 'ats' | 'memory';
   readbackTimeoutMs: number;
   reassertIntervalMs: number;
@@ -53,10 +54,11 @@ export function registerAgent(program: Command): void {
         .default(parseHostPort('127.0.0.1:9444'), '127.0.0.1:9444'),
     )
     .option('--ats-runroot <dir>', 'ATS runroot (directory with runroot.yaml, or the file) whose mgmtapi.sock to use')
-    .requiredOption('--tls-cert <file>', 'agent serving certificate (PEM, for agent.ticketkeys.dev)')
+    .requiredOption('--tls-cert <file>', 'agent serving certificate (PEM) whose URI SAN names this pod or its service account (docs/agent.md, trust model)')
     .requiredOption('--tls-key <file>', 'agent serving key (PEM)')
-    .requiredOption('--client-ca <file>', 'CA that signs the operator client certificate (PEM)')
-    .option('--client-identity <name>', 'CN the client certificate must carry', OPERATOR_IDENTITY)
+    .requiredOption('--client-ca <file>', 'operator CA bundle (PEM, one or more CA certificates) that signs the operator client certificate')
+    .option('--client-identity <uri>', 'URI SAN the client certificate must carry', OPERATOR_IDENTITY)
+    .option('--tls-reload-interval-ms <ms>', 'how often the three TLS files are checked for new content (reloaded without a restart)', positiveInt, 5000)
     .addOption(new Option('--installer <kind>', '"memory" only for benchmarks of the agent itself').choices(['ats', 'memory']).default('ats'))
     .option('--readback-timeout-ms <ms>', 'how long ATS gets to show a pushed ring before 504', positiveInt, 2000)
     .option('--reassert-interval-ms <ms>', 'how often ATS is checked for holding the accepted ring', positiveInt, 300)
@@ -75,14 +77,13 @@ export function registerAgent(program: Command): void {
 async function runAgent(flags: AgentFlags): Promise<void> {
   // Before the agent's modules load and anything gets hot (see runtime-flags.ts).
   applyV8Flags(flags.v8Flags);
-  const [{ readFile }, { startAgent }, { createLogger }] = await Promise.all([
-    import('node:fs/promises'),
+  const [{ startAgent }, { createLogger }] = await Promise.all([
     import('../agent/agent.ts'),
     import('../observability/logger.ts'),
   ]);
   const logger = createLogger({ component: 'agent' });
+  (await import('../agent/core-dump-guard.ts')).warnIfCoreDumpsEnabled(logger); // keys in memory: no core files
   logger.debug('runtime', { v8Flags: flags.v8Flags, nodeOptions: process.env.NODE_OPTIONS ?? '' });
-  const [cert, key, clientCa] = await Promise.all([readFile(flags.tlsCert), readFile(flags.tlsKey), readFile(flags.clientCa)]);
   let bridge;
   if (flags.installer === 'memory') {
     // Scale benchmarks and tests of the agent itself only: nothing reaches ATS.
@@ -95,7 +96,7 @@ async function runAgent(flags: AgentFlags): Promise<void> {
   const agent = await startAgent({
     listen: flags.listen,
     healthListen: flags.healthListen,
-    tls: { cert, key, clientCa },
+    tlsFiles: { cert: flags.tlsCert, key: flags.tlsKey, clientCa: flags.clientCa, reloadIntervalMs: flags.tlsReloadIntervalMs },
     bridge,
     logger,
     clientIdentity: flags.clientIdentity,

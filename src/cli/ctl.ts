@@ -8,6 +8,13 @@ import type { TicketKeySet } from '../api/index.ts';
 interface CtlFlags {
   namespace?: string;
   kubeconfig?: string;
+  kubeTimeout: string;
+}
+
+/** --kube-timeout in ms: an unreachable API server ends the command instead of hanging it. */
+async function kubeTimeoutMs(flags: CtlFlags): Promise<number> {
+  const { parseDuration } = await import('../core/duration.ts');
+  return parseDuration(flags.kubeTimeout);
 }
 
 async function kubeConfig(flags: CtlFlags): Promise<{ kc: KubeConfig; namespace: string }> {
@@ -20,7 +27,10 @@ async function kubeConfig(flags: CtlFlags): Promise<{ kc: KubeConfig; namespace:
 }
 
 function withCommon(cmd: Command): Command {
-  return cmd.option('-n, --namespace <ns>', 'namespace of the TicketKeySet (default: the kubeconfig context\'s)').option('--kubeconfig <file>', 'kubeconfig file');
+  return cmd
+    .option('-n, --namespace <ns>', 'namespace of the TicketKeySet (default: the kubeconfig context\'s)')
+    .option('--kubeconfig <file>', 'kubeconfig file')
+    .option('--kube-timeout <duration>', 'timeout of each Kubernetes API request', '15s');
 }
 
 /** The per-pod table of `tko status` (pure, for tests). */
@@ -62,7 +72,15 @@ export function registerCtl(program: Command): void {
     const { kc, namespace } = await kubeConfig(flags);
     const { CustomObjectsApi } = await import('@kubernetes/client-node');
     const { GROUP, VERSION, PLURAL } = await import('../api/names.ts');
-    const tks = (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name })) as TicketKeySet;
+    const { withTimeout } = await import('../operator/kube/request-options.ts');
+    const { toKubeError } = await import('../operator/kube/errors.ts');
+    const timeoutMs = await kubeTimeoutMs(flags);
+    let tks: TicketKeySet;
+    try {
+      tks = (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name }, withTimeout(timeoutMs))) as TicketKeySet;
+    } catch (err) {
+      throw toKubeError(err, `ticketkeyset ${namespace}/${name}`);
+    }
     process.stdout.write(formatStatus(tks));
   });
   for (const [verb, description] of [
@@ -72,7 +90,7 @@ export function registerCtl(program: Command): void {
     withCommon(program.command(`${verb} <name>`).description(description)).action(async (name: string, flags: CtlFlags) => {
       const { kc, namespace } = await kubeConfig(flags);
       const { TicketKeySetAnnotator } = await import('../operator/kube/annotations.ts');
-      const annotator = new TicketKeySetAnnotator({ kubeConfig: kc });
+      const annotator = new TicketKeySetAnnotator({ kubeConfig: kc, requestTimeoutMs: await kubeTimeoutMs(flags) });
       const ref = { namespace, name };
       const value = verb === 'rotate' ? await annotator.requestRotation(ref) : await annotator.requestRevoke(ref);
       process.stdout.write(`${verb === 'rotate' ? 'rotation' : 'revoke'} requested for ${namespace}/${name} (${value})\n`);

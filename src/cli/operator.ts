@@ -2,6 +2,7 @@
 // (src/manifests/operator-deployment.ts OPERATOR_FLAGS) plus tuning knobs with sane defaults.
 // The implementation loads when the command runs.
 import type { Command } from 'commander';
+import { DEFAULT_POD_LABEL_SELECTOR } from '../api/names.ts';
 
 interface OperatorFlags {
   kubeconfig?: string;
@@ -17,7 +18,10 @@ interface OperatorFlags {
   agentClientCert: string;
   agentClientKey: string;
   agentCa: string;
+  agentTlsReloadInterval: string;
   agentTimeout: string;
+  kubeTimeout: string;
+  podLabelSelector: string;
   workers: string;
   pushConcurrency: string;
   resyncPeriod: string;
@@ -38,10 +42,17 @@ export function registerOperator(program: Command): void {
     .option('--leader-election-renew-deadline <duration>', 'leader gives up if it cannot renew within this', '10s')
     .option('--leader-election-retry-period <duration>', 'interval between Lease attempts', '2s')
     .option('--identity <id>', 'leader-election identity and Event reportingInstance (default: hostname_uuid)')
-    .requiredOption('--agent-client-cert <file>', 'PEM client certificate for the agents\' mutual TLS')
+    .requiredOption('--agent-client-cert <file>', 'PEM client certificate for the agents\' mutual TLS (URI SAN spiffe://ticketkeys.dev/operator, clientAuth)')
     .requiredOption('--agent-client-key <file>', 'PEM key of that certificate')
-    .requiredOption('--agent-ca <file>', 'PEM CA that signs the agents\' serving certificates')
+    .requiredOption('--agent-ca <file>', 'PEM operator CA bundle (one or more CA certificates) that signs the agents\' serving certificates')
+    .option('--agent-tls-reload-interval <duration>', 'how often the three agent TLS files are checked for new content (reloaded without a restart)', '5s')
     .option('--agent-timeout <duration>', 'timeout of each agent request (reads, pushes)', '5s')
+    .option('--kube-timeout <duration>', 'timeout of each Kubernetes API request (lists, reads, writes, Events)', '15s')
+    .option(
+      '--pod-label-selector <selector>',
+      'label selector of the pods the operator lists and watches; only pods matching it can be targeted ("" = every pod in the watched namespaces)',
+      DEFAULT_POD_LABEL_SELECTOR,
+    )
     .option('--workers <n>', 'TicketKeySets reconciled at once', '4')
     .option('--push-concurrency <n>', 'agents talked to at once per reconcile', '16')
     .option('--resync-period <duration>', 'look at every TicketKeySet at least this often (drift detection)', '60s')
@@ -81,7 +92,10 @@ export function registerOperator(program: Command): void {
           agentClientCert: flags.agentClientCert,
           agentClientKey: flags.agentClientKey,
           agentCa: flags.agentCa,
+          agentTlsReloadMs: parseDuration(flags.agentTlsReloadInterval),
           agentTimeoutMs: parseDuration(flags.agentTimeout),
+          kubeTimeoutMs: parseDuration(flags.kubeTimeout),
+          podLabelSelector: flags.podLabelSelector.trim(),
           workers: positive('--workers', flags.workers),
           pushConcurrency: positive('--push-concurrency', flags.pushConcurrency),
           resyncMs: parseDuration(flags.resyncPeriod),

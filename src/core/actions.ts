@@ -34,7 +34,7 @@ export interface PushAction {
   readonly ring: readonly PushKey[];
   /** Pod names, sorted. */
   readonly pods: readonly string[];
-  /** Emergency revoke: agents accept it even if not newer than what they hold. */
+  /** Emergency revoke: replace every key and flush; still newer than anything the pod holds (never a rollback). */
   readonly revoke: boolean;
 }
 

@@ -1,5 +1,6 @@
 // Status conditions from the state after a step and the pods measured against its ring.
 // Messages name pods and fingerprints, never key bytes.
+import { DEFAULT_POD_LABEL_SELECTOR } from '../api/names.ts';
 import type { Condition, ConditionsAction } from './actions.ts';
 import { observedConverged, type Convergence, type PodObservation } from './observations.ts';
 import type { RotationPolicy } from './policy.ts';
@@ -8,6 +9,8 @@ import { activeKey, stagedKey, type RotationState } from './state.ts';
 /** How many pod names a message lists before "and N more". */
 export const MAX_NAMED_PODS = 10;
 const MAX_ERROR_CHARS = 200;
+/** The operator's default pod label selector, named where no pod is seen. */
+export const AGENT_LABEL_HINT = DEFAULT_POD_LABEL_SELECTOR;
 
 export interface ConditionInputs {
   readonly state: RotationState;
@@ -79,7 +82,8 @@ export function buildConditions(input: ConditionInputs): ConditionsAction {
               : 'PodsNotConverged',
       message:
         total === 0
-          ? `no Running pod matches the selector; generation ${gen} (active key ${activeFp}) waits for one`
+          ? // The operator sees only pods with its pod label (a pod without it is invisible, not "not matching").
+            `no Running pod matches the selector among the pods the operator watches (only pods labelled ${AGENT_LABEL_HINT} unless --pod-label-selector says otherwise); generation ${gen} (active key ${activeFp}) waits for one`
           : `${readyAcked}/${readyTotal} ready pods observed holding generation ${gen}${waitingFor}`,
     };
   }

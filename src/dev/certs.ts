@@ -1,11 +1,13 @@
-// Short-lived development certificates for the agent's mutual TLS: a CA, the operator's client
-// certificate and the agent's serving certificate. Generated at run time (never committed).
-// The functions are also the test kit for the refusals: a foreign CA, a wrong identity.
+// Short-lived development certificates for the agent's mutual TLS, following the trust model
+// of docs/agent.md: a CA, the operator's client certificate (URI SAN OPERATOR_IDENTITY,
+// clientAuth) and agents' serving certificates whose URI SAN names a pod or a service account.
+// Generated at run time (never committed). The functions are also the test kit for the
+// refusals: a foreign CA, a wrong identity, another pod's certificate.
 import { webcrypto } from 'node:crypto';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as X509 from '@peculiar/x509';
-import { AGENT_SERVER_NAME, OPERATOR_IDENTITY } from '../agent/protocol.ts';
+import { agentIdentityUri, OPERATOR_IDENTITY, type AgentSubject } from '../agent/identity.ts';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -48,6 +50,8 @@ export interface IssueOptions {
   usage: 'server' | 'client';
   dnsNames?: string[];
   ipAddresses?: string[];
+  /** URI SANs: the identities of docs/agent.md's trust model. */
+  uris?: string[];
   days?: number;
   /** Issue an already-expired certificate (tests of expiry). */
   expired?: boolean;
@@ -107,6 +111,7 @@ export async function issueCert(ca: CertAuthority, options: IssueOptions): Promi
   const names = [
     ...(options.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
     ...(options.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
+    ...(options.uris ?? []).map((value) => ({ type: 'url' as const, value })),
   ];
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
@@ -128,25 +133,38 @@ export async function issueCert(ca: CertAuthority, options: IssueOptions): Promi
   return { cert: cert.toString('pem'), key: await privateKeyPem(keys.privateKey) };
 }
 
+/** The operator's client certificate: URI SAN `identity` (default OPERATOR_IDENTITY), clientAuth. */
+export function issueOperatorCert(ca: CertAuthority, options: { days?: number; identity?: string } = {}): Promise<PemPair> {
+  return issueCert(ca, { commonName: 'ticket-key-operator', usage: 'client', uris: [options.identity ?? OPERATOR_IDENTITY], ...(options.days ? { days: options.days } : {}) });
+}
+
+/** An agent's serving certificate for one pod ({namespace, pod}) or a workload ({namespace, serviceAccount}). */
+export function issueAgentCert(ca: CertAuthority, subject: AgentSubject, options: { days?: number; expired?: boolean } = {}): Promise<PemPair> {
+  return issueCert(ca, {
+    commonName: 'pod' in subject ? subject.pod : subject.serviceAccount,
+    usage: 'server',
+    uris: [agentIdentityUri(subject)],
+    ...(options.days ? { days: options.days } : {}),
+    ...(options.expired ? { expired: true } : {}),
+  });
+}
+
+/** Whom createDevCerts' agent certificate speaks for unless told: the default workload of `default`. */
+export const DEV_AGENT_SUBJECT: AgentSubject = { namespace: 'default', serviceAccount: 'default' };
+
 export interface DevCerts {
   ca: CertAuthority;
-  /** Client certificate with the operator identity (CN ticket-key-operator). */
+  /** Client certificate with the operator identity (URI SAN OPERATOR_IDENTITY). */
   operator: PemPair;
-  /** Serving certificate for agent.ticketkeys.dev (+ localhost, 127.0.0.1). */
+  /** Serving certificate of the agent for `agent` (default DEV_AGENT_SUBJECT). */
   agent: PemPair;
 }
 
-export async function createDevCerts(options: { days?: number } = {}): Promise<DevCerts> {
+export async function createDevCerts(options: { days?: number; agent?: AgentSubject } = {}): Promise<DevCerts> {
   const days = options.days ?? 1;
   const ca = await createCa({ days });
-  const operator = await issueCert(ca, { commonName: OPERATOR_IDENTITY, usage: 'client', days });
-  const agent = await issueCert(ca, {
-    commonName: AGENT_SERVER_NAME,
-    usage: 'server',
-    dnsNames: [AGENT_SERVER_NAME, 'localhost'],
-    ipAddresses: ['127.0.0.1'],
-    days,
-  });
+  const operator = await issueOperatorCert(ca, { days });
+  const agent = await issueAgentCert(ca, options.agent ?? DEV_AGENT_SUBJECT, { days });
   return { ca, operator, agent };
 }
 

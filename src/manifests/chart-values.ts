@@ -7,6 +7,8 @@ export const DEFAULT_VALUES = {
   imagePullSecrets: [] as { name: string }[],
   replicas: 2,
   watchNamespaces: [] as string[],
+  podLabelSelector: 'ticketkeys.dev/agent=true',
+  kubeTimeout: '15s',
   leaderElection: { enabled: true },
   logLevel: 'info',
   metrics: { port: 8080 },
@@ -30,12 +32,19 @@ const COMMENTS: Record<string, string> = {
   watchNamespaces:
     ' Namespaces whose TicketKeySets, pods and Secrets the operator manages. Empty: all namespaces\n' +
     ' (ClusterRoleBinding). Otherwise the ClusterRole is bound only in these namespaces (RoleBindings).',
+  podLabelSelector:
+    ' Label selector of the pods the operator lists and watches (--pod-label-selector). Only pods\n' +
+    ' matching it can be targeted by a TicketKeySet: label the ATS pods that run the agent\n' +
+    ' ticketkeys.dev/agent: "true". "" watches every pod of the watched namespaces.',
+  kubeTimeout: ' Timeout of each Kubernetes API request of the operator (--kube-timeout).',
   leaderElection: ' Lease-based leader election in the release namespace. Keep enabled with more than one replica.',
   logLevel: ' error, warn, info or debug. Logs never contain key material.',
   metrics: ' Port of the HTTP server for /metrics (Prometheus), /healthz and /readyz; exposed by a Service.',
   agentTLS:
-    ' Secret with the operator client certificate for the agents\' mutual TLS: tls.crt, tls.key and ca.crt\n' +
-    ' (the CA that signs the agents\' serving certificates), e.g. written by cert-manager. Mounted read-only.',
+    ' Secret with the operator client certificate for the agents\' mutual TLS: tls.crt (URI SAN\n' +
+    ' spiffe://ticketkeys.dev/operator, clientAuth), tls.key and ca.crt (the CA bundle that signs the agents\'\n' +
+    ' per-pod or per-service-account certificates; see docs/agent.md "Trust model"), e.g. written by\n' +
+    ' cert-manager. Mounted read-only and re-read without a restart when it changes.',
   resources: ' Container resources.',
   podAnnotations: ' Extra annotations on the operator pods.',
   nodeSelector: ' Scheduling constraints of the operator pods.',

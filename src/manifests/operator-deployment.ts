@@ -16,6 +16,8 @@ export const METRICS_PORT_NAME = 'metrics';
  */
 export const OPERATOR_FLAGS = {
   namespaces: '--namespaces', // comma-separated; empty = all namespaces
+  podLabelSelector: '--pod-label-selector', // the pods listed and watched
+  kubeTimeout: '--kube-timeout', // bound of each Kubernetes API request
   metricsAddr: '--metrics-addr', // host:port of /metrics, /healthz, /readyz
   leaderElect: '--leader-elect', // true|false
   leaderElectionNamespace: '--leader-election-namespace',
@@ -39,6 +41,8 @@ export function operatorArgs(): string[] {
   const f = OPERATOR_FLAGS;
   return [
     `${f.namespaces}=${helmInline(`join "," ${v('watchNamespaces')}`)}`,
+    `${f.podLabelSelector}=${helmInline(v('podLabelSelector'))}`,
+    `${f.kubeTimeout}=${helmInline(v('kubeTimeout'))}`,
     `${f.metricsAddr}=:${helmInline(v('metrics.port'))}`,
     `${f.leaderElect}=${helmInline(v('leaderElection.enabled'))}`,
     `${f.leaderElectionNamespace}=$(POD_NAMESPACE)`,

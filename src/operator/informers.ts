@@ -1,15 +1,45 @@
 // The operator's informers: TicketKeySets, Pods, its own Secrets and ConfigMaps, each scoped
-// to all namespaces or to the list given with `--namespaces`.
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1ConfigMap, type V1Pod, type V1Secret } from '@kubernetes/client-node';
+// to all namespaces or to the list given with `--namespaces` (then nothing is ever listed or
+// watched cluster-wide). Scope and memory:
+// - Pods: only those carrying the `--pod-label-selector` label (default ticketkeys.dev/agent=true,
+//   the label the pods running the agent carry), not every pod of the cluster.
+// - Secrets and ConfigMaps: metadata only (PartialObjectMetadata). The reconciler reads its
+//   Secret live and only for the reconcile that uses it; the informer only maps changes to their
+//   TicketKeySet, so key bytes are never cached. Objects are stripped to metadata on arrival too,
+//   in case a server ignored the Accept header.
+// - Every LIST is bounded by the request timeout; watches by client-node's inactivity timer
+//   and the informer's watchdog (informer.ts).
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  Watch,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type V1ObjectMeta,
+  type V1Pod,
+} from '@kubernetes/client-node';
 // The generated serializer turns raw watch JSON into the same model objects typed lists return.
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import { MANAGED_BY_SELECTOR } from './labels.ts';
+import { ACCEPT_METADATA, DEFAULT_KUBE_TIMEOUT_MS, metadataOnlyList, withTimeout } from './kube/request-options.ts';
 import { TICKETKEYSET } from './kube/resources.ts';
-import { ResilientInformer, type ListTarget, type ResilientInformerOptions } from './informer.ts';
+import { ResilientInformer, type ListTarget, type ResilientInformerOptions, type WatchTransport } from './informer.ts';
+
+export { DEFAULT_POD_LABEL_SELECTOR } from '../api/names.ts';
+
+/** A Secret or ConfigMap as the metadata-only informers hold it: no data, ever. */
+export interface ObjectMetadataOnly extends KubernetesObject {
+  apiVersion: 'meta.k8s.io/v1';
+  kind: 'PartialObjectMetadata';
+  metadata: V1ObjectMeta;
+}
 
 export interface InformerFactoryOptions {
   /** Namespaces to watch; empty or undefined watches all namespaces. */
   namespaces?: readonly string[];
+  /** Bound of every LIST request (default DEFAULT_KUBE_TIMEOUT_MS). */
+  requestTimeoutMs?: number;
   /** Extra options passed to every informer (clock, logger, backoff, watchdog…). Selectors are
    *  not among them: a factory sets them on the list and the watch alike. */
   informer?: Partial<Omit<ResilientInformerOptions<KubernetesObject>, 'name' | 'kubeConfig' | 'targets' | 'decode' | 'labelSelector' | 'fieldSelector'>>;
@@ -29,50 +59,62 @@ export function parseNamespaces(flag: string | undefined): string[] {
 export function ticketKeySetInformer<T extends KubernetesObject = KubernetesObject>(kc: KubeConfig, options: InformerFactoryOptions = {}): ResilientInformer<T> {
   const api = kc.makeApiClient(CustomObjectsApi);
   const { group, version, plural } = TICKETKEYSET;
+  const bounded = () => withTimeout(timeoutOf(options));
   return build<T>(kc, 'ticketkeysets', options, undefined, {
     allPath: `/apis/${group}/${version}/${plural}`,
     nsPath: (ns) => `/apis/${group}/${version}/namespaces/${ns}/${plural}`,
-    listAll: () => api.listClusterCustomObject({ group, version, plural }) as Promise<KubernetesListObject<T>>,
-    listNs: (namespace) => api.listNamespacedCustomObject({ group, version, namespace, plural }) as Promise<KubernetesListObject<T>>,
+    listAll: () => api.listClusterCustomObject({ group, version, plural }, bounded()) as Promise<KubernetesListObject<T>>,
+    listNs: (namespace) => api.listNamespacedCustomObject({ group, version, namespace, plural }, bounded()) as Promise<KubernetesListObject<T>>,
   });
 }
 
-/** Pods; labelSelector narrows the watch (e.g. to the ATS pods) when the deployment knows it. */
+/**
+ * Pods; labelSelector narrows the list and watch (the operator passes `--pod-label-selector`,
+ * by default DEFAULT_POD_LABEL_SELECTOR; empty or undefined: every pod of the watched namespaces).
+ */
 export function podInformer(kc: KubeConfig, options: InformerFactoryOptions & { labelSelector?: string } = {}): ResilientInformer<V1Pod> {
   const api = kc.makeApiClient(CoreV1Api);
-  const labelSelector = options.labelSelector;
+  const labelSelector = options.labelSelector ? options.labelSelector : undefined;
+  const bounded = () => withTimeout(timeoutOf(options));
   return build<V1Pod>(kc, 'pods', options, labelSelector, {
     allPath: '/api/v1/pods',
     nsPath: (ns) => `/api/v1/namespaces/${ns}/pods`,
-    listAll: () => api.listPodForAllNamespaces({ labelSelector }),
-    listNs: (namespace) => api.listNamespacedPod({ namespace, labelSelector }),
+    listAll: () => api.listPodForAllNamespaces({ labelSelector }, bounded()),
+    listNs: (namespace) => api.listNamespacedPod({ namespace, labelSelector }, bounded()),
     decode: decoder<V1Pod>('V1Pod'),
   });
 }
 
-/** Only the Secrets the operator manages (labelled ticketkeys.dev/managed-by). */
-export function managedSecretInformer(kc: KubeConfig, options: InformerFactoryOptions = {}): ResilientInformer<V1Secret> {
+/**
+ * Only the Secrets the operator manages (labelled ticketkeys.dev/managed-by), metadata only:
+ * enough to map a change to the owning TicketKeySet, never the key bytes.
+ */
+export function managedSecretInformer(kc: KubeConfig, options: InformerFactoryOptions = {}): ResilientInformer<ObjectMetadataOnly> {
   const api = kc.makeApiClient(CoreV1Api);
   const labelSelector = MANAGED_BY_SELECTOR;
-  return build<V1Secret>(kc, 'secrets', options, labelSelector, {
+  const metadataOnly = () => metadataOnlyList(withTimeout(timeoutOf(options)));
+  return build<ObjectMetadataOnly>(kc, 'secrets', options, labelSelector, {
     allPath: '/api/v1/secrets',
     nsPath: (ns) => `/api/v1/namespaces/${ns}/secrets`,
-    listAll: () => api.listSecretForAllNamespaces({ labelSelector }),
-    listNs: (namespace) => api.listNamespacedSecret({ namespace, labelSelector }),
-    decode: decoder<V1Secret>('V1Secret'),
+    listAll: async () => stripList(await api.listSecretForAllNamespaces({ labelSelector }, metadataOnly())),
+    listNs: async (namespace) => stripList(await api.listNamespacedSecret({ namespace, labelSelector }, metadataOnly())),
+    decode: metadataDecoder,
+    watch: metadataWatch(kc),
   });
 }
 
-/** ConfigMaps (those TicketKeySets reference through atsConfig.configMapRef). */
-export function configMapInformer(kc: KubeConfig, options: InformerFactoryOptions & { labelSelector?: string } = {}): ResilientInformer<V1ConfigMap> {
+/** ConfigMaps (those TicketKeySets reference through atsConfig.configMapRef), metadata only: nothing reads their data. */
+export function configMapInformer(kc: KubeConfig, options: InformerFactoryOptions & { labelSelector?: string } = {}): ResilientInformer<ObjectMetadataOnly> {
   const api = kc.makeApiClient(CoreV1Api);
-  const labelSelector = options.labelSelector;
-  return build<V1ConfigMap>(kc, 'configmaps', options, labelSelector, {
+  const labelSelector = options.labelSelector ? options.labelSelector : undefined;
+  const metadataOnly = () => metadataOnlyList(withTimeout(timeoutOf(options)));
+  return build<ObjectMetadataOnly>(kc, 'configmaps', options, labelSelector, {
     allPath: '/api/v1/configmaps',
     nsPath: (ns) => `/api/v1/namespaces/${ns}/configmaps`,
-    listAll: () => api.listConfigMapForAllNamespaces({ labelSelector }),
-    listNs: (namespace) => api.listNamespacedConfigMap({ namespace, labelSelector }),
-    decode: decoder<V1ConfigMap>('V1ConfigMap'),
+    listAll: async () => stripList(await api.listConfigMapForAllNamespaces({ labelSelector }, metadataOnly())),
+    listNs: async (namespace) => stripList(await api.listNamespacedConfigMap({ namespace, labelSelector }, metadataOnly())),
+    decode: metadataDecoder,
+    watch: metadataWatch(kc),
   });
 }
 
@@ -82,6 +124,8 @@ interface Collection<T extends KubernetesObject> {
   listAll: () => Promise<KubernetesListObject<T>>;
   listNs: (namespace: string) => Promise<KubernetesListObject<T>>;
   decode?: (raw: unknown) => T;
+  /** Watch transport (e.g. one asking for metadata only); a test's transport still wins. */
+  watch?: WatchTransport;
 }
 
 function build<T extends KubernetesObject>(
@@ -103,7 +147,47 @@ function build<T extends KubernetesObject>(
     targets,
     ...(labelSelector !== undefined ? { labelSelector } : {}),
     ...(c.decode ? { decode: c.decode } : {}),
+    ...(c.watch && !options.informer?.watch ? { watch: c.watch } : {}),
   });
+}
+
+function timeoutOf(options: InformerFactoryOptions): number {
+  return options.requestTimeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
+}
+
+/** Keeps only what a metadata-only informer may hold, whatever the server sent. */
+function metadataOnly(metadata: V1ObjectMeta | undefined): ObjectMetadataOnly {
+  // managedFields: bookkeeping of server-side apply, the larger part of an object's metadata.
+  const { managedFields: _dropped, ...kept } = metadata ?? {};
+  return { apiVersion: 'meta.k8s.io/v1', kind: 'PartialObjectMetadata', metadata: kept };
+}
+
+/** Watch events carry raw JSON: metadata as the typed list returns it (Date fields), nothing else. */
+function metadataDecoder(raw: unknown): ObjectMetadataOnly {
+  const wire = (raw as { metadata?: unknown } | undefined)?.metadata ?? {};
+  return metadataOnly(ObjectSerializer.deserialize(wire, 'V1ObjectMeta', '') as V1ObjectMeta);
+}
+
+function stripList(list: { metadata?: KubernetesListObject<ObjectMetadataOnly>['metadata']; items?: ReadonlyArray<{ metadata?: V1ObjectMeta }> | null }): KubernetesListObject<ObjectMetadataOnly> {
+  return {
+    apiVersion: 'meta.k8s.io/v1',
+    kind: 'PartialObjectMetadataList',
+    ...(list.metadata ? { metadata: list.metadata } : {}),
+    items: (list.items ?? []).map((item) => metadataOnly(item.metadata)), // an empty metadata list has items: null
+  };
+}
+
+/**
+ * A Watch that asks for PartialObjectMetadata events: client-node's Watch sends the headers
+ * the KubeConfig applies, so it gets a view of the KubeConfig that adds the Accept header.
+ */
+function metadataWatch(kc: KubeConfig): WatchTransport {
+  const view = Object.create(kc) as KubeConfig;
+  view.applySecurityAuthentication = async (ctx) => {
+    await kc.applySecurityAuthentication(ctx);
+    ctx.setHeaderParam('Accept', ACCEPT_METADATA);
+  };
+  return new Watch(view);
 }
 
 function decoder<T>(type: string): (raw: unknown) => T {

@@ -2,10 +2,10 @@
 // caches), the TicketKeySet controller and its reconciler, leader election (only the leader
 // runs workers and writes; losing the Lease exits the process, as client-go's contract asks),
 // the metrics/health server, and a clean shutdown on SIGTERM that releases the Lease.
-import { readFile } from 'node:fs/promises';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { TicketKeySet } from '../api/index.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
+import { watchTlsFiles } from '../tls/reloading-files.ts';
 import { systemClock } from './clock.ts';
 import { Controller } from './controller.ts';
 import { HealthServer, informersSynced, loopAlive, reconcilesNotStuck, type HealthCheck } from './health.ts';
@@ -18,9 +18,19 @@ import { TicketKeySetStatusWriter } from './kube/status-writer.ts';
 import { LeaderElector } from './leader-election.ts';
 import { mapByReference, mapBySelector, mapToControllerOwner, mapToSelf } from './mappers.ts';
 import { OperatorMetrics } from './metrics.ts';
+import { AgentBreaker, withAgentDeadline } from './reconciler/agent-breaker.ts';
 import { AgentPool } from './reconciler/agents.ts';
 import { faultHookFromEnv } from './reconciler/fault.ts';
 import { TicketKeySetReconciler } from './reconciler/reconciler.ts';
+
+/** A reconcile running longer than this fails liveness (a wedged worker). */
+const RECONCILE_LIVENESS_MS = 5 * 60_000;
+/**
+ * After this, a reconcile dials no more agents. A reconcile then ends within it plus one agent
+ * timeout and its remaining Kubernetes writes (each bounded by --kube-timeout): under the
+ * liveness bound however many pods went dark at once.
+ */
+const RECONCILE_AGENT_DEADLINE_MS = 2 * 60_000;
 
 export interface OperatorConfig {
   /** Kubeconfig file; default: in-cluster or $KUBECONFIG (KubeConfig.loadFromDefault). */
@@ -39,7 +49,13 @@ export interface OperatorConfig {
   agentClientCert: string;
   agentClientKey: string;
   agentCa: string;
+  /** How often the three agent TLS files are checked for new content (default 5 s). */
+  agentTlsReloadMs?: number;
   agentTimeoutMs: number;
+  /** Bound of every Kubernetes API request except leader election's (bounded by its retry period). */
+  kubeTimeoutMs: number;
+  /** Label selector of the pod informer (`--pod-label-selector`); empty: every pod in the watched namespaces. */
+  podLabelSelector: string;
   workers: number;
   pushConcurrency: number;
   resyncMs: number;
@@ -59,27 +75,37 @@ export async function runOperator(config: OperatorConfig, logger: Logger = creat
   else kc.loadFromDefault();
   const clock = systemClock;
   const fault = faultHookFromEnv();
-  const scope = { namespaces: config.namespaces, informer: { logger } };
+  const scope = { namespaces: config.namespaces, requestTimeoutMs: config.kubeTimeoutMs, informer: { logger } };
 
   const ticketKeySets = ticketKeySetInformer<TicketKeySet & KubernetesObject>(kc, scope);
-  const pods = podInformer(kc, scope);
+  const pods = podInformer(kc, { ...scope, labelSelector: config.podLabelSelector });
   const secrets = managedSecretInformer(kc, scope);
   const configMaps = configMapInformer(kc, scope);
   const informers = [ticketKeySets, pods, secrets, configMaps];
 
   const metrics = new OperatorMetrics({ clock, processMetrics: true });
-  const agents = new AgentPool({
-    tls: { cert: await readFile(config.agentClientCert), key: await readFile(config.agentClientKey), ca: await readFile(config.agentCa) },
-    timeoutMs: config.agentTimeoutMs,
+  const agents = new AgentPool({ timeoutMs: config.agentTimeoutMs });
+  // Renewed client certificates and CA bundles (a CA rotation's overlap) apply without a restart.
+  const agentTls = await watchTlsFiles({
+    what: 'operator client certificate and agent CA bundle',
+    paths: [config.agentClientCert, config.agentClientKey, config.agentCa],
+    apply: ([cert, key, ca]) => agents.setTls({ cert: cert!, key: key!, ca: ca! }),
+    logger,
+    ...(config.agentTlsReloadMs ? { intervalMs: config.agentTlsReloadMs } : {}),
   });
+  pods.on('delete', (pod) => agents.forgetPod(pod.metadata?.uid ?? ''));
+  // Black-holed agents fail fast between probes instead of costing a timeout per call.
+  const agentBreaker = new AgentBreaker(agents, { clock });
+  pods.on('delete', (pod) => agentBreaker.forgetPod(pod.metadata?.uid ?? ''));
+  const kubeTimeout = { requestTimeoutMs: config.kubeTimeoutMs };
   const reconciler = new TicketKeySetReconciler({
     ticketKeySets,
     pods,
-    secrets: new SecretStore({ kubeConfig: kc }),
-    status: new TicketKeySetStatusWriter({ kubeConfig: kc }),
-    events: new EventRecorder({ kubeConfig: kc, reportingInstance: config.identity.slice(0, 128), clock, logger }),
-    readiness: new PodReadinessGate({ kubeConfig: kc, clock }),
-    agents,
+    secrets: new SecretStore({ kubeConfig: kc, ...kubeTimeout }),
+    status: new TicketKeySetStatusWriter({ kubeConfig: kc, ...kubeTimeout }),
+    events: new EventRecorder({ kubeConfig: kc, reportingInstance: config.identity.slice(0, 128), clock, logger, ...kubeTimeout }),
+    readiness: new PodReadinessGate({ kubeConfig: kc, clock, ...kubeTimeout }),
+    agents: agentBreaker,
     metrics: metrics.ticketKeys,
     clock,
     fault,
@@ -88,7 +114,8 @@ export async function runOperator(config: OperatorConfig, logger: Logger = creat
   });
   const controller = new Controller({
     name: 'ticketkeyset',
-    reconcile: reconciler.reconcile,
+    // Past its agent deadline a reconcile dials no more agents: it always ends well within the liveness bound.
+    reconcile: (key, ctx) => withAgentDeadline(clock.now() + RECONCILE_AGENT_DEADLINE_MS, () => reconciler.reconcile(key, ctx)),
     maxConcurrentReconciles: config.workers,
     clock,
     metrics: { workqueue: metrics.workqueue, controller: metrics.controller },
@@ -102,7 +129,7 @@ export async function runOperator(config: OperatorConfig, logger: Logger = creat
   let elector: LeaderElector | undefined;
   const liveness: HealthCheck[] = [
     ...informers.map((i) => loopAlive(`informer-${i.name}`, i)),
-    reconcilesNotStuck(controller, 5 * 60_000),
+    reconcilesNotStuck(controller, RECONCILE_LIVENESS_MS),
   ];
   if (config.leaderElect) {
     elector = new LeaderElector({
@@ -146,6 +173,7 @@ export async function runOperator(config: OperatorConfig, logger: Logger = creat
         await controller.stop().catch(() => {});
         if (elector) await elector.stop();
         for (const i of informers) await i.stop();
+        await agentTls.stop();
         await agents.close();
         await health.close();
       })()),

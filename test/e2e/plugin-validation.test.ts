@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import type { Ats9Bridge, PluginStats } from '../../src/agent/ats9/ats9-bridge.ts';
-import { encodeRawFrame, RING_TAG } from '../../src/agent/ats9/plugin-protocol.ts';
+import { encodeRawFrame, FRAME_FLAG_REASSERT, FRAME_FLAG_REVOKE, RING_TAG } from '../../src/agent/ats9/plugin-protocol.ts';
 import { ringFingerprint } from '../../src/core/fingerprint.ts';
 import {
   keyName,
@@ -12,6 +12,7 @@ import {
   pushRing,
   readAtsLogs,
   sendRawMessage,
+  waitFor,
   startTestAts,
   waitForRing,
   waitForStats,
@@ -72,7 +73,7 @@ describe.each<[string, () => Uint8Array]>([
   ['a bad magic', () => encodeRawFrame({ ...header, magic: 'TKR2', ring: fresh() })],
   ['an unknown version', () => encodeRawFrame({ ...header, version: 2, ring: fresh() })],
   ['non-zero reserved bytes', () => encodeRawFrame({ ...header, reserved: 1, ring: fresh() })],
-  ['an unknown flag', () => encodeRawFrame({ ...header, flags: 0x02, ring: fresh() })],
+  ['an unknown flag', () => encodeRawFrame({ ...header, flags: 0x04, ring: fresh() })],
   ['an empty ring', () => encodeRawFrame({ ...header, ring: [] })],
   ['a 47-byte key', () => encodeRawFrame({ ...header, ring: [fresh()[0]!.subarray(0, 47)] })],
   ['a 49-byte tail', () => encodeRawFrame({ ...header, ring: [...fresh(), Buffer.from([1])] })],
@@ -105,17 +106,31 @@ describe('generations', () => {
     await expectK1StillServes();
   });
 
-  it('the revoke flag installs an older generation, and later pushes count from it', async () => {
-    const [k3] = fresh();
-    await bridge.install({ generation: 3, keys: [k3!], revoke: true });
-    await waitForRing(bridge, 3, [k3!]);
+  // Straight to the mgmt socket, as any process in the pod could: the plugin itself refuses.
+  it.each<[string, bigint, number]>([
+    ['a revoke with an older generation', BigInt(GENERATION - 9), FRAME_FLAG_REVOKE],
+    ['a revoke with the installed generation', BigInt(GENERATION), FRAME_FLAG_REVOKE],
+    ['a reassert with an older generation', BigInt(GENERATION - 1), FRAME_FLAG_REASSERT],
+    ['a revoke + reassert with an older generation', BigInt(GENERATION - 1), FRAME_FLAG_REVOKE | FRAME_FLAG_REASSERT],
+  ])('%s is rejected (never a rollback) and ATS keeps K1', async (_name, generation, flags) => {
+    const stats = await expectRejected(() => sendRawMessage(ats, RING_TAG, encodeRawFrame({ generation, flags, ring: fresh() })));
+    expect(stats).toMatchObject({ generation: GENERATION, ringFingerprint: ringFingerprint(k1) });
+    await expectK1StillServes();
+  });
 
+  it('a reassert replaces another ring at the installed generation; a revoke installs only above it', async () => {
+    const [kr] = fresh();
+    await bridge.install({ generation: GENERATION, keys: [kr!], revoke: false, reassert: true });
+    await waitForRing(bridge, GENERATION, [kr!]);
+    expect((await tlsProbe({ host: ADDR, port: ats.tlsPort, tls: '1.3' })).ticketKeyName).toBe(keyName(kr!));
+
+    const [k11] = fresh();
+    await bridge.install({ generation: GENERATION + 1, keys: [k11!], revoke: true });
+    await waitForRing(bridge, GENERATION + 1, [k11!]);
     expect((await tlsProbe({ host: ADDR, port: ats.tlsPort, tls: '1.3', session: sessions.get('1.3') })).resumed).toBe(false);
-    expect((await tlsProbe({ host: ADDR, port: ats.tlsPort, tls: '1.3' })).ticketKeyName).toBe(keyName(k3!));
-
-    const [k4] = fresh();
-    await pushRing(bridge, 4, [k4!]);
-    expect((await tlsProbe({ host: ADDR, port: ats.tlsPort, tls: '1.3' })).ticketKeyName).toBe(keyName(k4!));
+    expect((await tlsProbe({ host: ADDR, port: ats.tlsPort, tls: '1.3' })).ticketKeyName).toBe(keyName(k11!));
+    // A revoke is an incident: ATS's diags.log says so (at warning, without keys, see below).
+    await waitFor(async () => (await readAtsLogs(ats)).includes(`revoke: installed generation ${GENERATION + 1}`), 'revoke warning');
   });
 });
 
@@ -139,5 +154,7 @@ describe('key hygiene', () => {
       .map((m) => /^VmFlags:(.*)$/m.exec(m)?.[1]?.trim().split(' ') ?? [])
       .filter((flags) => flags.includes('dd') && flags.includes('lo'));
     expect(store).toHaveLength(1);
+    // ...and the plugin says so in its stat (the agent exports it as tko_agent_plugin_mlock_failed).
+    expect((await bridge.readStats()).mlockFailed).toBe(false);
   });
 });

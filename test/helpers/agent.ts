@@ -36,7 +36,10 @@ export interface SpawnAgentOptions {
   port?: number;
   /** Health/metrics port on host. Default 0 (the agent picks one). */
   healthPort?: number;
+  /** URI SAN the operator's client certificate must carry (--client-identity). */
   clientIdentity?: string;
+  /** --tls-reload-interval-ms (default the agent's, 5000). */
+  tlsReloadIntervalMs?: number;
   readbackTimeoutMs?: number;
   reassertIntervalMs?: number;
   /** Default 'info'. */
@@ -55,7 +58,7 @@ export interface SpawnedAgent {
   baseUrl: string;
   healthUrl: string;
   logs(): string[];
-  /** A client with the operator certificate (the caller closes it). */
+  /** A client with the operator certificate; it accepts any agent identity of the CA (the caller closes it). */
   client(options?: { timeoutMs?: number }): AgentClient;
   stop(): Promise<void>;
 }
@@ -75,6 +78,7 @@ export async function spawnAgent(options: SpawnAgentOptions): Promise<SpawnedAge
   ];
   if (options.atsRunroot) args.push('--ats-runroot', options.atsRunroot);
   if (options.clientIdentity) args.push('--client-identity', options.clientIdentity);
+  if (options.tlsReloadIntervalMs) args.push('--tls-reload-interval-ms', String(options.tlsReloadIntervalMs));
   if (options.readbackTimeoutMs) args.push('--readback-timeout-ms', String(options.readbackTimeoutMs));
   if (options.reassertIntervalMs) args.push('--reassert-interval-ms', String(options.reassertIntervalMs));
 

@@ -2,21 +2,26 @@
 // playing the kubelet) whose IP is a loopback address 127.0.0.N, plus a real `tko agent`
 // process listening on N:port, as the agent sidecar would in the pod. With `ats: true` the pod
 // also runs a real ATS (bridge plugin loaded) on N:tlsPort and the agent installs into it;
-// otherwise the agent uses `--installer memory` (scenarios that are not about ATS).
+// otherwise the agent uses `--installer memory` (scenarios that are not about ATS). Every pod's
+// agent serves its own certificate, whose URI SAN names that pod (docs/agent.md, trust model).
 //
 //   const fleet = await Fleet.create({ kc, namespace, port: 19443 });
 //   await fleet.add('ats-0', { ip: '127.0.0.110', labels: { app: 'ats' } });
 //   await fleet.stopAgent('ats-0'); await fleet.startAgent('ats-0');
 //   fleet.files                 dev certificate files (the operator's client cert among them)
+//   await fleet.agentCertFor('ats-0')                 that pod's agent certificate and key (PEM)
+//   await fleet.startAgent('ats-1', { certOf: 'ats-0' })   an agent impersonating another pod
+//   Fleet.create({ ..., trust: other })               same CA and operator certificate as `other`
 //   await fleet.close()         agents and ATS instances stopped, temp dir removed
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { AgentClient } from '../../src/agent/client.ts';
+import { acceptedAgentIdentities } from '../../src/agent/identity.ts';
 import { startAts, type AtsInstance } from '../../src/dev/ats.ts';
-import { createDevCerts, writeDevCerts, type DevCertFiles } from '../../src/dev/certs.ts';
+import { createDevCerts, issueAgentCert, writeDevCerts, type DevCertFiles, type DevCerts, type PemPair } from '../../src/dev/certs.ts';
 import { spawnAgent, type SpawnedAgent } from './agent.ts';
 import { FakePods } from './pods.ts';
 
@@ -31,6 +36,8 @@ export interface FleetPodOptions {
   containersReady?: boolean;
   /** Start the agent right away (default true). */
   startAgent?: boolean;
+  /** The agent listens here instead of ip (e.g. behind a fault proxy that listens on ip). */
+  agentHost?: string;
 }
 
 export interface FleetPod {
@@ -46,21 +53,49 @@ export class Fleet {
   readonly pods: FakePods;
   readonly files: DevCertFiles;
   readonly port: number;
+  /** The CA (issues the pods' agent certificates) and the operator's certificate. */
+  readonly certs: DevCerts;
   private readonly dir: string;
   private readonly members = new Map<string, FleetPod>();
   private readonly clients: AgentClient[] = [];
+  private readonly agentCerts = new Map<string, Promise<PemPair>>();
 
-  private constructor(pods: FakePods, files: DevCertFiles, dir: string, port: number) {
+  private constructor(pods: FakePods, certs: DevCerts, files: DevCertFiles, dir: string, port: number) {
     this.pods = pods;
+    this.certs = certs;
     this.files = files;
     this.dir = dir;
     this.port = port;
   }
 
-  static async create(options: { kc: KubeConfig; namespace: string; port: number }): Promise<Fleet> {
+  /** `trust`: share another fleet's CA and operator certificate (one operator serving both). */
+  static async create(options: { kc: KubeConfig; namespace: string; port: number; trust?: Fleet }): Promise<Fleet> {
     const dir = await mkdtemp(join(tmpdir(), 'tko-fleet-'));
-    const files = await writeDevCerts(join(dir, 'certs'), await createDevCerts());
-    return new Fleet(new FakePods(options.kc, options.namespace), files, dir, options.port);
+    const certs = options.trust?.certs ?? (await createDevCerts({ agent: { namespace: options.namespace, serviceAccount: 'default' } }));
+    const files = await writeDevCerts(join(dir, 'certs'), certs);
+    return new Fleet(new FakePods(options.kc, options.namespace), certs, files, dir, options.port);
+  }
+
+  /** The agent certificate of pod `podName` (URI SAN …/ns/<namespace>/pod/<podName>), issued once. */
+  agentCertFor(podName: string): Promise<PemPair> {
+    let pair = this.agentCerts.get(podName);
+    if (!pair) {
+      pair = issueAgentCert(this.certs.ca, { namespace: this.pods.namespace, pod: podName });
+      this.agentCerts.set(podName, pair);
+    }
+    return pair;
+  }
+
+  /** The certificate files an agent serving `podName`'s certificate reads. */
+  private async agentCertFiles(podName: string): Promise<DevCertFiles> {
+    const pair = await this.agentCertFor(podName);
+    const dir = join(this.dir, 'certs', 'pods');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const agentCert = join(dir, `${podName}.crt`);
+    const agentKey = join(dir, `${podName}.key`);
+    await writeFile(agentCert, pair.cert, { mode: 0o644 });
+    await writeFile(agentKey, pair.key, { mode: 0o600 });
+    return { ...this.files, agentCert, agentKey };
   }
 
   get(name: string): FleetPod {
@@ -89,13 +124,16 @@ export class Fleet {
     return pod;
   }
 
-  /** Starts the pod's agent process on ip:port (a fresh process: it holds no ring yet). */
-  async startAgent(name: string): Promise<void> {
+  /**
+   * Starts the pod's agent process on ip:port (a fresh process: it holds no ring yet), serving
+   * the pod's own certificate, or pod `certOf`'s (an agent impersonating another pod).
+   */
+  async startAgent(name: string, options: { certOf?: string } = {}): Promise<void> {
     const m = this.get(name);
     if (m.agent) throw new Error(`agent of ${name} already runs`);
     m.agent = await spawnAgent({
-      certs: this.files,
-      host: m.ip,
+      certs: await this.agentCertFiles(options.certOf ?? name),
+      host: m.options.agentHost ?? m.ip,
       port: this.port,
       installer: m.ats ? 'ats' : 'memory',
       ...(m.ats ? { atsRunroot: m.ats.runroot } : {}),
@@ -112,12 +150,17 @@ export class Fleet {
     await agent.stop();
   }
 
-  /** An mTLS client for the pod's agent, as the operator (closed by close()). */
+  /** An mTLS client for the pod's agent, as the operator: it accepts only that pod's identity (closed by close()). */
   client(name: string): AgentClient {
     const m = this.get(name);
     const c = new AgentClient({
       baseUrl: `https://${m.ip}:${this.port}`,
-      tls: { ca: readFileSync(this.files.caCert), cert: readFileSync(this.files.operatorCert), key: readFileSync(this.files.operatorKey) },
+      tls: {
+        ca: readFileSync(this.files.caCert),
+        cert: readFileSync(this.files.operatorCert),
+        key: readFileSync(this.files.operatorKey),
+        agentIdentities: acceptedAgentIdentities({ namespace: this.pods.namespace, name }),
+      },
       timeoutMs: 5000,
     });
     this.clients.push(c);

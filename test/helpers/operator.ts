@@ -29,6 +29,8 @@ export interface SpawnOperatorOptions {
   env?: Record<string, string>;
   resyncPeriod?: string;
   agentTimeout?: string;
+  /** --agent-tls-reload-interval (default the operator's, 5s). */
+  agentTlsReloadInterval?: string;
   logLevel?: string;
   /** Kubeconfig file of the operator's identity (default: the test bed admin's, TKO_TEST_KUBECONFIG). */
   kubeconfig?: string;
@@ -70,6 +72,7 @@ export async function spawnOperator(options: SpawnOperatorOptions): Promise<Spaw
     '--log-level', options.logLevel ?? 'info',
   ];
   if (options.identity) args.push('--identity', options.identity);
+  if (options.agentTlsReloadInterval) args.push('--agent-tls-reload-interval', options.agentTlsReloadInterval);
   if (options.lease) {
     const l = options.lease;
     args.push('--leader-election-namespace', l.namespace, '--leader-election-lease', l.name);

@@ -4,6 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { KubeConfig, V1Pod, V1PodCondition } from '@kubernetes/client-node';
+import { LABEL_AGENT_POD } from '../../src/api/names.ts';
 import { statusCodeOf as statusOf } from '../../src/operator/kube/errors.ts';
 
 export interface FakePodSpec {
@@ -17,6 +18,8 @@ export interface FakePodSpec {
   /** Whether the containers report ready (default true). */
   containersReady?: boolean;
   containerPorts?: Array<{ name: string; containerPort: number }>;
+  /** spec.serviceAccountName (admission fills in "default" when unset). */
+  serviceAccountName?: string;
 }
 
 let nextDefaultIp = 0;
@@ -72,11 +75,13 @@ export class FakePods {
     const created = await this.core.createNamespacedPod({
       namespace: this.namespace,
       body: {
-        metadata: { name: spec.name, labels: spec.labels ?? {}, annotations: spec.annotations ?? {} },
+        // Pods running the agent carry the label the operator's pod informer selects by default.
+        metadata: { name: spec.name, labels: { [LABEL_AGENT_POD]: 'true', ...spec.labels }, annotations: spec.annotations ?? {} },
         spec: {
           // Already "scheduled": there is no scheduler, and a Running pod always has a node.
           nodeName: 'testbed-node',
           automountServiceAccountToken: false,
+          ...(spec.serviceAccountName ? { serviceAccountName: spec.serviceAccountName } : {}),
           containers: [{ name: 'ats', image: 'ticket-key-operator/fake-ats:test', ports: spec.containerPorts ?? [] }],
           readinessGates: (spec.readinessGates ?? []).map((conditionType) => ({ conditionType })),
         },

@@ -14,6 +14,7 @@ describe('TicketKeySet defaults', () => {
       selector: { matchLabels: { app: 'ats' } },
       rotation: { interval: '12h', suspend: false },
       promotion: { policy: 'AllPodsAcknowledged', timeout: '5m' },
+      availability: { maxUnavailable: 1 },
       agent: { port: 9443 },
       sessionCache: { flushOnRevoke: true },
     });

@@ -20,6 +20,11 @@ interface InvalidCase {
 const spec = (fields: Record<string, unknown>) => (name: string) => ticketKeySet(name, { selector, ...fields });
 
 const cases: InvalidCase[] = [
+  ...[-1, '150%', 'two'].map((maxUnavailable) => ({
+    title: `availability.maxUnavailable ${JSON.stringify(maxUnavailable)}`,
+    body: spec({ availability: { maxUnavailable } }),
+    message: ['spec.availability.maxUnavailable', 'availability.maxUnavailable must be a non-negative integer or a percentage from 0% to 100%'],
+  })),
   {
     title: 'rotation interval below the 10s minimum',
     body: spec({ rotation: { interval: '5s' } }),

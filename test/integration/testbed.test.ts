@@ -56,7 +56,7 @@ describe('fake pods', () => {
 
   it('creates a Running, Ready pod with its labels and loopback IP', async () => {
     const pod = await pods.create({ name: 'ats-0', labels: { app: 'ats' }, ip: '127.0.0.21' });
-    expect(pod.metadata?.labels).toEqual({ app: 'ats' });
+    expect(pod.metadata?.labels).toEqual({ app: 'ats', 'ticketkeys.dev/agent': 'true' }); // the agent label by default
     expect(pod.status?.phase).toBe('Running');
     expect(pod.status?.podIP).toBe('127.0.0.21');
     expect(conditionStatus(pod, 'ContainersReady')).toBe('True');
@@ -98,7 +98,7 @@ describe('fake pods', () => {
     const after = await pods.restart('ats-3');
     expect(after.metadata?.name).toBe('ats-3');
     expect(after.metadata?.uid).not.toBe(before.metadata?.uid);
-    expect(after.metadata?.labels).toEqual({ app: 'ats', role: 'edge' });
+    expect(after.metadata?.labels).toEqual({ app: 'ats', role: 'edge', 'ticketkeys.dev/agent': 'true' });
     expect(after.status?.podIP).toBe('127.0.0.23');
     expect(conditionStatus(after, 'Ready')).toBe('True');
   });

@@ -261,6 +261,25 @@ export async function restartApiserver(dir: string, timeoutMs = 180_000): Promis
   await startApiserver(state, old.bin, old.args, timeoutMs);
 }
 
+/**
+ * Stops etcd and starts it again on the same ports and data: the API server stays up and
+ * answers errors (or hangs) until etcd is back. Resolves once etcd reports healthy.
+ */
+export async function restartEtcd(dir: string, timeoutMs = 60_000): Promise<void> {
+  const state = readState(dir);
+  const old = state?.processes.find((p) => p.name === 'etcd');
+  if (!state || !old) throw new Error(`no etcd recorded in ${resolve(dir)}`);
+  await stopProcess(old, marker(state.dir));
+  const record = startDetached('etcd', old.bin, old.args, old.log);
+  // etcd stays first: the API server is stopped before it.
+  state.processes = [record, ...state.processes.filter((p) => p.name !== 'etcd')];
+  writeState(state);
+  await waitUntil('etcd /health', record, marker(state.dir), timeoutMs, async () => {
+    const res = await fetch(`${state.etcdUrl}/health`);
+    return res.ok && ((await res.json()) as { health?: string }).health === 'true';
+  });
+}
+
 function removeOwnedEntries(dir: string, removeEmptyDir: boolean): void {
   for (const entry of OWNED_ENTRIES) rmSync(join(dir, entry), { recursive: true, force: true });
   if (!removeEmptyDir) return;

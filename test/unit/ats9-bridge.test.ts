@@ -40,6 +40,15 @@ describe('install', () => {
     expect(msg?.data?.subarray(16).equals(Buffer.concat(keys))).toBe(true);
   });
 
+  it.each([
+    ['plain', {}, 0],
+    ['revoke', { revoke: true }, 1],
+    ['reassert', { reassert: true }, 2],
+  ])('sets the frame flags of a %s install', async (_name, flags, byte) => {
+    await bridge.install({ generation: 7, keys: [Buffer.alloc(48, 1)], revoke: false, ...flags });
+    expect(fake.received.find((r) => r.op === OpType.LIFECYCLE_MESSAGE)?.data?.[5]).toBe(byte);
+  });
+
   it('refuses while traffic_server is down, sending nothing (traffic_manager would drop it)', async () => {
     fake.proxyOn = false;
     await expect(bridge.install({ generation: 1, keys: [Buffer.alloc(48)], revoke: false })).rejects.toBeInstanceOf(AtsUnavailableError);
@@ -62,7 +71,17 @@ describe('readInstalled', () => {
       ringFingerprint: ringFingerprint(ring),
       rejected: 4,
       startTime: 1000,
+      mlockFailed: false,
     });
+  });
+
+  it('reports the plugin\'s mlock failure, and leaves it out for a plugin that does not publish it', async () => {
+    publish({ generation: 1n, loadedAt: 1000n, mlockFailed: 1n });
+    expect((await bridge.readInstalled()).mlockFailed).toBe(true);
+    fake.records.delete(PLUGIN_STATS.mlockFailed);
+    const older = await bridge.readInstalled();
+    expect(older.generation).toBe(1);
+    expect('mlockFailed' in older).toBe(false);
   });
 
   it('reports nothing installed as generation 0 and an empty fingerprint', async () => {

@@ -12,8 +12,10 @@ describe('encodeRingFrame', () => {
     expect(frame.subarray(64).equals(key(0xbb))).toBe(true);
   });
 
-  it('sets bit 0 of the flags for a revoke', () => {
+  it('sets bit 0 of the flags for a revoke, bit 1 for a reassert', () => {
     expect(encodeRingFrame({ generation: 1, keys: [key(1)], revoke: true })[5]).toBe(1);
+    expect(encodeRingFrame({ generation: 1, keys: [key(1)], reassert: true })[5]).toBe(2);
+    expect(encodeRingFrame({ generation: 1, keys: [key(1)], revoke: true, reassert: true })[5]).toBe(3);
   });
 
   it('accepts number and bigint generations up to 2^63-1', () => {

@@ -54,6 +54,8 @@ export interface PluginStats {
   loadedAt: number;
   /** traffic_server start time according to traffic_manager (epoch seconds). */
   startTime: number;
+  /** The plugin's key store is not mlock'd; undefined from a plugin that does not publish it. */
+  mlockFailed: boolean | undefined;
 }
 
 /** The mgmtapi.sock of a runroot: reads runtimedir from its runroot.yaml. */
@@ -89,14 +91,14 @@ export class Ats9Bridge implements AtsBridge {
    * send again if it does not show up.
    */
   async install(ring: RingInstall): Promise<void> {
-    const frame = encodeRingFrame({ generation: ring.generation, keys: ring.keys, revoke: ring.revoke });
+    const frame = encodeRingFrame({ generation: ring.generation, keys: ring.keys, revoke: ring.revoke, reassert: ring.reassert === true });
     try {
       await this.requireProxy();
       await this.mgmt.lifecycleMessage(RING_TAG, frame);
     } finally {
       frame.fill(0);
     }
-    this.logger?.debug('ring sent to ATS', { generation: ring.generation, keyCount: ring.keys.length, revoke: ring.revoke });
+    this.logger?.debug('ring sent to ATS', { generation: ring.generation, keyCount: ring.keys.length, revoke: ring.revoke, reassert: ring.reassert === true });
   }
 
   async readInstalled(): Promise<AtsInstalled> {
@@ -107,6 +109,7 @@ export class Ats9Bridge implements AtsBridge {
       ringFingerprint: s.ringFingerprint,
       rejected: s.rejected,
       startTime: s.startTime,
+      ...(s.mlockFailed === undefined ? {} : { mlockFailed: s.mlockFailed }),
     };
   }
 
@@ -166,7 +169,18 @@ export class Ats9Bridge implements AtsBridge {
       cacheOverflows: await n(PLUGIN_STATS.cacheOverflows),
       loadedAt,
       startTime,
+      mlockFailed: await this.readMlockFailed(),
     };
+  }
+
+  /** Optional: a plugin older than this stat still serves rings, so its absence is no outage. */
+  private async readMlockFailed(): Promise<boolean | undefined> {
+    try {
+      return (await this.mgmt.recordGetInt(PLUGIN_STATS.mlockFailed)) !== 0n;
+    } catch (err) {
+      if (err instanceof MgmtRequestError) return undefined;
+      throw err;
+    }
   }
 
   /** Is traffic_server up (traffic_manager's view)? AtsUnavailableError if traffic_manager is not. */

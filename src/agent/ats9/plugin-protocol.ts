@@ -7,7 +7,16 @@ export const CACHE_TAG = 'ticketkeys.cache';
 
 export const FRAME_MAGIC = 'TKR1';
 export const FRAME_VERSION = 1;
+/**
+ * The ring replaces every key after an incident (the plugin logs it at warning; the operator
+ * flushes session caches alongside). Grants nothing else: the generation must still be newer.
+ */
 export const FRAME_FLAG_REVOKE = 0x01;
+/**
+ * The agent puts its accepted ring back over another ring ATS holds at the same generation:
+ * the plugin then accepts that equal generation, never a lower one.
+ */
+export const FRAME_FLAG_REASSERT = 0x02;
 export const FRAME_HEADER_BYTES = 16;
 export const MAX_KEYS = 16;
 
@@ -24,6 +33,8 @@ export const PLUGIN_STATS = {
   cacheOverflows: 'plugin.ticketkeys.cache.overflows',
   /** Epoch seconds when the plugin was loaded: tells fresh stats from a previous process's. */
   loadedAt: 'plugin.ticketkeys.loaded_at',
+  /** 1 when the plugin could not mlock its key store (keys may reach swap). */
+  mlockFailed: 'plugin.ticketkeys.mlock_failed',
 } as const;
 
 /** traffic_manager's record: when traffic_server was (re)started, seconds since the epoch. */
@@ -33,6 +44,7 @@ export interface RingFrameInput {
   generation: number | bigint;
   keys: readonly Uint8Array[];
   revoke?: boolean;
+  reassert?: boolean;
 }
 
 /**
@@ -40,14 +52,15 @@ export interface RingFrameInput {
  * Validates like the plugin does (it re-validates: this is the early, explainable error).
  * The returned buffer holds key bytes: the caller zeroes it after use.
  */
-export function encodeRingFrame({ generation, keys, revoke = false }: RingFrameInput): Buffer {
+export function encodeRingFrame({ generation, keys, revoke = false, reassert = false }: RingFrameInput): Buffer {
   const gen = BigInt(generation);
   if (gen < 1n || gen > 0x7fff_ffff_ffff_ffffn) throw new RangeError('generation must be in 1..2^63-1');
   if (keys.length < 1 || keys.length > MAX_KEYS) throw new RangeError(`a ring holds 1..${MAX_KEYS} keys, got ${keys.length}`);
   keys.forEach((k, i) => {
     if (k.length !== KEY_BYTES) throw new RangeError(`key ${i} is ${k.length} bytes, not ${KEY_BYTES}`);
   });
-  return encodeRawFrame({ generation: gen, ring: keys, flags: revoke ? FRAME_FLAG_REVOKE : 0 });
+  const flags = (revoke ? FRAME_FLAG_REVOKE : 0) | (reassert ? FRAME_FLAG_REASSERT : 0);
+  return encodeRawFrame({ generation: gen, ring: keys, flags });
 }
 
 /**

@@ -4,16 +4,19 @@ import { CustomObjectsApi, type KubeConfig, type KubernetesObject } from '@kuber
 import { systemClock, type Clock } from '../clock.ts';
 import { ANNOTATION_REVOKE, ANNOTATION_ROTATE_NOW } from '../../api/names.ts';
 import { toKubeError } from './errors.ts';
-import { mergePatch } from './request-options.ts';
+import { DEFAULT_KUBE_TIMEOUT_MS, mergePatch, withTimeout } from './request-options.ts';
 import { TICKETKEYSET, type ObjectRef } from './resources.ts';
 
 export class TicketKeySetAnnotator {
   private readonly api: CustomObjectsApi;
   private readonly clock: Clock;
+  private readonly timeoutMs: number;
 
-  constructor(options: { kubeConfig: KubeConfig; clock?: Clock }) {
+  /** requestTimeoutMs bounds each patch (default DEFAULT_KUBE_TIMEOUT_MS). */
+  constructor(options: { kubeConfig: KubeConfig; clock?: Clock; requestTimeoutMs?: number }) {
     this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
     this.clock = options.clock ?? systemClock;
+    this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
   }
 
   /** Asks for one rotation now; returns the value written. */
@@ -38,7 +41,7 @@ export class TicketKeySetAnnotator {
           name: ref.name,
           body: { metadata: { annotations: { [key]: value } } },
         },
-        mergePatch(),
+        mergePatch(withTimeout(this.timeoutMs)),
       )) as KubernetesObject;
     } catch (err) {
       throw toKubeError(err, `ticketkeyset ${ref.namespace}/${ref.name}`);

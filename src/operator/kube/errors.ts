@@ -37,6 +37,24 @@ export class NotFoundError extends KubeApiError {
   }
 }
 
+/**
+ * The API server did not answer within the request timeout (withTimeout). Not an HTTP status:
+ * the request may or may not have been applied, as with any lost answer.
+ */
+export class KubeTimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KubeTimeoutError';
+  }
+}
+
+/** True for the abort withTimeout causes (fetch rejects with a TimeoutError DOMException). */
+export function isTimeout(err: unknown): boolean {
+  if (err instanceof KubeTimeoutError) return true;
+  const e = err as { name?: unknown; cause?: { name?: unknown } } | undefined;
+  return e?.name === 'TimeoutError' || e?.cause?.name === 'TimeoutError';
+}
+
 /** The HTTP status of a client-node error (ApiException or typed), undefined otherwise. */
 export function statusCodeOf(err: unknown): number | undefined {
   if (err instanceof KubeApiError) return err.code;
@@ -58,6 +76,7 @@ export function isConflict(err: unknown): boolean {
  * `what` names the object for the message, e.g. `secret ns/name`.
  */
 export function toKubeError(err: unknown, what: string): Error {
+  if (isTimeout(err)) return err instanceof KubeTimeoutError ? err : new KubeTimeoutError(`${what}: no answer from the Kubernetes API within the request timeout`);
   if (!(err instanceof ApiException)) return err instanceof Error ? err : new Error(String(err));
   const status = parseStatus(err.body);
   const reason = status.reason ?? '';

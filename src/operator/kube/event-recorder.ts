@@ -11,7 +11,7 @@ import { createLogger, type Logger } from '../../observability/logger.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { REPORTING_CONTROLLER } from '../labels.ts';
 import { isNotFound, statusCodeOf } from './errors.ts';
-import { mergePatch } from './request-options.ts';
+import { DEFAULT_KUBE_TIMEOUT_MS, mergePatch, withTimeout } from './request-options.ts';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -38,6 +38,8 @@ export interface EventRecorderOptions {
   cacheSize?: number;
   clock?: Clock;
   logger?: Logger;
+  /** Bound of each request (default DEFAULT_KUBE_TIMEOUT_MS): a hung Event write must not hold a reconcile. */
+  requestTimeoutMs?: number;
 }
 
 interface Series {
@@ -57,6 +59,7 @@ export class EventRecorder {
   private readonly cacheSize: number;
   private readonly clock: Clock;
   private readonly logger: Logger;
+  private readonly timeoutMs: number;
   private readonly series = new Map<string, Series>();
   /** Serialises records of the same event so concurrent repeats do not both create. */
   private readonly pending = new Map<string, Promise<unknown>>();
@@ -68,6 +71,7 @@ export class EventRecorder {
     this.windowMs = options.seriesWindowMs ?? 6 * 60_000;
     this.cacheSize = options.cacheSize ?? 4096;
     this.clock = options.clock ?? systemClock;
+    this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
     this.logger = (options.logger ?? createLogger({ component: 'events' })).child({ reportingInstance: this.reportingInstance });
   }
 
@@ -93,7 +97,7 @@ export class EventRecorder {
         try {
           const patched = await this.api.patchNamespacedEvent(
             { namespace: known.namespace, name: known.name, body: { series: { count, lastObservedTime: new V1MicroTime(now) } } },
-            mergePatch(),
+            mergePatch(withTimeout(this.timeoutMs)),
           );
           this.remember(key, { ...known, count, lastObservedAt: now });
           return patched;
@@ -119,7 +123,7 @@ export class EventRecorder {
           regarding: ref,
           ...(input.related ? { related: input.related } : {}),
         },
-      });
+      }, withTimeout(this.timeoutMs));
       this.remember(key, { namespace, name: created.metadata?.name ?? '', count: 1, lastObservedAt: now });
       return created;
     } catch (err) {

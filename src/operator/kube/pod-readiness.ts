@@ -6,7 +6,7 @@ import { CoreV1Api, type KubeConfig, type V1Pod, type V1PodCondition } from '@ku
 import { systemClock, type Clock } from '../clock.ts';
 import { READINESS_GATE_CONDITION_TYPE } from '../../api/names.ts';
 import { ConflictError, KubeApiError, toKubeError } from './errors.ts';
-import { strategicMergePatch } from './request-options.ts';
+import { DEFAULT_KUBE_TIMEOUT_MS, strategicMergePatch, withTimeout } from './request-options.ts';
 
 export interface PodConditionUpdate {
   status: boolean;
@@ -19,10 +19,13 @@ export class PodReadinessGate {
   readonly conditionType: string;
   private readonly api: CoreV1Api;
   private readonly clock: Clock;
+  private readonly timeoutMs: number;
 
-  constructor(options: { kubeConfig: KubeConfig; clock?: Clock; conditionType?: string }) {
+  /** requestTimeoutMs bounds each patch (default DEFAULT_KUBE_TIMEOUT_MS). */
+  constructor(options: { kubeConfig: KubeConfig; clock?: Clock; conditionType?: string; requestTimeoutMs?: number }) {
     this.api = options.kubeConfig.makeApiClient(CoreV1Api);
     this.clock = options.clock ?? systemClock;
+    this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
     this.conditionType = options.conditionType ?? READINESS_GATE_CONDITION_TYPE;
   }
 
@@ -54,7 +57,7 @@ export class PodReadinessGate {
     try {
       return await this.api.patchNamespacedPodStatus(
         { namespace, name, body: { metadata: { uid: pod.metadata?.uid }, status: { conditions: [condition] } } },
-        strategicMergePatch(),
+        strategicMergePatch(withTimeout(this.timeoutMs)),
       );
     } catch (err) {
       const e = toKubeError(err, `pod ${namespace}/${name}`);

@@ -6,6 +6,7 @@ import { CoreV1Api, type KubeConfig, type V1OwnerReference, type V1Secret } from
 import { LABEL_TICKET_KEY_SET } from '../../api/names.ts';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../labels.ts';
 import { isNotFound, toKubeError } from './errors.ts';
+import { DEFAULT_KUBE_TIMEOUT_MS, withTimeout } from './request-options.ts';
 import { TICKETKEYSET, type ObjectRef } from './resources.ts';
 
 export interface StoredSecret {
@@ -37,15 +38,18 @@ export interface SecretOwner {
 
 export class SecretStore {
   private readonly api: CoreV1Api;
+  private readonly timeoutMs: number;
 
-  constructor(options: { kubeConfig: KubeConfig }) {
+  /** requestTimeoutMs bounds every request (default DEFAULT_KUBE_TIMEOUT_MS). */
+  constructor(options: { kubeConfig: KubeConfig; requestTimeoutMs?: number }) {
     this.api = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
   }
 
   /** The Secret, or undefined when it does not exist. */
   async get(ref: ObjectRef): Promise<StoredSecret | undefined> {
     try {
-      return SecretStore.fromSecret(await this.api.readNamespacedSecret({ namespace: ref.namespace, name: ref.name }));
+      return SecretStore.fromSecret(await this.api.readNamespacedSecret({ namespace: ref.namespace, name: ref.name }, withTimeout(this.timeoutMs)));
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw toKubeError(err, describe(ref));
@@ -73,7 +77,7 @@ export class SecretStore {
       data: encode(content.data),
     };
     try {
-      return SecretStore.fromSecret(await this.api.createNamespacedSecret({ namespace: ref.namespace, body }));
+      return SecretStore.fromSecret(await this.api.createNamespacedSecret({ namespace: ref.namespace, body }, withTimeout(this.timeoutMs)));
     } catch (err) {
       throw toKubeError(err, describe(ref));
     }
@@ -101,7 +105,7 @@ export class SecretStore {
       data: encode(content.data),
     };
     try {
-      return SecretStore.fromSecret(await this.api.replaceNamespacedSecret({ namespace: current.namespace, name: current.name, body }));
+      return SecretStore.fromSecret(await this.api.replaceNamespacedSecret({ namespace: current.namespace, name: current.name, body }, withTimeout(this.timeoutMs)));
     } catch (err) {
       throw toKubeError(err, describe(current));
     }

@@ -3,7 +3,7 @@
 // generation the reconcile acted on.
 import { CustomObjectsApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { isConflict, toKubeError } from './errors.ts';
-import { mergePatch } from './request-options.ts';
+import { DEFAULT_KUBE_TIMEOUT_MS, mergePatch, withTimeout } from './request-options.ts';
 import { TICKETKEYSET, type ObjectRef } from './resources.ts';
 
 export type StatusObject = Record<string, unknown>;
@@ -12,15 +12,19 @@ export interface StatusWriterOptions {
   kubeConfig: KubeConfig;
   /** Attempts of updateStatus after 409 Conflicts (default 5, as client-go's DefaultRetry). */
   maxConflictRetries?: number;
+  /** Bound of each request (default DEFAULT_KUBE_TIMEOUT_MS). */
+  requestTimeoutMs?: number;
 }
 
 export class TicketKeySetStatusWriter {
   private readonly api: CustomObjectsApi;
   private readonly maxRetries: number;
+  private readonly timeoutMs: number;
 
   constructor(options: StatusWriterOptions) {
     this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
     this.maxRetries = options.maxConflictRetries ?? 5;
+    this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
   }
 
   /**
@@ -32,7 +36,7 @@ export class TicketKeySetStatusWriter {
     try {
       return (await this.api.patchNamespacedCustomObjectStatus(
         { ...coordinates(ref), body: { status: { ...status, observedGeneration } } },
-        mergePatch(),
+        mergePatch(withTimeout(this.timeoutMs)),
       )) as T;
     } catch (err) {
       throw toKubeError(err, `ticketkeyset ${ref.namespace}/${ref.name} status`);
@@ -54,7 +58,7 @@ export class TicketKeySetStatusWriter {
     for (let attempt = 1; ; attempt++) {
       let current: T;
       try {
-        current = (await this.api.getNamespacedCustomObjectStatus(coordinates(ref))) as T;
+        current = (await this.api.getNamespacedCustomObjectStatus(coordinates(ref), withTimeout(this.timeoutMs))) as T;
       } catch (err) {
         throw toKubeError(err, what);
       }
@@ -64,7 +68,7 @@ export class TicketKeySetStatusWriter {
         return (await this.api.replaceNamespacedCustomObjectStatus({
           ...coordinates(ref),
           body: { ...current, status: { ...status, observedGeneration } },
-        })) as T;
+        }, withTimeout(this.timeoutMs))) as T;
       } catch (err) {
         if (!isConflict(err) || attempt > this.maxRetries) throw toKubeError(err, what);
       }

@@ -1,15 +1,20 @@
 // The reconciler's view of the pods' agents: read what ATS holds, push a ring, flush the
-// session cache. AgentPool is the real one (mutual TLS over one shared undici dispatcher, a
-// timeout per request); tests of the reconcile shell substitute fakes.
-import type { Dispatcher } from 'undici';
+// session cache. AgentPool is the real one: mutual TLS with one undici dispatcher per pod,
+// each bound to that pod's identity (the agent must present a certificate from the operator CA
+// bundle whose URI SAN names this pod or its service account, so another pod's certificate at
+// this address is refused), a timeout per request. Tests of the reconcile shell substitute fakes.
+import type { Agent } from 'undici';
 import { AgentClient, AgentError, createAgentDispatcher, type AgentClientTls } from '../../agent/client.ts';
+import { acceptedAgentIdentities, type PodIdentity } from '../../agent/identity.ts';
 import type { GetRingResponse, PutRingRequest, PutRingResponse } from '../../agent/protocol.ts';
+import { checkTlsMaterial } from '../../tls/material.ts';
 import { agentBaseUrl } from './pods.ts';
 
-/** Where one pod's agent listens. */
+/** Where one pod's agent listens, and which pod it must prove to be. */
 export interface AgentAddress {
   readonly ip: string;
   readonly port: number;
+  readonly pod: PodIdentity & { readonly uid: string };
 }
 
 export interface AgentPort {
@@ -18,14 +23,51 @@ export interface AgentPort {
   flushSessionCache(to: AgentAddress): Promise<void>;
 }
 
-export class AgentPool implements AgentPort {
-  private readonly dispatcher: Dispatcher;
-  private readonly timeoutMs: number;
-  private readonly clients = new Map<string, AgentClient>();
+/** The operator's TLS material: client certificate and key, and the CA bundle agents chain to. */
+export type OperatorTls = Omit<AgentClientTls, 'agentIdentities'>;
 
-  constructor(options: { tls: AgentClientTls; timeoutMs?: number }) {
+interface PodConnection {
+  readonly uid: string;
+  readonly dispatcher: Agent;
+  readonly client: AgentClient;
+}
+
+export class AgentPool implements AgentPort {
+  private tls: OperatorTls | undefined;
+  private readonly timeoutMs: number;
+  private readonly maxPods: number;
+  /** By pod uid and address, least recently used first. */
+  private readonly connections = new Map<string, PodConnection>();
+
+  constructor(options: { tls?: OperatorTls; timeoutMs?: number; maxPods?: number }) {
     this.timeoutMs = options.timeoutMs ?? 5000;
-    this.dispatcher = createAgentDispatcher(options.tls, { connectTimeoutMs: this.timeoutMs });
+    this.maxPods = options.maxPods ?? 1024;
+    if (options.tls) this.setTls(options.tls);
+  }
+
+  /**
+   * New material (a renewed client certificate, a CA bundle with a CA added or removed): every
+   * later connection uses it; the dispatchers built on the old one finish what they carry and
+   * close. Throws, keeping the old material, when the new one is broken.
+   */
+  setTls(tls: OperatorTls): void {
+    checkTlsMaterial(tls);
+    this.tls = tls;
+    this.closeAll();
+  }
+
+  /** The pod is gone: close its connections. */
+  forgetPod(uid: string): void {
+    for (const [key, c] of this.connections) {
+      if (c.uid !== uid) continue;
+      this.connections.delete(key);
+      void c.dispatcher.close().catch(() => {});
+    }
+  }
+
+  /** How many pods have a dispatcher now (bounded by maxPods). */
+  get size(): number {
+    return this.connections.size;
   }
 
   getRing(to: AgentAddress): Promise<GetRingResponse> {
@@ -41,20 +83,42 @@ export class AgentPool implements AgentPort {
   }
 
   async close(): Promise<void> {
-    this.clients.clear();
-    await this.dispatcher.close();
+    const all = [...this.connections.values()];
+    this.connections.clear();
+    await Promise.allSettled(all.map((c) => c.dispatcher.close()));
+  }
+
+  private closeAll(): void {
+    const all = [...this.connections.values()];
+    this.connections.clear();
+    for (const c of all) void c.dispatcher.close().catch(() => {});
   }
 
   private client(to: AgentAddress): AgentClient {
+    if (!this.tls) throw new AgentError(0, 'tls', 'the operator has no TLS material for agents yet');
     const url = agentBaseUrl(to.ip, to.port);
-    let c = this.clients.get(url);
-    if (!c) {
-      // Pods come and go; keep the map bounded (clients share the dispatcher, so dropping one is free).
-      if (this.clients.size > 4096) this.clients.clear();
-      c = new AgentClient({ baseUrl: url, dispatcher: this.dispatcher, timeoutMs: this.timeoutMs });
-      this.clients.set(url, c);
+    const key = `${to.pod.uid}|${url}`;
+    let c = this.connections.get(key);
+    if (c) {
+      this.connections.delete(key); // re-inserted below: most recently used last
+    } else {
+      let identities: string[];
+      try {
+        identities = acceptedAgentIdentities(to.pod);
+      } catch (err) {
+        throw new AgentError(0, 'tls', `pod ${to.pod.namespace}/${to.pod.name}: ${(err as Error).message}`);
+      }
+      const dispatcher = createAgentDispatcher({ ...this.tls, agentIdentities: identities }, { connectTimeoutMs: this.timeoutMs });
+      c = { uid: to.pod.uid, dispatcher, client: new AgentClient({ baseUrl: url, dispatcher, timeoutMs: this.timeoutMs }) };
+      // Pods come and go (a missed delete, an IP reused): the least recently used beyond the bound close.
+      while (this.connections.size >= this.maxPods) {
+        const [oldest, evicted] = this.connections.entries().next().value as [string, PodConnection];
+        this.connections.delete(oldest);
+        void evicted.dispatcher.close().catch(() => {});
+      }
     }
-    return c;
+    this.connections.set(key, c);
+    return c.client;
   }
 }
 

@@ -3,9 +3,10 @@
 // not asked (they never block and are never pushed to).
 import type { GetRingResponse } from '../../agent/protocol.ts';
 import type { PodAck, PodObservation } from '../../core/index.ts';
+import { AgentBackingOffError, isoSeconds } from './agent-breaker.ts';
 import { describeAgentError, type AgentPort } from './agents.ts';
 import { mapBounded } from './fan-out.ts';
-import type { TargetPod } from './pods.ts';
+import { agentAddress, type TargetPod } from './pods.ts';
 
 const FINGERPRINT = /^[0-9a-f]{16}$/;
 
@@ -48,9 +49,15 @@ export async function observePods(
   return mapBounded(pods, concurrency, async (pod) => {
     if (pod.terminating) return observationOf(pod, {});
     try {
-      return observationOf(pod, { ack: ackFromRing(await agents.getRing({ ip: pod.ip, port })) });
+      return observationOf(pod, { ack: ackFromRing(await agents.getRing(agentAddress(pod, port))) });
     } catch (err) {
-      return observationOf(pod, { ack: lastAck(pod.uid), error: describeAgentError(err), readFailed: true });
+      return observationOf(pod, { ack: lastAck(pod.uid), error: describeReadFailure(err), readFailed: true });
     }
   });
+}
+
+/** A pod whose breaker is open says so and until when: it was not dialled in this reconcile. */
+export function describeReadFailure(err: unknown): string {
+  if (err instanceof AgentBackingOffError) return `unreachable (backing off until ${isoSeconds(err.until)}): ${err.lastError}`;
+  return describeAgentError(err);
 }

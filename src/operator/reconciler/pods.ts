@@ -1,12 +1,17 @@
 // Which pods a TicketKeySet targets, as the reconciler sees them in the informer cache: Running
 // pods with an IP, in the TicketKeySet's namespace, matching its selector. Pure.
 import type { V1LabelSelector, V1Pod } from '@kubernetes/client-node';
+import { DEFAULT_SERVICE_ACCOUNT } from '../../agent/identity.ts';
 import { READINESS_GATE_CONDITION_TYPE } from '../../api/names.ts';
 import { matchesLabelSelector } from '../label-selector.ts';
+import type { AgentAddress } from './agents.ts';
 
 export interface TargetPod {
   readonly name: string;
+  readonly namespace: string;
   readonly uid: string;
+  /** spec.serviceAccountName (default "default"): the workload identity its agent may present. */
+  readonly serviceAccountName: string;
   /** Where the pod's agent listens (with spec.agent.port). */
   readonly ip: string;
   /** The pod's Ready condition is True. */
@@ -45,7 +50,9 @@ export function targetPods(pods: readonly V1Pod[], selector: V1LabelSelector | u
     if (!matchesLabelSelector(selector, pod.metadata?.labels)) continue;
     out.push({
       name: pod.metadata?.name ?? '',
+      namespace: pod.metadata?.namespace ?? '',
       uid: pod.metadata?.uid ?? '',
+      serviceAccountName: pod.spec?.serviceAccountName || DEFAULT_SERVICE_ACCOUNT,
       ip,
       ready: isPodReady(pod),
       terminating: pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null,
@@ -55,6 +62,11 @@ export function targetPods(pods: readonly V1Pod[], selector: V1LabelSelector | u
     });
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Where the pod's agent listens and the identity its certificate must carry. */
+export function agentAddress(pod: TargetPod, port: number): AgentAddress {
+  return { ip: pod.ip, port, pod: { uid: pod.uid, namespace: pod.namespace, name: pod.name, serviceAccountName: pod.serviceAccountName } };
 }
 
 /** https://IP:port, with IPv6 addresses bracketed. */

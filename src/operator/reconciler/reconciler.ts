@@ -56,7 +56,7 @@ import type { AgentPort } from './agents.ts';
 import { executeActions, type ExecutionPorts, type PushResult } from './execute.ts';
 import type { FaultHook } from './fault.ts';
 import { observePods } from './observe.ts';
-import { targetPods, type TargetPod } from './pods.ts';
+import { agentAddress, targetPods, type TargetPod } from './pods.ts';
 import { findSelectorConflicts } from './selector-conflicts.ts';
 import { recordedGeneration, secretCorrupt, secretMissing, secretTampered, type SecretLoss } from './secret-loss.ts';
 import { buildStatus, sameStatus, statusMergePatch, withTransitionTimes } from './status.ts';
@@ -234,12 +234,12 @@ export class TicketKeySetReconciler {
       push: async (podName, request) => {
         const pod = byName.get(podName);
         if (!pod) throw new Error(`pod ${podName} is no longer a target`);
-        const res = await this.o.agents.putRing({ ip: pod.ip, port }, request);
+        const res = await this.o.agents.putRing(agentAddress(pod, port), request);
         return { generation: res.generation, ringFingerprint: res.ringFingerprint };
       },
       flushSessionCache: async (podName) => {
         const pod = byName.get(podName);
-        if (pod) await this.o.agents.flushSessionCache({ ip: pod.ip, port });
+        if (pod) await this.o.agents.flushSessionCache(agentAddress(pod, port));
       },
       event: async (e) => {
         await this.recordEvent(tks, e);

@@ -94,10 +94,12 @@ describe('PUT /v1/ring', () => {
     expect((await t.bridge.readInstalled()).ringFingerprint).toBe(ringFingerprint(k3));
   });
 
-  it('200: a stale generation with revoke', async () => {
-    const k = key();
-    const res = await t.client.putRing(ringBody(2, [k], { revoke: true }));
-    expect([res.generation, res.ringFingerprint]).toEqual([2, ringFingerprint(k)]);
+  it('409: a stale generation with revoke (a revoke never rolls back); ATS keeps the newer ring', async () => {
+    const k4 = key();
+    await t.client.putRing(ringBody(4, [k4]));
+    const err = await agentError(t.client.putRing(ringBody(2, [key()], { revoke: true })));
+    expect([err.status, err.code]).toEqual([409, 'stale_generation']);
+    expect((await t.bridge.readInstalled()).ringFingerprint).toBe(ringFingerprint(k4));
   });
 
   it('413: a body over the size limit, before it is parsed', async () => {

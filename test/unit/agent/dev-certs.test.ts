@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { createDevCerts, issueCert, loadCa, writeDevCerts, type DevCerts } from '../../../src/dev/certs.ts';
+import { createDevCerts, issueAgentCert, issueCert, loadCa, writeDevCerts, type DevCerts } from '../../../src/dev/certs.ts';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -27,18 +27,23 @@ describe('dev certificates', () => {
     }
   });
 
-  it('gives the operator certificate the operator identity and clientAuth only', () => {
+  it('gives the operator certificate the operator URI SAN and clientAuth only', () => {
     const x = new X509Certificate(certs.operator.cert);
-    expect(x.subject).toBe('CN=ticket-key-operator');
+    expect(x.subjectAltName).toBe('URI:spiffe://ticketkeys.dev/operator');
     expect(x.keyUsage).toEqual([CLIENT_AUTH]);
   });
 
-  it('gives the agent certificate its fixed name, localhost and 127.0.0.1, for serverAuth only', () => {
+  it("gives the default agent certificate the identity of namespace default's default service account, for serverAuth only", () => {
     const x = new X509Certificate(certs.agent.cert);
-    expect(x.subjectAltName).toBe('DNS:agent.ticketkeys.dev, DNS:localhost, IP Address:127.0.0.1');
-    expect(x.checkHost('agent.ticketkeys.dev')).toBe('agent.ticketkeys.dev');
-    expect(x.checkIP('127.0.0.1')).toBe('127.0.0.1');
+    expect(x.subjectAltName).toBe('URI:spiffe://ticketkeys.dev/ns/default/sa/default');
     expect(x.keyUsage).toEqual([SERVER_AUTH]);
+  });
+
+  it('issues agent certificates per pod and per service account', async () => {
+    const pod = new X509Certificate((await issueAgentCert(certs.ca, { namespace: 'edge', pod: 'ats-0' })).cert);
+    expect([pod.subject, pod.subjectAltName]).toEqual(['CN=ats-0', 'URI:spiffe://ticketkeys.dev/ns/edge/pod/ats-0']);
+    const sa = new X509Certificate((await createDevCerts({ agent: { namespace: 'edge', serviceAccount: 'ats' } })).agent.cert);
+    expect(sa.subjectAltName).toBe('URI:spiffe://ticketkeys.dev/ns/edge/sa/ats');
   });
 
   it('is short-lived: valid from a few minutes ago for the days asked', () => {

@@ -98,14 +98,53 @@ describe('RingKeeper', () => {
     expect(err.message).toMatch(/ATS holds/);
   });
 
-  it('accepts an older generation when it is a revoke, and ATS then holds it', async () => {
+  it.each([
+    ['an older', 1],
+    ['the accepted', 12],
+  ])('refuses a revoke with %s generation (409): a revoke never rolls ATS back', async (_name, generation) => {
+    const { bridge, keeper } = setup();
+    const k12 = newKey();
+    await keeper.put(ring(12, [k12]));
+    const err = await refusal(keeper.put(ring(generation, [newKey()], true)));
+    expect([err.status, err.code]).toEqual([409, 'stale_generation']);
+    const held = await bridge.readInstalled();
+    expect([held.generation, held.ringFingerprint]).toEqual([12, ringFingerprint(k12)]);
+    expect(bridge.installCalls).toBe(1);
+    expect(keeper.accepted()?.generation).toBe(12);
+  });
+
+  it('refuses a revoke older than what ATS holds after the agent forgot (agent restart)', async () => {
+    const bridge = new MemoryBridge();
+    const { logger } = capturedLogger();
+    await new RingKeeper({ bridge, logger, metrics: new AgentMetrics() }).put(ring(12, [newKey()]));
+    const restarted = new RingKeeper({ bridge, logger, metrics: new AgentMetrics() });
+    const err = await refusal(restarted.put(ring(1, [newKey()], true)));
+    expect([err.status, err.code]).toEqual([409, 'stale_generation']);
+    expect(err.message).toMatch(/ATS holds/);
+    expect((await bridge.readInstalled()).generation).toBe(12);
+  });
+
+  it('refuses, after an agent restart, the generation ATS holds carrying another ring', async () => {
+    const bridge = new MemoryBridge();
+    const { logger } = capturedLogger();
+    const k = newKey();
+    await new RingKeeper({ bridge, logger, metrics: new AgentMetrics() }).put(ring(7, [k]));
+    const restarted = new RingKeeper({ bridge, logger, metrics: new AgentMetrics() });
+    const err = await refusal(restarted.put(ring(7, [newKey()])));
+    expect([err.status, err.code]).toEqual([409, 'stale_generation']);
+    expect((await bridge.readInstalled()).ringFingerprint).toBe(ringFingerprint(k));
+    // The very ring ATS holds is an idempotent re-push.
+    expect((await restarted.put(ring(7, [k]))).generation).toBe(7);
+  });
+
+  it('installs a revoke above the accepted generation, and ATS then holds it', async () => {
     const { bridge, keeper } = setup();
     await keeper.put(ring(5, [newKey()]));
     const k = newKey();
-    const res = await keeper.put(ring(3, [k], true));
-    expect(res.generation).toBe(3);
+    const res = await keeper.put(ring(6, [k], true));
+    expect(res.generation).toBe(6);
     const held = await bridge.readInstalled();
-    expect([held.generation, held.ringFingerprint]).toEqual([3, ringFingerprint(k)]);
+    expect([held.generation, held.ringFingerprint]).toEqual([6, ringFingerprint(k)]);
   });
 
   it('answers 503 with a retry hint while ATS is down, and ready turns false', async () => {
@@ -162,14 +201,93 @@ describe('RingKeeper', () => {
     for (const trace of keyTraces(keys)) expect(text).not.toContain(trace);
   });
 
-  it('re-asserts over a ring someone else installed, even with a newer generation', async () => {
+  it('never overwrites a newer generation ATS holds: not ready with the reason, a metric and one warning', async () => {
+    const { bridge, keeper, metrics, lines } = setup();
+    const k12 = newKey();
+    await keeper.put(ring(12, [k12]));
+    const foreign = newKey();
+    const huge = Number.MAX_SAFE_INTEGER;
+    await bridge.install({ generation: huge, keys: [foreign], revoke: false }); // a process in the pod
+    for (let i = 0; i < 3; i++) await keeper.reconcile();
+
+    const held = await bridge.readInstalled();
+    expect([held.generation, held.ringFingerprint]).toEqual([huge, ringFingerprint(foreign)]);
+    expect(bridge.installCalls).toBe(2);
+    expect(keeper.status()).toEqual({
+      ready: false,
+      reason: `ATS holds generation ${huge}, newer than the accepted generation 12; not rolled back`,
+      atsUp: true,
+    });
+    expect(await metric(metrics, 'tko_agent_ats_generation_ahead')).toBe(huge);
+    expect(await metric(metrics, 'tko_agent_ring_reasserts_total', { result: 'installed' })).toBe(0);
+    expect(lines.filter((l) => l.includes('ATS holds a newer generation')).length).toBe(1);
+    const view = await keeper.getRing();
+    expect([view.ats.generation, view.accepted?.generation, view.inSync]).toEqual([huge, 12, false]);
+    // The operator's next ring is older than that: refused, ATS untouched.
+    expect((await refusal(keeper.put(ring(13, [newKey()])))).status).toBe(409);
+    expect((await bridge.readInstalled()).generation).toBe(huge);
+  });
+
+  it('after a restart of ATS over a newer foreign ring, re-asserts the accepted ring again and clears the report', async () => {
+    const { bridge, keeper, metrics } = setup();
+    const k = newKey();
+    await keeper.put(ring(3, [k]));
+    await bridge.install({ generation: 40, keys: [newKey()], revoke: false });
+    await keeper.reconcile();
+    expect(keeper.status().ready).toBe(false);
+    bridge.restart(); // generation 0: the foreign ring is gone with the process
+    await keeper.reconcile();
+    const held = await bridge.readInstalled();
+    expect([held.generation, held.ringFingerprint]).toEqual([3, ringFingerprint(k)]);
+    expect(keeper.status()).toEqual({ ready: true, reason: '', atsUp: true });
+    expect(await metric(metrics, 'tko_agent_ats_generation_ahead')).toBe(0);
+  });
+
+  it('re-asserts over another ring at the accepted generation (the only equal-generation install)', async () => {
     const { bridge, keeper } = setup();
     const k1 = newKey();
     await keeper.put(ring(2, [k1]));
-    await bridge.install({ generation: 9, keys: [newKey()], revoke: false });
+    const install = bridge.install.bind(bridge);
+    const flags: Array<{ generation: number; revoke: boolean; reassert: boolean | undefined }> = [];
+    bridge.install = async (r) => {
+      flags.push({ generation: r.generation, revoke: r.revoke, reassert: r.reassert });
+      await install(r);
+    };
+    await bridge.install({ generation: 2, keys: [newKey()], revoke: false, reassert: true }); // a foreign ring, same generation
+    expect((await bridge.readInstalled()).ringFingerprint).not.toBe(ringFingerprint(k1));
     await keeper.reconcile();
     const held = await bridge.readInstalled();
     expect([held.generation, held.ringFingerprint]).toEqual([2, ringFingerprint(k1)]);
+    expect(flags.at(-1)).toEqual({ generation: 2, revoke: false, reassert: true });
+    expect(keeper.status().ready).toBe(true);
+  });
+
+  it('re-asserts an accepted revoke ring after an ATS restart without the revoke flag', async () => {
+    const { bridge, keeper } = setup();
+    await keeper.put(ring(1, [newKey()]));
+    const k = newKey();
+    await keeper.put(ring(2, [k], true));
+    const install = bridge.install.bind(bridge);
+    const sent: Array<{ revoke: boolean; reassert: boolean | undefined }> = [];
+    bridge.install = async (r) => {
+      sent.push({ revoke: r.revoke, reassert: r.reassert });
+      await install(r);
+    };
+    bridge.restart();
+    await keeper.reconcile();
+    expect((await bridge.readInstalled()).ringFingerprint).toBe(ringFingerprint(k));
+    expect(sent).toEqual([{ revoke: false, reassert: false }]);
+  });
+
+  it('exports the plugin\'s mlock failure as a metric', async () => {
+    const { bridge, keeper, metrics } = setup();
+    const read = bridge.readInstalled.bind(bridge);
+    bridge.readInstalled = async () => ({ ...(await read()), mlockFailed: true });
+    await keeper.reconcile();
+    expect(await metric(metrics, 'tko_agent_plugin_mlock_failed')).toBe(1);
+    bridge.readInstalled = async () => ({ ...(await read()), mlockFailed: false });
+    await keeper.reconcile();
+    expect(await metric(metrics, 'tko_agent_plugin_mlock_failed')).toBe(0);
   });
 
   it('zeroes the bytes of a ring it replaces, refuses, or holds when closed', async () => {

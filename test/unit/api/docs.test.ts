@@ -2,7 +2,7 @@
 // so the reference cannot silently fall behind the API.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { ANNOTATION_REVOKE, ANNOTATION_ROTATE_NOW, PRINTER_COLUMNS, READINESS_GATE_CONDITION_TYPE } from '../../../src/api/index.ts';
+import { ANNOTATION_REVOKE, ANNOTATION_ROTATE_NOW, LABEL_AGENT_POD, PRINTER_COLUMNS, READINESS_GATE_CONDITION_TYPE } from '../../../src/api/index.ts';
 import { allNodes } from './schema-walk.ts';
 
 const doc = readFileSync('docs/api.md', 'utf8');
@@ -24,6 +24,6 @@ describe('docs/api.md', () => {
 
   it('documents every printer column, the annotations and the readiness gate', () => {
     for (const c of PRINTER_COLUMNS) expect(doc).toContain(`| ${c.name} | \`${c.jsonPath}\``);
-    for (const name of [ANNOTATION_ROTATE_NOW, ANNOTATION_REVOKE, READINESS_GATE_CONDITION_TYPE]) expect(doc).toContain(`\`${name}\``);
+    for (const name of [ANNOTATION_ROTATE_NOW, ANNOTATION_REVOKE, READINESS_GATE_CONDITION_TYPE, LABEL_AGENT_POD]) expect(doc).toContain(`\`${name}\``);
   });
 });

@@ -537,6 +537,23 @@ describe('step: revoke', () => {
     expect(again.state).toEqual(done.state);
   });
 
+  it('issues the revoke ring above every generation a pod reported within the bound; a claim above it lifts nothing', () => {
+    const { run, state, pods } = stable();
+    const staged = run(state, pods, T0 + 12 * HOUR).state;
+    const reports = [
+      ...holding(staged, pods[0]!),
+      { ...pods[1]!, acked: { generation: state.generation, ringFingerprint: ringFp(state) } },
+      pod('liar', { acked: { generation: 2 ** 53 - 1, ringFingerprint: 'aaaaaaaaaaaaaaaa' } }),
+    ];
+    const r = run(staged, reports, T0 + 12 * HOUR + MIN, policy({ revokeToken: 'incident' }));
+    const push = one(r.actions, 'push');
+    expect(push.revoke).toBe(true);
+    expect(push.generation).toBe(staged.generation + 1);
+    for (const p of reports.filter((x) => x.name !== 'liar')) expect(push.generation).toBeGreaterThan(p.acked!.generation);
+    // The liar is pushed to as well: its agent refuses the older generation (409), that pod's error.
+    expect(push.pods).toContain('liar');
+  });
+
   it('does not flush session caches when flushOnRevoke is false', () => {
     const { run, state, pods } = stable();
     const r = run(state, pods, T0 + MIN, policy({ revokeToken: 'r', flushOnRevoke: false }));
