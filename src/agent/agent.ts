@@ -11,6 +11,8 @@ import { buildApiServer, updateApiServerTls, type AgentTls } from './api-server.
 import type { AtsBridge } from './ats-bridge.ts';
 import { buildHealthServer } from './health-server.ts';
 import { formatHostPort, type HostPort } from './host-port.ts';
+import { ConfigDirWatcher } from './config-dir-watcher.ts';
+import { ConfigReloadCoordinator } from './config-reload-coordinator.ts';
 import { AgentMetrics } from './metrics.ts';
 import { OPERATOR_IDENTITY } from './identity.ts';
 import { startReassertLoop } from './reassert-loop.ts';
@@ -38,6 +40,11 @@ export interface AgentOptions {
   clientIdentity?: string;
   reassertIntervalMs?: number;
   readbackDeadlineMs?: number;
+  /** ATS's mounted config directory (a ConfigMap volume): changes are reloaded into ATS. */
+  configDir?: string;
+  /** Debounce and re-read period of the config directory watcher (defaults in config-dir-watcher.ts). */
+  configDebounceMs?: number;
+  configResyncIntervalMs?: number;
 }
 
 export interface RunningAgent {
@@ -46,6 +53,7 @@ export interface RunningAgent {
   health: HostPort;
   keeper: RingKeeper;
   metrics: AgentMetrics;
+  configReloads: ConfigReloadCoordinator;
   /** Replaces the TLS material for new handshakes; throws (keeping the old) when it is broken. */
   updateTls(tls: AgentTls): void;
   /** Stops listening and polling, zeroes the rings held, closes the bridge. */
@@ -60,8 +68,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const files = options.tlsFiles;
   const tls = options.tls ?? (files ? await readTlsFiles(files) : undefined);
   if (!tls) throw new Error('startAgent needs tls or tlsFiles');
+  const configReloads = new ConfigReloadCoordinator({ bridge, keeper, metrics, logger });
   const api = buildApiServer({
     keeper,
+    configReloads,
     sessionCache: new SessionCache(bridge, readbackDeadlineMs),
     metrics,
     logger,
@@ -89,7 +99,23 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   }
   // First look at ATS before announcing the listeners, so gauges and readiness start true to life.
   await keeper.reconcile();
-  const loop = startReassertLoop(keeper, options.reassertIntervalMs ?? 300, logger);
+  await configReloads.checkExternal(); // baseline reconfigure time: ATS's past is not a reload
+  let configWatcher: ConfigDirWatcher | undefined;
+  if (options.configDir !== undefined) {
+    configWatcher = new ConfigDirWatcher({
+      dir: options.configDir,
+      logger,
+      ...(options.configDebounceMs === undefined ? {} : { debounceMs: options.configDebounceMs }),
+      ...(options.configResyncIntervalMs === undefined ? {} : { resyncIntervalMs: options.configResyncIntervalMs }),
+    });
+    configWatcher.on('problem', (p) => configReloads.recordProblem(p.path, p.message));
+    const initial = await configWatcher.start();
+    if (initial) configReloads.adoptInitial(initial.hash);
+    configWatcher.on('change', (hash) => {
+      void configReloads.applyConfig(hash);
+    });
+  }
+  const loop = startReassertLoop(keeper, options.reassertIntervalMs ?? 300, logger, () => configReloads.checkExternal());
   const bound = { api: address(api), health: address(health) };
   logger.info('agent listening', {
     api: formatHostPort(bound.api),
@@ -102,10 +128,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     ...bound,
     keeper,
     metrics,
+    configReloads,
     updateTls,
     close() {
       closing ??= (async () => {
         await reloading?.stop();
+        await configWatcher?.stop();
         await loop.stop();
         await Promise.allSettled([closeServer(api), closeServer(health)]);
         await keeper.close();

@@ -31,6 +31,8 @@ export function updateApiServerTls(server: Server, tls: AgentTls): void {
 
 export interface ApiServerOptions {
   keeper: RingKeeper;
+  /** With --config-dir: adds configHash and lastReload to GET /v1/ring. */
+  configReloads?: { report(): object };
   sessionCache: SessionCache;
   metrics: AgentMetrics;
   logger: Logger;
@@ -39,7 +41,7 @@ export interface ApiServerOptions {
 }
 
 export function buildApiServer(options: ApiServerOptions): Server {
-  const { keeper, sessionCache, metrics, logger, tls, clientIdentity } = options;
+  const { keeper, sessionCache, metrics, logger, tls, clientIdentity, configReloads } = options;
   checkTlsMaterial({ cert: tls.cert, key: tls.key, ca: tls.clientCa });
   const routes: Route[] = [
     {
@@ -47,7 +49,7 @@ export function buildApiServer(options: ApiServerOptions): Server {
       path: '/v1/ring',
       handle: async (request) => ({ status: 200, body: await keeper.put(decodeRing(await readJsonBody(request, BODY_LIMIT_BYTES))) }),
     },
-    { method: 'GET', path: '/v1/ring', handle: async () => ({ status: 200, body: await keeper.getRing() }) },
+    { method: 'GET', path: '/v1/ring', handle: async () => ({ status: 200, body: { ...(await keeper.getRing()), ...configReloads?.report() } }) },
     {
       method: 'POST',
       path: '/v1/session-cache/flush',

@@ -32,6 +32,8 @@ export interface SessionCacheStats {
   tracked: number;
   removed: number;
   flushes: number;
+  /** Session-id lookups that found the session; undefined from a plugin that does not count them. */
+  hits?: number;
 }
 
 /** Thrown when ATS cannot be reached (down, restarting, socket missing): the agent answers 503. */
@@ -48,5 +50,12 @@ export interface AtsBridge {
   /** Removes one TLS session id (hex) from ATS's session cache. */
   removeSession(idHex: string): Promise<void>;
   sessionCacheStats(): Promise<SessionCacheStats>;
+  /** Re-reads ATS's configuration, like `traffic_ctl config reload`. */
+  reloadConfig(): Promise<void>;
+  /**
+   * When ATS last reloaded its configuration (seconds since epoch, 0: never), whoever asked
+   * (the agent, traffic_ctl, another sidecar). ATS 9: record proxy.node.config.reconfigure_time.
+   */
+  readReconfigureTime(): Promise<number>;
   close(): Promise<void>;
 }

@@ -17,6 +17,13 @@ export class MemoryBridge implements AtsBridge {
   dropInstalls = false;
   /** When set, an install applies only after this many ms (a slow plugin). */
   applyDelayMs = 0;
+  /** reloadConfig calls, for tests. */
+  reloadCalls = 0;
+  /**
+   * Simulates a ticket key file that wins on reload: the reload replaces the ring with this
+   * one (generation 0, like file keys) until the agent re-installs its own.
+   */
+  reloadLoadsFileKeys = false;
 
   #down = false;
   #ring: Buffer = Buffer.alloc(0);
@@ -27,6 +34,7 @@ export class MemoryBridge implements AtsBridge {
   #removed = 0;
   #flushes = 0;
   #timers = new Set<NodeJS.Timeout>();
+  #reconfigureTime = 0;
 
   constructor(options: MemoryBridgeOptions = {}) {
     this.#startTime = options.startTime ?? Math.floor(Date.now() / 1000);
@@ -115,6 +123,23 @@ export class MemoryBridge implements AtsBridge {
   async sessionCacheStats(): Promise<SessionCacheStats> {
     this.#check();
     return { tracked: this.#sessions.size, removed: this.#removed, flushes: this.#flushes };
+  }
+
+  async reloadConfig(): Promise<void> {
+    this.#check();
+    this.reloadCalls += 1;
+    this.simulateExternalReload();
+  }
+
+  /** A reload someone else ran (traffic_ctl): new reconfigure time, file keys when set. */
+  simulateExternalReload(): void {
+    this.#reconfigureTime = Math.max(Math.floor(Date.now() / 1000), this.#reconfigureTime + 1);
+    if (this.reloadLoadsFileKeys) this.#setRing(Buffer.alloc(KEY_BYTES, 0x5a), 0);
+  }
+
+  async readReconfigureTime(): Promise<number> {
+    this.#check();
+    return this.#reconfigureTime;
   }
 
   async close(): Promise<void> {

@@ -19,6 +19,10 @@ export class AgentMetrics {
   readonly atsGenerationAhead: Gauge;
   readonly pluginMlockFailed: Gauge;
   readonly coreDumpsEnabled: Gauge;
+  readonly configReloads: Counter<'result' | 'trigger'>;
+  readonly configLastReload: Gauge;
+  readonly configKeysReasserted: Counter;
+  readonly configProblems: Counter;
 
   constructor() {
     const registers = [this.registry];
@@ -75,6 +79,27 @@ export class AgentMetrics {
       collect() {
         this.set(coreDumpsPossible(readCoreFileLimit()) ? 1 : 0);
       },
+    });
+    this.configReloads = new Counter({
+      name: 'tko_agent_config_reloads_total',
+      help: 'ATS configuration reloads seen and verified, by result and trigger (agent: the config directory changed; external: someone else reloaded)',
+      labelNames: ['result', 'trigger'],
+      registers,
+    });
+    this.configLastReload = new Gauge({
+      name: 'tko_agent_config_last_reload_timestamp_seconds',
+      help: 'When the last ATS configuration reload was verified (0: none)',
+      registers,
+    });
+    this.configKeysReasserted = new Counter({
+      name: 'tko_agent_config_keys_reasserted_total',
+      help: 'Config reloads after which ATS held other keys and the agent re-installed the accepted ring',
+      registers,
+    });
+    this.configProblems = new Counter({
+      name: 'tko_agent_config_problems_total',
+      help: 'Unusable readings of the config directory (garbage, binary data, symlink loop): ignored, no reload',
+      registers,
     });
     for (const result of ['installed', 'unchanged', 'ats_unavailable', 'readback_timeout', 'error'] as const) this.installs.inc({ result }, 0);
     collectDefaultMetrics({ register: this.registry, prefix: 'tko_agent_' });

@@ -64,6 +64,23 @@ export const AcceptedRing = Type.Object({
 });
 export type AcceptedRing = Static<typeof AcceptedRing>;
 
+export const ReloadTrigger = Type.Union([Type.Literal('agent'), Type.Literal('external')]);
+export type ReloadTrigger = Static<typeof ReloadTrigger>;
+
+/** One ATS configuration reload, after the agent verified (and if needed re-asserted) its ring. */
+export const LastReload = Type.Object({
+  time: Timestamp,
+  /** Hash of the config directory applied; for an external reload, the one the agent last saw. */
+  configHash: Type.String(),
+  /** 'agent': the agent reloaded after the directory changed; 'external': someone else did. */
+  trigger: ReloadTrigger,
+  /** ATS was found holding another ring after the reload and the agent re-installed its own. */
+  keysReasserted: Type.Boolean(),
+  /** How long ATS was seen holding something other than the accepted ring (0: never seen). */
+  windowMs: Type.Number({ minimum: 0 }),
+});
+export type LastReload = Static<typeof LastReload>;
+
 export const GetRingResponse = Type.Object({
   /** What ATS holds now, from the bridge plugin's stats. generation 0: nothing pushed since start. */
   ats: Type.Object({
@@ -76,6 +93,13 @@ export const GetRingResponse = Type.Object({
   accepted: Type.Union([AcceptedRing, Type.Null()]),
   /** ATS holds exactly the accepted ring (the agent's readiness). */
   inSync: Type.Boolean(),
+  /**
+   * Hash (core/ats-config/config-hash.ts) of the config directory the agent last applied.
+   * Optional: absent from older agents and from agents run without --config-dir.
+   */
+  configHash: Type.Optional(Type.String()),
+  /** The last ATS configuration reload the agent saw and verified. Optional, as configHash. */
+  lastReload: Type.Optional(LastReload),
 });
 export type GetRingResponse = Static<typeof GetRingResponse>;
 
@@ -83,6 +107,8 @@ export const SessionCacheStatsResponse = Type.Object({
   tracked: Type.Integer(),
   removed: Type.Integer(),
   flushes: Type.Integer(),
+  /** Optional: agents and plugins older than this field do not report it. */
+  hits: Type.Optional(Type.Integer()),
 });
 export type SessionCacheStatsResponse = Static<typeof SessionCacheStatsResponse>;
 

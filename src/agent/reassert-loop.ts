@@ -8,12 +8,14 @@ export interface ReassertLoop {
   stop(): Promise<void>;
 }
 
-export function startReassertLoop(keeper: RingKeeper, intervalMs: number, logger: Logger): ReassertLoop {
+/** `afterTick` runs after each re-assert (the config reload check for external reloads). */
+export function startReassertLoop(keeper: RingKeeper, intervalMs: number, logger: Logger, afterTick?: () => Promise<unknown>): ReassertLoop {
   const abort = new AbortController();
   const done = (async () => {
     while (!abort.signal.aborted) {
       try {
         await keeper.reconcile();
+        await afterTick?.();
       } catch (err) {
         logger.error('re-assert tick failed', { error: err instanceof Error ? err.message : String(err) });
       }

@@ -170,13 +170,14 @@ export class RingKeeper {
   }
 
   /**
-   * One re-assert tick: observe ATS, and when it does not hold the accepted ring (restarted,
+   * One re-assert tick (resolves true when it re-installed the accepted ring): observe ATS, and when it does not hold the accepted ring (restarted,
    * or overwritten at an older or the same generation), install the accepted ring again; a
    * newer generation is reported, never overwritten. Skipped while an install runs: that
    * install proves its own result.
    */
-  async reconcile(): Promise<void> {
-    if (this.#serial.busy > 0) return;
+  async reconcile(): Promise<boolean> {
+    if (this.#serial.busy > 0) return false;
+    let reasserted = false;
     await this.#serial.run(async () => {
       let seen: AtsInstalled;
       try {
@@ -210,6 +211,7 @@ export class RingKeeper {
         // No revoke flag: the incident was handled when the ring was accepted.
         await this.#installAndVerify(a.ring, seen, false);
         this.#metrics.reasserts.inc({ result: 'installed' });
+        reasserted = true;
         this.#setStatus(true, '');
         this.#log.info('accepted ring re-asserted', { generation: a.ring.generation, ringFingerprint: a.ring.ringFingerprint });
       } catch (err) {
@@ -217,6 +219,13 @@ export class RingKeeper {
         this.#log.warn('re-assert failed', { generation: a.ring.generation, error: err instanceof Error ? err.message : String(err) });
       }
     });
+    return reasserted;
+  }
+
+  /** Does ATS (as seen) hold the accepted ring? null: nothing accepted yet. */
+  holdsAccepted(seen: AtsInstalled): boolean | null {
+    const a = this.#accepted;
+    return a === null ? null : holds(seen, a.ring);
   }
 
   /** Zeroes every ring the agent holds. */

@@ -46,7 +46,12 @@ export const CONDITION_PROGRESSING = 'Progressing';
 export const CONDITION_DEGRADED = 'Degraded';
 /** True while pods this set selects are left to an older TicketKeySet that selects them too. */
 export const CONDITION_SELECTOR_CONFLICT = 'SelectorConflict';
-export const CONDITION_TYPES = [CONDITION_READY, CONDITION_PROGRESSING, CONDITION_DEGRADED, CONDITION_SELECTOR_CONFLICT] as const;
+/**
+ * Whether ATS reloads of spec.atsConfig.configMapRef can replace or bypass the pushed keys; only
+ * set when spec.atsConfig.configMapRef is (no condition otherwise).
+ */
+export const CONDITION_CONFIG_CONSISTENT = 'ConfigConsistent';
+export const CONDITION_TYPES = [CONDITION_READY, CONDITION_PROGRESSING, CONDITION_DEGRADED, CONDITION_SELECTOR_CONFLICT, CONDITION_CONFIG_CONSISTENT] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 
 // No finalizer on purpose: the only object the operator creates is the Secret, which carries an

@@ -7,12 +7,13 @@ import type { TicketKeySetSpec } from './spec.ts';
 type Spec = TicketKeySetSpec;
 
 /** Every defaulted field present; atsConfig and ticketLifetime stay optional (they have no default). */
-export type DefaultedTicketKeySetSpec = Omit<Spec, 'rotation' | 'promotion' | 'agent' | 'sessionCache' | 'availability'> & {
+export type DefaultedTicketKeySetSpec = Omit<Spec, 'rotation' | 'promotion' | 'agent' | 'sessionCache' | 'availability' | 'fileFallback'> & {
   availability: Required<NonNullable<Spec['availability']>>;
   rotation: Required<NonNullable<Spec['rotation']>>;
   promotion: Required<NonNullable<Spec['promotion']>>;
   agent: Required<NonNullable<Spec['agent']>>;
   sessionCache: Required<NonNullable<Spec['sessionCache']>>;
+  fileFallback: Required<NonNullable<Spec['fileFallback']>>;
 };
 
 /** A copy of `spec` with the schema's defaults filled in (the input is not modified). */

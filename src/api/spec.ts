@@ -119,13 +119,30 @@ export const AtsConfigSchema = Type.Object(
         },
         {
           description:
-            'The ConfigMap holding the ATS configuration the selected pods mount. The operator watches it ' +
-            '(e.g. to re-push keys after configuration changes); it never writes to it.',
+            'The ConfigMap holding the ATS configuration the selected pods mount (records.config, records.yaml, ' +
+            'ssl_multicert.config, sni.yaml). The operator reads it on each reconcile and after each change, and reports in the ' +
+            'ConfigConsistent condition whether ATS reloads of it can replace or bypass the pushed keys; it never writes to it.',
         },
       ),
     ),
   },
   { description: 'Optional reference to the ATS configuration of the selected pods.' },
+);
+
+export const FileFallbackSchema = Type.Object(
+  {
+    enabled: Type.Optional(
+      Type.Boolean({
+        description:
+          'The operator keeps ticket.key in the owned Secret equal to the ring it pushes, written before each push. Mount that ' +
+          'Secret key at an absolute path and name it in proxy.config.ssl.server.ticket_key.filename: a reload that re-reads the ' +
+          'file then loads only a ring every pod can decrypt with. The ConfigConsistent check accepts an absolute key file only ' +
+          'when this is true.',
+        default: false,
+      }),
+    ),
+  },
+  { description: 'For ATS configurations that must keep a ticket key file.', default: {} },
 );
 
 export const SessionCacheSchema = Type.Object(
@@ -188,6 +205,7 @@ export const TicketKeySetSpecSchema = Type.Object(
     availability: Type.Optional(AvailabilitySchema),
     agent: Type.Optional(AgentSchema),
     atsConfig: Type.Optional(AtsConfigSchema),
+    fileFallback: Type.Optional(FileFallbackSchema),
     sessionCache: Type.Optional(SessionCacheSchema),
   },
   {

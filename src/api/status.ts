@@ -51,6 +51,16 @@ export const PodStatusSchema = Type.Object(
         maxLength: 1024,
       }),
     ),
+    configHash: Type.Optional(
+      Type.String({
+        description:
+          'Hash of the mounted ATS configuration the pod\'s agent last applied (agents started with --config-dir only); ' +
+          'compare with the hash of spec.atsConfig.configMapRef in the ConfigConsistent message.',
+        pattern: '^sha256:[0-9a-f]{64}$',
+        maxLength: 71,
+      }),
+    ),
+    lastReloadTime: Type.Optional(Timestamp('When the pod\'s agent last saw ATS reload its configuration (any trigger).')),
   },
   { description: 'What one selected pod holds.' },
 );

@@ -18,6 +18,8 @@ interface AgentFlags {
   installer: 'ats' | 'memory';
   readbackTimeoutMs: number;
   reassertIntervalMs: number;
+  configDir?: string;
+  configDebounceMs?: number;
   v8Flags: string[];
 }
 
@@ -62,6 +64,8 @@ export function registerAgent(program: Command): void {
     .addOption(new Option('--installer <kind>', '"memory" only for benchmarks of the agent itself').choices(['ats', 'memory']).default('ats'))
     .option('--readback-timeout-ms <ms>', 'how long ATS gets to show a pushed ring before 504', positiveInt, 2000)
     .option('--reassert-interval-ms <ms>', 'how often ATS is checked for holding the accepted ring', positiveInt, 300)
+    .option('--config-dir <dir>', "ATS's mounted config directory (ConfigMap volume): reloaded into ATS when it changes, keys verified after")
+    .option('--config-debounce-ms <ms>', 'quiet time after a config directory change before it is read', positiveInt)
     .addOption(
       new Option('--v8-flags <flags>', 'V8 flags the agent sets on itself at start ("" for V8\'s defaults; see src/agent/runtime-flags.ts)')
         .env('TKO_AGENT_V8_FLAGS')
@@ -102,6 +106,8 @@ async function runAgent(flags: AgentFlags): Promise<void> {
     clientIdentity: flags.clientIdentity,
     readbackDeadlineMs: flags.readbackTimeoutMs,
     reassertIntervalMs: flags.reassertIntervalMs,
+    ...(flags.configDir === undefined ? {} : { configDir: flags.configDir }),
+    ...(flags.configDebounceMs === undefined ? {} : { configDebounceMs: flags.configDebounceMs }),
   });
   // Machine-readable, whatever the log level: where the agent listens (ports may be :0).
   process.stdout.write(`${JSON.stringify({ event: 'listening', api: formatHostPort(agent.api), health: formatHostPort(agent.health) })}\n`);

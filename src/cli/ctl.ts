@@ -43,20 +43,24 @@ export function formatStatus(tks: TicketKeySet): string {
   lines.push(`  phase:       ${s.phase ?? 'Unknown'}   generation: ${gen}   pods: ${s.pods?.summary ?? '0/0'} converged`);
   lines.push(`  active key:  ${s.activeKey?.fingerprint ?? '-'}${s.stagedKey ? `   staged key: ${s.stagedKey.fingerprint}` : ''}   retired: ${s.retiredKeys?.length ?? 0}`);
   lines.push(`  last rotation: ${s.lastRotationTime ?? '-'}   next rotation: ${s.nextRotationTime ?? '-'}`);
-  for (const type of ['Ready', 'Progressing', 'Degraded']) {
+  for (const type of ['Ready', 'Progressing', 'Degraded', 'SelectorConflict', 'ConfigConsistent']) {
     const c = cond(type);
     if (c) lines.push(`  ${type}=${c.status} (${c.reason}): ${c.message}`);
   }
   const items = s.pods?.items ?? [];
-  const rows = [['POD', 'GENERATION', 'RING FINGERPRINT', 'ACKNOWLEDGED', 'LAG', 'ERROR']];
+  // Configuration columns only when some agent reports them (agents started with --config-dir).
+  const showConfig = items.some((p) => p.configHash !== undefined || p.lastReloadTime !== undefined);
+  const rows = [['POD', 'GENERATION', 'RING FINGERPRINT', 'ACKNOWLEDGED', 'LAG', ...(showConfig ? ['CONFIG HASH', 'LAST RELOAD'] : []), 'ERROR']];
   for (const p of items) {
     const acked = p.generation !== undefined && p.generation === gen && p.error === undefined;
+    const config = showConfig ? [p.configHash ? p.configHash.slice(0, 19) : '-', p.lastReloadTime ?? '-'] : [];
     rows.push([
       p.name,
       p.generation !== undefined ? String(p.generation) : '-',
       p.ringFingerprint ?? '-',
       acked ? 'yes' : 'no',
       p.generation !== undefined ? String(gen - p.generation) : '-',
+      ...config,
       p.error ?? '',
     ]);
   }

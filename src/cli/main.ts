@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   agent: async () => (await import('./agent.ts')).registerAgent,
   dev: async () => (await import('./dev.ts')).registerDev,
   operator: async () => (await import('./operator.ts')).registerOperator,
+  cache: async () => (await import('./cache.ts')).registerCache,
   status: ctl,
   rotate: ctl,
   revoke: ctl,

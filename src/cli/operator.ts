@@ -25,6 +25,7 @@ interface OperatorFlags {
   workers: string;
   pushConcurrency: string;
   resyncPeriod: string;
+  configRolloutBound: string;
   logLevel: string;
 }
 
@@ -56,6 +57,7 @@ export function registerOperator(program: Command): void {
     .option('--workers <n>', 'TicketKeySets reconciled at once', '4')
     .option('--push-concurrency <n>', 'agents talked to at once per reconcile', '16')
     .option('--resync-period <duration>', 'look at every TicketKeySet at least this often (drift detection)', '60s')
+    .option('--config-rollout-bound <duration>', 'how long after the referenced ConfigMap changed ConfigConsistent waits before naming pods still on the older configuration', '3m')
     .option('--log-level <level>', 'error, warn, info or debug', 'info')
     .action(async (flags: OperatorFlags) => {
       const [{ runOperator }, { parseDuration }, { parseNamespaces }, { candidateIdentity }, { createLogger }] = await Promise.all([
@@ -77,6 +79,8 @@ export function registerOperator(program: Command): void {
         throw new Error(`${name} must be true or false, got ${JSON.stringify(v)}`);
       };
       const f = flags;
+      const configRolloutBoundMs = parseDuration(flags.configRolloutBound);
+      if (configRolloutBoundMs < 0) throw new Error(`--config-rollout-bound must not be negative, got ${JSON.stringify(flags.configRolloutBound)}`);
       const running = await runOperator(
         {
           ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
@@ -99,6 +103,7 @@ export function registerOperator(program: Command): void {
           workers: positive('--workers', flags.workers),
           pushConcurrency: positive('--push-concurrency', flags.pushConcurrency),
           resyncMs: parseDuration(flags.resyncPeriod),
+          configRolloutBoundMs,
           logLevel: flags.logLevel,
         },
         logger,

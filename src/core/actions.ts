@@ -58,7 +58,7 @@ export interface EventAction {
   readonly message: string;
 }
 
-export type ConditionType = 'Ready' | 'Progressing' | 'Degraded' | 'SelectorConflict';
+export type ConditionType = 'Ready' | 'Progressing' | 'Degraded' | 'SelectorConflict' | 'ConfigConsistent';
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
 export interface Condition {

@@ -15,14 +15,14 @@ export interface AtsProcess {
   exe: string;
 }
 
-/** Starts `traffic_manager` for the runroot; stdout/stderr go to files in logDir. */
-export function spawnTrafficManager(runroot: string, logDir: string): ChildProcess {
+/** Starts `traffic_manager` for the runroot; stdout/stderr go to files in logDir; `env` adds variables. */
+export function spawnTrafficManager(runroot: string, logDir: string, env: Record<string, string> = {}): ChildProcess {
   const out = openSync(join(logDir, 'traffic_manager.out'), 'a');
   try {
     // `ulimit -c 0` before exec: traffic_server inherits it, so no core file can hold keys
     // even before records.config's proxy.config.core_limit is applied.
     const child = spawn('/bin/sh', ['-c', 'ulimit -c 0 && exec traffic_manager'], {
-      env: { ...process.env, TS_RUNROOT: runroot },
+      env: { ...process.env, ...env, TS_RUNROOT: runroot },
       stdio: ['ignore', out, out],
       detached: true, // own process group: stop() can signal the whole group
     });

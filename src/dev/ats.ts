@@ -26,6 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Ats9Bridge } from '../agent/ats9/ats9-bridge.ts';
 import { ensurePluginBuilt } from '../ats-plugin/build.ts';
 import { createSelfSignedCert } from './ats-cert.ts';
+import { publishAsKubeletVolume, updateConfigDir } from './ats-config-dir.ts';
 import { atsLayout, configFiles, recordsOverrides, runrootYaml, type AtsLayout } from './ats-config.ts';
 import { startOrigin, type Origin } from './ats-origin.ts';
 import { findAtsProcesses, killGroupSync, spawnTrafficManager, stopAtsProcesses } from './ats-process.ts';
@@ -56,6 +57,16 @@ export interface StartAtsOptions {
   extraRecords?: string[];
   /** How long to wait for the instance to come up. Default 30000 ms. */
   startTimeoutMs?: number;
+  /**
+   * Publish ATS's config directory as kubelet publishes a ConfigMap volume (`..data` swap):
+   * AtsInstance.updateConfig then writes a new version, as a ConfigMap edit would.
+   */
+  kubeletConfigDir?: boolean;
+  /**
+   * More environment for traffic_manager and traffic_server. ATS lets a variable named after a
+   * record (PROXY_CONFIG_HTTP_SERVER_PORTS) override records.config: pods sharing one ConfigMap.
+   */
+  env?: Record<string, string>;
 }
 
 export interface TrafficCtlResult {
@@ -74,6 +85,10 @@ export interface AtsInstance {
   readonly originPort: number;
   readonly certPem: string;
   readonly keyFile: string | undefined;
+  /** ATS's config directory (sysconfdir): the agent's --config-dir in a pod. */
+  readonly configDir: string;
+  /** Changes files of the config directory (null: removes); one `..data` swap when kubelet-published. */
+  updateConfig(changes: Record<string, string | Buffer | null>): Promise<void>;
   createBridge(): Ats9Bridge;
   /** traffic_server start time from traffic_manager (epoch seconds). */
   startTime(): Promise<number>;
@@ -111,8 +126,9 @@ export async function startAts(options: StartAtsOptions): Promise<AtsInstance> {
       debugTags: options.debugTags,
       extraRecords: options.extraRecords,
     });
+    if (options.kubeletConfigDir) await publishAsKubeletVolume(layout.etc);
     const startTimeoutMs = options.startTimeoutMs ?? 30000;
-    managerPid = spawnTrafficManager(root, layout.log).pid;
+    managerPid = spawnTrafficManager(root, layout.log, options.env).pid;
     if (managerPid !== undefined) liveManagers.add(managerPid);
     const pid = managerPid;
     const instance = makeInstance({ layout, addr, tlsPort, origin, certPem: cert, keyFile: options.keyFile, mgmtSocket, startTimeoutMs }, {
@@ -178,6 +194,8 @@ function makeInstance(
     originPort: p.origin.port,
     certPem: p.certPem,
     keyFile: p.keyFile,
+    configDir: p.layout.etc,
+    updateConfig: (changes) => updateConfigDir(p.layout.etc, changes),
     createBridge: () => new Ats9Bridge({ socketPath: p.mgmtSocket }, { timeoutMs: 5000 }),
     async startTime() {
       const b = instance.createBridge();

@@ -14,6 +14,7 @@ import { EventRecorder } from './kube/event-recorder.ts';
 import { PodReadinessGate } from './kube/pod-readiness.ts';
 import { TICKETKEYSET } from './kube/resources.ts';
 import { SecretStore } from './kube/secret-store.ts';
+import { ConfigMapReader } from './kube/config-map-reader.ts';
 import { TicketKeySetStatusWriter } from './kube/status-writer.ts';
 import { LeaderElector } from './leader-election.ts';
 import { mapByReference, mapBySelector, mapToControllerOwner, mapToSelf } from './mappers.ts';
@@ -59,6 +60,8 @@ export interface OperatorConfig {
   workers: number;
   pushConcurrency: number;
   resyncMs: number;
+  /** Pods still on an older configuration this long after a ConfigMap change are named (default 3 min). */
+  configRolloutBoundMs?: number;
   logLevel: string;
 }
 
@@ -111,6 +114,8 @@ export async function runOperator(config: OperatorConfig, logger: Logger = creat
     fault,
     concurrency: config.pushConcurrency,
     resyncMs: config.resyncMs,
+    ...(config.configRolloutBoundMs !== undefined ? { configRolloutBoundMs: config.configRolloutBoundMs } : {}),
+    configMaps: new ConfigMapReader({ kubeConfig: kc, ...kubeTimeout }),
   });
   const controller = new Controller({
     name: 'ticketkeyset',

@@ -67,6 +67,24 @@ describe('session cache', () => {
     expect((await idOnly(kept.newSession)).resumed).toBe(true);
   });
 
+  it('hits count the lookups that found the session, not those that missed', async () => {
+    const found = await newCachedSession();
+    const gone = await newCachedSession();
+    const start = await env.bridge.readStats();
+    await env.bridge.removeSession(gone.sessionId!);
+    // A cache message publishes every counter: once its removal shows, the stats are current.
+    const before = await waitForStats(env.bridge, (x) => x.cacheRemoved === start.cacheRemoved + 1, 'removal');
+
+    expect((await idOnly(found.newSession)).resumed).toBe(true); // a lookup that finds it
+    expect((await idOnly(gone.newSession)).resumed).toBe(false); // a lookup that misses
+    await env.bridge.removeSession(found.sessionId!);
+    const after = await waitForStats(env.bridge, (x) => x.cacheRemoved === before.cacheRemoved + 1, 'removal');
+
+    expect(before.cacheHits).toBeDefined();
+    expect(after.cacheHits).toBe(before.cacheHits! + 1);
+    expect((await env.bridge.sessionCacheStats()).hits).toBe(after.cacheHits);
+  });
+
   it('malformed cache commands change nothing', async () => {
     const s = await newCachedSession();
     const other = await newCachedSession();

@@ -20,7 +20,7 @@ import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AgentClient, AgentError } from '../../src/agent/client.ts';
-import { startAts, type AtsInstance } from '../../src/dev/ats.ts';
+import { startAts, type AtsInstance, type StartAtsOptions } from '../../src/dev/ats.ts';
 import { createDevCerts, writeDevCerts, type DevCertFiles, type DevCerts } from '../../src/dev/certs.ts';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -42,6 +42,9 @@ export interface SpawnAgentOptions {
   tlsReloadIntervalMs?: number;
   readbackTimeoutMs?: number;
   reassertIntervalMs?: number;
+  /** --config-dir / --config-debounce-ms: the mounted ATS config directory the agent reloads. */
+  configDir?: string;
+  configDebounceMs?: number;
   /** Default 'info'. */
   logLevel?: string;
   startTimeoutMs?: number;
@@ -81,6 +84,8 @@ export async function spawnAgent(options: SpawnAgentOptions): Promise<SpawnedAge
   if (options.tlsReloadIntervalMs) args.push('--tls-reload-interval-ms', String(options.tlsReloadIntervalMs));
   if (options.readbackTimeoutMs) args.push('--readback-timeout-ms', String(options.readbackTimeoutMs));
   if (options.reassertIntervalMs) args.push('--reassert-interval-ms', String(options.reassertIntervalMs));
+  if (options.configDir) args.push('--config-dir', options.configDir);
+  if (options.configDebounceMs) args.push('--config-debounce-ms', String(options.configDebounceMs));
 
   const child = spawn(process.execPath, args, {
     cwd: REPO,
@@ -166,6 +171,8 @@ export async function startAtsWithAgent(options: {
   addr: string;
   port?: number;
   agent?: Omit<SpawnAgentOptions, 'certs' | 'atsRunroot' | 'host'>;
+  /** More ATS settings (a ticket key file, extra records). */
+  ats?: Pick<StartAtsOptions, 'keyFile' | 'extraRecords' | 'kubeletConfigDir'>;
 }): Promise<AtsWithAgent> {
   const dir = await mkdtemp(join(tmpdir(), 'tko-agent-e2e-'));
   const certs = await createDevCerts();
@@ -173,8 +180,10 @@ export async function startAtsWithAgent(options: {
   let ats: AtsInstance | undefined;
   let agent: SpawnedAgent;
   try {
-    ats = await startAts({ dir: join(dir, 'ats'), addr: options.addr, port: options.port });
-    agent = await spawnAgent({ ...options.agent, certs: files, atsRunroot: ats.runroot, host: options.addr });
+    ats = await startAts({ ...options.ats, dir: join(dir, 'ats'), addr: options.addr, port: options.port });
+    // A kubelet-published config directory is the agent's --config-dir, as in a pod.
+    const configDir = options.ats?.kubeletConfigDir ? ats.configDir : options.agent?.configDir;
+    agent = await spawnAgent({ ...options.agent, ...(configDir ? { configDir } : {}), certs: files, atsRunroot: ats.runroot, host: options.addr });
   } catch (err) {
     await ats?.stop();
     await rm(dir, { recursive: true, force: true });

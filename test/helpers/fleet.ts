@@ -12,6 +12,9 @@
 //   await fleet.agentCertFor('ats-0')                 that pod's agent certificate and key (PEM)
 //   await fleet.startAgent('ats-1', { certOf: 'ats-0' })   an agent impersonating another pod
 //   Fleet.create({ ..., trust: other })               same CA and operator certificate as `other`
+//   await fleet.add('ats-0', { ..., ats: true, configDir: true })   ATS's config dir published as a
+//       ConfigMap volume and watched by the agent (--config-dir); edit it as kubelet would with
+//       fleet.get('ats-0').ats!.updateConfig({...}) or atomicWrite(ats.configDir, payload)
 //   await fleet.close()         agents and ATS instances stopped, temp dir removed
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -20,7 +23,7 @@ import { join } from 'node:path';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { AgentClient } from '../../src/agent/client.ts';
 import { acceptedAgentIdentities } from '../../src/agent/identity.ts';
-import { startAts, type AtsInstance } from '../../src/dev/ats.ts';
+import { startAts, type AtsInstance, type StartAtsOptions } from '../../src/dev/ats.ts';
 import { createDevCerts, issueAgentCert, writeDevCerts, type DevCertFiles, type DevCerts, type PemPair } from '../../src/dev/certs.ts';
 import { spawnAgent, type SpawnedAgent } from './agent.ts';
 import { FakePods } from './pods.ts';
@@ -38,7 +41,17 @@ export interface FleetPodOptions {
   startAgent?: boolean;
   /** The agent listens here instead of ip (e.g. behind a fault proxy that listens on ip). */
   agentHost?: string;
+  /**
+   * With ats: ATS's config directory is published as kubelet publishes a ConfigMap volume
+   * (`..data` swap) and the agent reloads it (--config-dir, debounce CONFIG_DEBOUNCE_MS).
+   */
+  configDir?: boolean;
+  /** More startAts settings (keyFile, extraRecords, env…); dir, addr and port are the fleet's. */
+  atsOptions?: Partial<StartAtsOptions>;
 }
+
+/** The agents' --config-debounce-ms with configDir: short, but one kubelet swap is one reload. */
+export const CONFIG_DEBOUNCE_MS = 300;
 
 export interface FleetPod {
   name: string;
@@ -112,7 +125,15 @@ export class Fleet {
   async add(name: string, options: FleetPodOptions): Promise<V1Pod> {
     const member: FleetPod = { name, ip: options.ip, options };
     this.members.set(name, member);
-    if (options.ats) member.ats = await startAts({ dir: join(this.dir, `ats-${name}`), addr: options.ip, port: options.tlsPort ?? 18443 });
+    if (options.ats) {
+      member.ats = await startAts({
+        ...options.atsOptions,
+        ...(options.configDir ? { kubeletConfigDir: true } : {}),
+        dir: join(this.dir, `ats-${name}`),
+        addr: options.ip,
+        port: options.tlsPort ?? 18443,
+      });
+    }
     const pod = await this.pods.create({
       name,
       ip: options.ip,
@@ -137,6 +158,7 @@ export class Fleet {
       port: this.port,
       installer: m.ats ? 'ats' : 'memory',
       ...(m.ats ? { atsRunroot: m.ats.runroot } : {}),
+      ...(m.ats && m.options.configDir ? { configDir: m.ats.configDir, configDebounceMs: CONFIG_DEBOUNCE_MS } : {}),
       logLevel: 'warn',
     });
   }

@@ -29,6 +29,8 @@ export interface SpawnOperatorOptions {
   env?: Record<string, string>;
   resyncPeriod?: string;
   agentTimeout?: string;
+  /** --config-rollout-bound (default the operator's, 3m). */
+  configRolloutBound?: string;
   /** --agent-tls-reload-interval (default the operator's, 5s). */
   agentTlsReloadInterval?: string;
   logLevel?: string;
@@ -72,6 +74,7 @@ export async function spawnOperator(options: SpawnOperatorOptions): Promise<Spaw
     '--log-level', options.logLevel ?? 'info',
   ];
   if (options.identity) args.push('--identity', options.identity);
+  if (options.configRolloutBound) args.push('--config-rollout-bound', options.configRolloutBound);
   if (options.agentTlsReloadInterval) args.push('--agent-tls-reload-interval', options.agentTlsReloadInterval);
   if (options.lease) {
     const l = options.lease;

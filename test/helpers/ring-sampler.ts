@@ -42,6 +42,10 @@ export class RingSampler {
   /** Per pod: highest generation since the current traffic_server started. */
   readonly #highest = new Map<string, { startTime: string; generation: number }>();
   readonly #regressions: Regression[] = [];
+  /** Per pod: since when the fleet has had no agent process for it (absent from the start: 0). */
+  readonly #absentSince = new Map<string, number>();
+  /** Per pod: closed intervals in which the fleet had no agent process for it. */
+  readonly #absences = new Map<string, Array<{ from: number; to: number }>>();
   #running: Promise<void> | undefined;
   #stopped = true;
 
@@ -92,9 +96,28 @@ export class RingSampler {
     return this.#highest.get(pod)?.generation ?? 0;
   }
 
+  /**
+   * Whether the pod had no agent process (stopped by the test, or replaced by a stand-in)
+   * throughout [from, to], as far as the samples tell: then nobody can have observed its ATS then.
+   */
+  agentAbsentThroughout(pod: string, from: number, to: number): boolean {
+    const open = this.#absentSince.get(pod);
+    if (open !== undefined && open <= from) return true;
+    return (this.#absences.get(pod) ?? []).some((a) => a.from <= from && a.to >= to);
+  }
+
   async #sample(pod: string): Promise<RingSample | undefined> {
     const agent = this.#fleet.get(pod).agent;
-    if (!agent) return undefined;
+    const now = Date.now();
+    if (!agent) {
+      if (!this.#absentSince.has(pod)) this.#absentSince.set(pod, now);
+      return undefined;
+    }
+    const since = this.#absentSince.get(pod);
+    if (since !== undefined) {
+      this.#absentSince.delete(pod);
+      this.#absences.set(pod, [...(this.#absences.get(pod) ?? []), { from: since, to: now }]);
+    }
     let c = this.#clients.get(pod);
     if (!c || c.pid !== agent.pid) {
       await c?.client.close().catch(() => {});

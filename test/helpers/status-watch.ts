@@ -1,8 +1,12 @@
 // "Status tells the truth at every point", sampled: reads a TicketKeySet's status every
 // second, takes a fresh ground-truth sample of every pod right after (RingSampler, from the
 // agents themselves), and records every claim the truth does not back:
-//   - more pods converged than were seen holding the current ring between shortly before the
-//     status was written and its reading;
+//   - more pods converged than can have held the current ring when the status was written: a
+//     pod counts as holding it when it was seen holding it (or a newer ring) between shortly
+//     before the write and the reading, and as not holding it when it was seen on something else
+//     after the write or when it had no agent at all around the write (nobody can have observed
+//     it). A pod the sampler lost sight of right at the write (its agent stopped or replaced just
+//     after the operator's push) is neither: that claim is unverifiable, kept in unverified();
 //   - a pod the test knows cannot hold it (`neverConverged`) listed as holding it, in a status
 //     written after it turned so;
 //   - a promotion (activeKey changes to the key staged before) while a pod that was Ready when
@@ -64,6 +68,7 @@ export class StatusWatch {
   readonly #o: StatusWatchOptions;
   readonly #samples: StatusSample[] = [];
   readonly #violations: string[] = [];
+  readonly #unverified: string[] = [];
   /** The staged key seen last: fingerprint, its generation, pods Ready then. */
   #staged: { fingerprint: string; generation: number; ready: string[] } | undefined;
   #running: Promise<void> | undefined;
@@ -96,6 +101,11 @@ export class StatusWatch {
 
   violations(): string[] {
     return [...this.#violations];
+  }
+
+  /** Convergence claims that no sample could confirm or contradict. */
+  unverified(): string[] {
+    return [...this.#unverified];
   }
 
   /** Status reads that failed (API server down). */
@@ -131,8 +141,24 @@ export class StatusWatch {
             ((s.generation === generation && s.ringFingerprint === ringFingerprint) || (s.generation > generation && s.generation <= generation + 2)),
         );
     const holders = this.#o.pods.filter(holds);
-    if (converged > holders.length) {
-      this.#violations.push(`status claims ${converged} converged at generation ${generation}, only ${holders.length} hold it (${holders.join(', ')})`);
+    // managedFields times are truncated to the second: the write happened within a second after.
+    const surelyAfterWrite = writtenAt + 1000;
+    const contradicted = (pod: string) =>
+      this.#o.rings.samples(pod).some((s) => s.at >= surelyAfterWrite) || this.#o.rings.agentAbsentThroughout(pod, writtenAt - OBSERVATION_SLACK_MS, writtenAt);
+    const possible = holders.length + this.#o.pods.filter((p) => !holders.includes(p) && !contradicted(p)).length;
+    if (converged > holders.length && converged <= possible) {
+      this.#unverified.push(`status claims ${converged} converged at generation ${generation}, ${holders.length} seen holding it, the rest not sampled since the write`);
+    } else if (converged > holders.length) {
+      // Name what the others were last seen holding, so a failure explains itself.
+      const others = this.#o.pods
+        .filter((p) => !holders.includes(p))
+        .map((p) => {
+          const last = this.#o.rings.latest(p);
+          return last ? `${p} last seen ${at - last.at} ms before at ${last.generation}/${last.ringFingerprint}` : `${p} never sampled`;
+        });
+      this.#violations.push(
+        `status claims ${converged} converged at generation ${generation} (${ringFingerprint ?? 'no ring'}, written ${at - writtenAt} ms before), only ${holders.length} hold it (${holders.join(', ')}); ${others.join('; ')}`,
+      );
     }
     for (const { pod, since } of this.#o.neverConverged?.() ?? []) {
       if (writtenAt < since + OBSERVATION_SLACK_MS) continue; // written from what the operator saw before

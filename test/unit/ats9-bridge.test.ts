@@ -118,8 +118,14 @@ describe('session cache', () => {
   });
 
   it('reads the cache counters', async () => {
-    publish({ cacheTracked: 5n, cacheRemoved: 3n, cacheFlushes: 1n, loadedAt: 1000n });
-    expect(await bridge.sessionCacheStats()).toEqual({ tracked: 5, removed: 3, flushes: 1 });
+    publish({ cacheTracked: 5n, cacheRemoved: 3n, cacheFlushes: 1n, cacheHits: 9n, loadedAt: 1000n });
+    expect(await bridge.sessionCacheStats()).toEqual({ tracked: 5, removed: 3, flushes: 1, hits: 9 });
+  });
+
+  it('a plugin without the hits stat: stats without hits, not an outage', async () => {
+    publish({ cacheTracked: 5n, loadedAt: 1000n });
+    fake.records.delete(PLUGIN_STATS.cacheHits);
+    expect(await bridge.sessionCacheStats()).toEqual({ tracked: 5, removed: 0, flushes: 0 });
   });
 });
 

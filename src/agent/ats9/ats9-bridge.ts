@@ -29,6 +29,7 @@ import {
 } from './plugin-protocol.ts';
 
 export const MGMT_SOCKET_NAME = 'mgmtapi.sock';
+export const RECONFIGURE_TIME_RECORD = 'proxy.node.config.reconfigure_time';
 
 export type Ats9BridgeTarget = { socketPath: string } | { runtimeDir: string };
 
@@ -50,6 +51,8 @@ export interface PluginStats {
   cacheRemoved: number;
   cacheFlushes: number;
   cacheOverflows: number;
+  /** Undefined from a plugin that does not publish it. */
+  cacheHits: number | undefined;
   /** When the plugin was loaded into the current traffic_server (epoch seconds). */
   loadedAt: number;
   /** traffic_server start time according to traffic_manager (epoch seconds). */
@@ -126,7 +129,12 @@ export class Ats9Bridge implements AtsBridge {
 
   async sessionCacheStats(): Promise<SessionCacheStats> {
     const s = await this.readStats();
-    return { tracked: s.cacheTracked, removed: s.cacheRemoved, flushes: s.cacheFlushes };
+    return {
+      tracked: s.cacheTracked,
+      removed: s.cacheRemoved,
+      flushes: s.cacheFlushes,
+      ...(s.cacheHits === undefined ? {} : { hits: s.cacheHits }),
+    };
   }
 
   /**
@@ -156,6 +164,10 @@ export class Ats9Bridge implements AtsBridge {
     const generation = await read(PLUGIN_STATS.generation);
     const fp = await read(PLUGIN_STATS.ringFingerprint);
     const n = async (name: string) => Number(await read(name));
+    // Each record is a separate request and ATS syncs stats between them, so a record read later
+    // is at least as new as one read earlier: the counters a caller waits on (generation, flushes)
+    // come before the values that must match them (fingerprint, tracked sessions).
+    const cacheFlushes = await n(PLUGIN_STATS.cacheFlushes);
     return {
       generation: Number(generation),
       keyCount: await n(PLUGIN_STATS.keyCount),
@@ -163,10 +175,11 @@ export class Ats9Bridge implements AtsBridge {
       installs: await n(PLUGIN_STATS.installs),
       rejected: await n(PLUGIN_STATS.rejected),
       reapplies: await n(PLUGIN_STATS.reapplies),
+      cacheFlushes,
       cacheTracked: await n(PLUGIN_STATS.cacheTracked),
       cacheRemoved: await n(PLUGIN_STATS.cacheRemoved),
-      cacheFlushes: await n(PLUGIN_STATS.cacheFlushes),
       cacheOverflows: await n(PLUGIN_STATS.cacheOverflows),
+      cacheHits: await this.readOptionalInt(PLUGIN_STATS.cacheHits),
       loadedAt,
       startTime,
       mlockFailed: await this.readMlockFailed(),
@@ -183,6 +196,16 @@ export class Ats9Bridge implements AtsBridge {
     }
   }
 
+  /** A stat newer plugins publish: undefined from an older one rather than an outage. */
+  private async readOptionalInt(name: string): Promise<number | undefined> {
+    try {
+      return Number(await this.mgmt.recordGetInt(name));
+    } catch (err) {
+      if (err instanceof MgmtRequestError) return undefined;
+      throw err;
+    }
+  }
+
   /** Is traffic_server up (traffic_manager's view)? AtsUnavailableError if traffic_manager is not. */
   proxyRunning(): Promise<boolean> {
     return this.mgmt.proxyRunning();
@@ -191,6 +214,11 @@ export class Ats9Bridge implements AtsBridge {
   /** `traffic_ctl config reload` over the socket. */
   reloadConfig(): Promise<void> {
     return this.mgmt.reconfigure();
+  }
+
+  /** Set by traffic_manager on every reconfigure, whoever asked for it. */
+  async readReconfigureTime(): Promise<number> {
+    return Number(await this.mgmt.recordGetInt(RECONFIGURE_TIME_RECORD));
   }
 
   close(): Promise<void> {

@@ -31,6 +31,8 @@ export const PLUGIN_STATS = {
   cacheRemoved: 'plugin.ticketkeys.cache.removed',
   cacheFlushes: 'plugin.ticketkeys.cache.flushes',
   cacheOverflows: 'plugin.ticketkeys.cache.overflows',
+  /** Session-id lookups that found the id in ATS's cache (absent from older plugins). */
+  cacheHits: 'plugin.ticketkeys.cache.hits',
   /** Epoch seconds when the plugin was loaded: tells fresh stats from a previous process's. */
   loadedAt: 'plugin.ticketkeys.loaded_at',
   /** 1 when the plugin could not mlock its key store (keys may reach swap). */

@@ -6,7 +6,7 @@
 import type { Agent } from 'undici';
 import { AgentClient, AgentError, createAgentDispatcher, type AgentClientTls } from '../../agent/client.ts';
 import { acceptedAgentIdentities, type PodIdentity } from '../../agent/identity.ts';
-import type { GetRingResponse, PutRingRequest, PutRingResponse } from '../../agent/protocol.ts';
+import type { GetRingResponse, PutRingRequest, PutRingResponse, SessionCacheStatsResponse } from '../../agent/protocol.ts';
 import { checkTlsMaterial } from '../../tls/material.ts';
 import { agentBaseUrl } from './pods.ts';
 
@@ -80,6 +80,16 @@ export class AgentPool implements AgentPort {
 
   async flushSessionCache(to: AgentAddress): Promise<void> {
     await this.client(to).flushSessionCache();
+  }
+
+  /** `tko cache flush`: the stats that show the flush (not on AgentPort: the reconciler only flushes). */
+  flushSessionCacheWithStats(to: AgentAddress): Promise<SessionCacheStatsResponse> {
+    return this.client(to).flushSessionCache();
+  }
+
+  /** `tko cache stats`. */
+  sessionCacheStats(to: AgentAddress): Promise<SessionCacheStatsResponse> {
+    return this.client(to).sessionCacheStats();
   }
 
   async close(): Promise<void> {

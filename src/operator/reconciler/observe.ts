@@ -45,11 +45,15 @@ export async function observePods(
   port: number,
   concurrency: number,
   lastAck: (uid: string) => PodAck | undefined = () => undefined,
+  /** Sees each answer in full (the optional configuration fields). */
+  onRing: (pod: TargetPod, ring: GetRingResponse) => void = () => undefined,
 ): Promise<PodObservation[]> {
   return mapBounded(pods, concurrency, async (pod) => {
     if (pod.terminating) return observationOf(pod, {});
     try {
-      return observationOf(pod, { ack: ackFromRing(await agents.getRing(agentAddress(pod, port))) });
+      const ring = await agents.getRing(agentAddress(pod, port));
+      onRing(pod, ring);
+      return observationOf(pod, { ack: ackFromRing(ring) });
     } catch (err) {
       return observationOf(pod, { ack: lastAck(pod.uid), error: describeReadFailure(err), readFailed: true });
     }

@@ -16,6 +16,7 @@ import {
   ANNOTATION_ROTATE_NOW_HANDLED,
   secretName,
   withSpecDefaults,
+  type DefaultedTicketKeySetSpec,
   type TicketKeySet,
 } from '../../api/index.ts';
 import {
@@ -61,7 +62,11 @@ import { findSelectorConflicts } from './selector-conflicts.ts';
 import { recordedGeneration, secretCorrupt, secretMissing, secretTampered, type SecretLoss } from './secret-loss.ts';
 import { buildStatus, sameStatus, statusMergePatch, withTransitionTimes } from './status.ts';
 import { resolveIntOrPercent } from '../../api/schema-kit.ts';
-import { CONDITION_SELECTOR_CONFLICT } from '../../api/names.ts';
+import { CONDITION_CONFIG_CONSISTENT, CONDITION_SELECTOR_CONFLICT } from '../../api/names.ts';
+import type { ConfigMapPort } from '../kube/config-map-reader.ts';
+import { ConfigConsistencyChecker } from './config-consistency.ts';
+import { configReportOf, ConfigRollout, CONFIG_ROLLOUT_BOUND_MS, type PodConfigReport } from './config-rollout.ts';
+import { formatDuration } from '../../core/duration.ts';
 
 export interface ReconcilerOptions {
   ticketKeySets: EventSource<TicketKeySet>;
@@ -80,6 +85,10 @@ export interface ReconcilerOptions {
   maxStepsPerReconcile?: number;
   /** Look at every TicketKeySet at least this often (drift detection). Default 60 s. */
   resyncMs?: number;
+  /** ConfigConsistent names pods still on an older configuration this long after it changed. Default CONFIG_ROLLOUT_BOUND_MS. */
+  configRolloutBoundMs?: number;
+  /** Reads spec.atsConfig.configMapRef for the ConfigConsistent condition; without it, no such condition. */
+  configMaps?: ConfigMapPort;
 }
 
 /** CamelCase verbs for events.k8s.io `action`, by the core's event reasons. */
@@ -98,21 +107,27 @@ const EVENT_ACTIONS: Record<string, string> = {
   SecretRegenerated: 'Create',
   GenerationOutOfRange: 'Observe',
   SelectorConflict: 'Observe',
+  ConfigConsistent: 'Observe',
+  ReloadDriftCorrected: 'Push',
 };
 
 export class TicketKeySetReconciler {
   private readonly o: ReconcilerOptions;
   /** Per TicketKeySet (two sets selecting one pod must not mix their rings), per pod uid. */
   private readonly histories = new Map<string, AckHistory>();
+  /** Per TicketKeySet: when its ConfigMap's current content was first seen. */
+  private readonly rollouts = new Map<string, ConfigRollout>();
   private readonly concurrency: number;
   private readonly maxSteps: number;
   private readonly resyncMs: number;
+  private readonly configCheck: ConfigConsistencyChecker | undefined;
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
     this.concurrency = options.concurrency ?? 16;
     this.maxSteps = options.maxStepsPerReconcile ?? 8;
     this.resyncMs = options.resyncMs ?? 60_000;
+    this.configCheck = options.configMaps && new ConfigConsistencyChecker(options.configMaps);
   }
 
   /** The Controller's Reconciler. */
@@ -124,7 +139,9 @@ export class TicketKeySetReconciler {
     if (!tks || tks.metadata.deletionTimestamp) {
       // Gone: the Secret goes with it (owner reference); only our memory and metrics need forgetting.
       this.histories.delete(`${namespace}/${name}`);
+      this.rollouts.delete(`${namespace}/${name}`);
       this.o.metrics?.forgetTicketKeySet({ namespace, name });
+      this.configCheck?.retain(this.o.ticketKeySets.list().flatMap((t) => (t.spec?.atsConfig?.configMapRef?.name ? [`${t.metadata.namespace ?? ''}/${t.spec.atsConfig.configMapRef.name}`] : [])));
       return {};
     }
     let history = this.histories.get(`${namespace}/${name}`);
@@ -187,8 +204,9 @@ export class TicketKeySetReconciler {
     const port = spec.agent.port;
     const issuedGeneration = recordedGeneration(tks.status);
     // Reports are input: a generation above what the operator issued is that pod's error.
+    const configReports = new Map<string, PodConfigReport>();
     let observations = screenAcks(
-      await observePods(targets, this.o.agents, port, this.concurrency, (uid) => history.get(uid)),
+      await observePods(targets, this.o.agents, port, this.concurrency, (uid) => history.get(uid), (pod, ring) => configReports.set(pod.name, configReportOf(ring))),
       ackBound(state.keys.length > 0, state.keys.length > 0 ? state.generation : Math.max(state.generation, issuedGeneration)),
     );
     for (const obs of observations) {
@@ -278,9 +296,15 @@ export class TicketKeySetReconciler {
         if (r && 'ack' in r) {
           drifted.delete(podName);
           const pod = byName.get(podName);
+          const reloadAt = configReports.get(podName)?.lastReloadAt;
+          const ackAt = Date.parse(tks.status?.pods?.items?.find((p) => p.name === podName)?.lastAckTime ?? '');
+          // The agent saw ATS reload its configuration after the pod last acknowledged the ring.
+          const afterReload = reloadAt !== undefined && (!Number.isFinite(ackAt) || reloadAt > ackAt);
           await this.recordEvent(
             tks,
-            { kind: 'event', type: 'Warning', reason: 'DriftRepaired', message: `pod ${podName} no longer held generation ${current?.generation} (ATS restarted or reloaded its keys); re-pushed generation ${r.ack.generation}` },
+            afterReload
+              ? { kind: 'event', type: 'Warning', reason: 'ReloadDriftCorrected', message: `pod ${podName} no longer held generation ${current?.generation} after ATS reloaded its configuration at ${new Date(reloadAt).toISOString()}; re-pushed generation ${r.ack.generation}` }
+              : { kind: 'event', type: 'Warning', reason: 'DriftRepaired', message: `pod ${podName} no longer held generation ${current?.generation} (ATS restarted or reloaded its keys); re-pushed generation ${r.ack.generation}` },
             pod?.pod,
           );
         }
@@ -300,7 +324,9 @@ export class TicketKeySetReconciler {
     history.retain(targets.map((t) => t.uid));
 
     const gates = await this.updateReadinessGates(targets, observations, state, resolveIntOrPercent(spec.availability.maxUnavailable, targets.length), log);
-    conditions = [...withBudgetNote(conditions, gates.heldByBudget), selectorConflictCondition(conflicts.ceded)];
+    // After the pushes: reading and judging the ATS configuration never delays or stops key delivery.
+    const configCondition = await this.configConsistency(tks, spec, policy, configReports, log);
+    conditions = [...withBudgetNote(conditions, gates.heldByBudget), selectorConflictCondition(conflicts.ceded), ...(configCondition ? [configCondition] : [])];
 
     const status = buildStatus({
       state,
@@ -311,6 +337,7 @@ export class TicketKeySetReconciler {
       secretName: secretRef.name,
       suspend: policy.suspend,
       now: this.o.clock.now(),
+      configReports,
     });
     if (!sameStatus(status, tks.status)) {
       const { observedGeneration, ...rest } = status;
@@ -361,6 +388,53 @@ export class TicketKeySetReconciler {
     }
     if (decisions.heldByBudget.length > 0) log.warn('pods on a ring the fleet cannot decrypt stay in service: maxUnavailable reached', { pods: decisions.heldByBudget });
     return decisions;
+  }
+
+  /**
+   * ConfigConsistent, when spec.atsConfig.configMapRef is set (no condition otherwise), with an
+   * Event on each change of reason: Warning while not consistent, Normal when back to Consistent.
+   * A ConfigMap that cannot be read now (API error, timeout) keeps the last published condition.
+   */
+  private async configConsistency(
+    tks: TicketKeySet,
+    spec: DefaultedTicketKeySetSpec,
+    policy: RotationPolicy,
+    configReports: ReadonlyMap<string, PodConfigReport>,
+    log: Logger,
+  ): Promise<Condition | undefined> {
+    const name = spec.atsConfig?.configMapRef?.name;
+    if (!name || !this.configCheck) return undefined;
+    const previous = tks.status?.conditions?.find((c) => c.type === CONDITION_CONFIG_CONSISTENT);
+    let condition: Condition;
+    try {
+      const check = await this.configCheck.check({
+        ref: { namespace: tks.metadata.namespace ?? '', name },
+        ticketLifetimeMs: policy.ticketLifetimeMs,
+        fileFallbackEnabled: spec.fileFallback.enabled,
+      });
+      condition = check.condition;
+      if (check.configHash !== undefined) condition = this.withLatePods(tks, condition, check.configHash, configReports);
+    } catch (err) {
+      log.warn('could not read the referenced ConfigMap; keeping the last ConfigConsistent condition', { configMap: name, error: err instanceof Error ? err.message : String(err) });
+      return previous ? { type: CONDITION_CONFIG_CONSISTENT, status: previous.status, reason: previous.reason, message: previous.message } : undefined;
+    }
+    const consistent = condition.status === 'True';
+    if (previous?.reason !== condition.reason && (!consistent || previous)) {
+      await this.recordEvent(tks, { kind: 'event', type: consistent ? 'Normal' : 'Warning', reason: consistent ? CONDITION_CONFIG_CONSISTENT : condition.reason, message: condition.message });
+    }
+    return condition;
+  }
+
+  /** Names, in the condition's message, the pods still on an older configuration past the bound. */
+  private withLatePods(tks: TicketKeySet, condition: Condition, configHash: string, reports: ReadonlyMap<string, PodConfigReport>): Condition {
+    const key = `${tks.metadata.namespace ?? ''}/${tks.metadata.name ?? ''}`;
+    let rollout = this.rollouts.get(key);
+    if (!rollout) this.rollouts.set(key, (rollout = new ConfigRollout()));
+    const bound = this.o.configRolloutBoundMs ?? CONFIG_ROLLOUT_BOUND_MS;
+    const late = rollout.latePods(configHash, reports, this.o.clock.now(), bound);
+    if (late.length === 0) return condition;
+    const note = `pods still on an older configuration ${formatDuration(bound)} after ${configHash.slice(0, 19)}… was first seen: ${namePods(late)}`;
+    return { ...condition, message: `${condition.message}; ${note}` };
   }
 
   private async recordEvent(tks: TicketKeySet, e: EventAction, related?: V1Pod): Promise<void> {

@@ -15,6 +15,7 @@ import {
   type PodObservation,
   type RotationState,
 } from '../../core/index.ts';
+import type { PodConfigReport } from './config-rollout.ts';
 
 export interface StatusInputs {
   state: RotationState;
@@ -28,6 +29,8 @@ export interface StatusInputs {
   secretName: string;
   suspend: boolean;
   now: number;
+  /** What each pod's agent reported about its mounted configuration (agents with --config-dir). */
+  configReports?: ReadonlyMap<string, PodConfigReport>;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -57,6 +60,7 @@ export function podStatusItems(
   ringFingerprint: string | undefined,
   previous: readonly PodStatus[] | undefined,
   now: number,
+  configReports: ReadonlyMap<string, PodConfigReport> = new Map(),
 ): PodStatus[] {
   const byName = (a: PodObservation, b: PodObservation) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   const live = pods.filter((p) => !p.terminating);
@@ -74,6 +78,9 @@ export function podStatusItems(
         old && old.generation === p.acked.generation && old.ringFingerprint === p.acked.ringFingerprint && old.lastAckTime ? old.lastAckTime : iso(now);
     }
     if (p.error !== undefined) item.error = truncate(p.error, 1024);
+    const report = configReports.get(p.name);
+    if (report?.configHash !== undefined) item.configHash = report.configHash;
+    if (report?.lastReloadAt !== undefined) item.lastReloadTime = iso(report.lastReloadAt);
     return item;
   });
 }
@@ -96,7 +103,7 @@ export function buildStatus(input: StatusInputs): TicketKeySetStatus {
       total,
       converged,
       summary: `${converged}/${total}`,
-      items: podStatusItems(input.pods, state.generation, ringFp, input.previous?.pods?.items, input.now),
+      items: podStatusItems(input.pods, state.generation, ringFp, input.previous?.pods?.items, input.now, input.configReports),
     },
     secretName: input.secretName,
   };

@@ -84,6 +84,44 @@ describe('the ticket-keys Secret', () => {
     );
   });
 
+  // spec.fileFallback: a reload of the mounted ticket.key may only load the ring the pods were
+  // pushed. Every step that pushes persists first, and the persisted file is the pushed ring,
+  // byte for byte, in every phase (Staging pushes [active, staged, retired…]; Revoking too).
+  it('persists ticket.key equal to the pushed ring, before the push, in every phase', () => {
+    const phases = new Set<string>();
+    fc.assert(
+      fc.property(fc.integer(), fc.array(fc.tuple(fc.integer({ min: 0, max: 30 * HOUR }), fc.integer({ min: 0, max: 3 })), { minLength: 1, maxLength: 10 }), (seed, moves) => {
+        const random = seededRandom(seed);
+        let s = initialState();
+        let now = T0;
+        for (const [gap, move] of moves) {
+          now += gap;
+          const acked = s.keys.length > 0 ? { generation: s.generation, ringFingerprint: ringFingerprint(encodeRing(ringMaterial(s))) } : undefined;
+          const pods = [pod('a', move === 0 ? { error: 'x' } : acked ? { acked } : {})];
+          const r = step(s, { pods }, policy({ revokeToken: move === 3 ? `v${gap}` : undefined }), now, { random });
+          const persistAt = r.actions.findIndex((a) => a.kind === 'persist');
+          const pushAt = r.actions.findIndex((a) => a.kind === 'push');
+          const persist = r.actions[persistAt];
+          const push = r.actions[pushAt];
+          if (push?.kind === 'push') {
+            phases.add(r.state.phase);
+            const pushed = Buffer.concat(push.ring.map((k) => k.material.copyBytes()));
+            // The file a reload would read: the one persisted by this step, or the stored one.
+            const fileState = persist?.kind === 'persist' ? persist.state : s;
+            if (persist?.kind === 'persist') expect(persistAt).toBeLessThan(pushAt);
+            const file = Buffer.from(encodeSecret(fileState).data[TICKET_KEY_FILE]!, 'base64');
+            expect(file.equals(pushed)).toBe(true);
+            pushed.fill(0);
+            file.fill(0);
+          }
+          s = r.state;
+        }
+      }),
+      { numRuns: 200 },
+    );
+    expect([...phases].sort()).toEqual(expect.arrayContaining(['Revoking', 'Stable', 'Staging']));
+  });
+
   it('writes ring.json, ticket.key in push order, and generation/phase/ring-fingerprint annotations', () => {
     const s = richState();
     const p = encodeSecret(s);

@@ -1,0 +1,154 @@
+// `tko cache flush NAME` and `tko cache stats NAME`: ATS's TLS session cache on every pod a
+// TicketKeySet targets, through each pod's agent. The pods are the ones the operator targets
+// (same pod label selector, the TicketKeySet's selector, Running with an IP), and each agent
+// must prove it is that pod, exactly as for the operator (AgentPool, pod-bound mTLS identity).
+// Pods are asked with bounded concurrency and a timeout each; a failing pod is a row of the
+// table, never the end of the command (the exit code is 1 when any pod failed).
+import type { Command } from 'commander';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { SessionCacheStatsResponse } from '../agent/protocol.ts';
+import type { TicketKeySet } from '../api/index.ts';
+import { DEFAULT_POD_LABEL_SELECTOR } from '../api/names.ts';
+
+interface CacheFlags {
+  namespace?: string;
+  kubeconfig?: string;
+  kubeTimeout: string;
+  agentClientCert: string;
+  agentClientKey: string;
+  agentCa: string;
+  agentTimeout: string;
+  concurrency: string;
+  podLabelSelector: string;
+  output: string;
+}
+
+export type CacheAction = 'flush' | 'stats';
+
+/** One pod's answer: its session-cache stats, or why there are none. */
+export type PodCacheResult = { pod: string; ok: true; stats: SessionCacheStatsResponse } | { pod: string; ok: false; error: string };
+
+/** The per-pod table (pure, for tests). `hits` is "-" for an agent or plugin that does not report it. */
+export function formatCacheTable(action: CacheAction, ref: string, results: readonly PodCacheResult[]): string {
+  const failed = results.filter((r) => !r.ok).length;
+  const lines = [`TicketKeySet ${ref}: session cache ${action} on ${results.length} pod(s), ${failed} failed`];
+  if (results.length === 0) return `${lines[0]} (no target pods)\n`;
+  const rows = [['POD', 'RESULT', 'TRACKED', 'HITS', 'REMOVED', 'FLUSHES', 'ERROR']];
+  for (const r of results) {
+    if (r.ok) rows.push([r.pod, action === 'flush' ? 'flushed' : 'ok', String(r.stats.tracked), r.stats.hits !== undefined ? String(r.stats.hits) : '-', String(r.stats.removed), String(r.stats.flushes), '']);
+    else rows.push([r.pod, 'error', '-', '-', '-', '-', r.error]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
+  lines.push('');
+  for (const row of rows) lines.push(row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+  return `${lines.join('\n')}\n`;
+}
+
+/** The `--output json` document (pure, for tests). */
+export function cacheJson(action: CacheAction, ref: { namespace: string; name: string }, results: readonly PodCacheResult[]): unknown {
+  return {
+    ticketKeySet: ref,
+    action,
+    pods: results.map((r) => (r.ok ? { pod: r.pod, result: 'ok', ...r.stats } : { pod: r.pod, result: 'error', error: r.error })),
+  };
+}
+
+function positiveInt(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+async function kubeConfig(flags: CacheFlags): Promise<{ kc: KubeConfig; namespace: string }> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kc = new KubeConfig();
+  if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
+  else kc.loadFromDefault();
+  const namespace = flags.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+  return { kc, namespace };
+}
+
+/** Runs `action` on every target pod of the TicketKeySet; results in pod-name order. */
+export async function runCacheAction(action: CacheAction, name: string, flags: CacheFlags): Promise<{ namespace: string; results: PodCacheResult[] }> {
+  if (flags.output !== 'table' && flags.output !== 'json') throw new Error(`--output must be table or json, got ${JSON.stringify(flags.output)}`);
+  const [{ readFile }, { CoreV1Api, CustomObjectsApi }, { GROUP, VERSION, PLURAL }, { withTimeout }, { toKubeError }, { parseDuration }] = await Promise.all([
+    import('node:fs/promises'),
+    import('@kubernetes/client-node'),
+    import('../api/names.ts'),
+    import('../operator/kube/request-options.ts'),
+    import('../operator/kube/errors.ts'),
+    import('../core/duration.ts'),
+  ]);
+  const [{ labelSelectorToString }, { targetPods, agentAddress }, { AgentPool, describeAgentError }, { mapBounded }, { withSpecDefaults }] = await Promise.all([
+    import('../operator/label-selector.ts'),
+    import('../operator/reconciler/pods.ts'),
+    import('../operator/reconciler/agents.ts'),
+    import('../operator/reconciler/fan-out.ts'),
+    import('../api/spec-defaults.ts'),
+  ]);
+  const concurrency = positiveInt('--concurrency', flags.concurrency);
+  const agentTimeoutMs = parseDuration(flags.agentTimeout);
+  const kubeTimeoutMs = parseDuration(flags.kubeTimeout);
+  const [cert, key, ca] = await Promise.all([flags.agentClientCert, flags.agentClientKey, flags.agentCa].map((p) => readFile(p)));
+  const agents = new AgentPool({ tls: { cert: cert!, key: key!, ca: ca! }, timeoutMs: agentTimeoutMs });
+
+  const { kc, namespace } = await kubeConfig(flags);
+  let tks: TicketKeySet;
+  try {
+    tks = (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name }, withTimeout(kubeTimeoutMs))) as TicketKeySet;
+  } catch (err) {
+    throw toKubeError(err, `ticketkeyset ${namespace}/${name}`);
+  }
+  const spec = withSpecDefaults(tks.spec);
+  // The API server narrows by both selectors; targetPods applies the operator's own rules.
+  const labelSelector = [flags.podLabelSelector.trim(), labelSelectorToString(spec.selector)].filter((s) => s !== '').join(',');
+  let pods;
+  try {
+    pods = await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace, ...(labelSelector ? { labelSelector } : {}) }, withTimeout(kubeTimeoutMs));
+  } catch (err) {
+    throw toKubeError(err, `pods of ticketkeyset ${namespace}/${name}`);
+  }
+  const targets = targetPods(pods.items, spec.selector);
+  try {
+    const results = await mapBounded(targets, concurrency, async (pod): Promise<PodCacheResult> => {
+      const to = agentAddress(pod, spec.agent.port);
+      try {
+        const stats = action === 'flush' ? await agents.flushSessionCacheWithStats(to) : await agents.sessionCacheStats(to);
+        return { pod: pod.name, ok: true, stats };
+      } catch (err) {
+        return { pod: pod.name, ok: false, error: describeAgentError(err) };
+      }
+    });
+    return { namespace, results };
+  } finally {
+    await agents.close();
+  }
+}
+
+export function registerCache(program: Command): void {
+  const cache = program.command('cache').description('TLS session cache of every pod a TicketKeySet targets (through each pod\'s agent)');
+  for (const [action, description] of [
+    ['flush', 'flush ATS\'s TLS session cache on every target pod; prints each pod\'s result'],
+    ['stats', 'show each target pod\'s session-cache stats: tracked sessions, hits, removals, flushes'],
+  ] as const) {
+    cache
+      .command(`${action} <name>`)
+      .description(description)
+      .option('-n, --namespace <ns>', 'namespace of the TicketKeySet (default: the kubeconfig context\'s)')
+      .option('--kubeconfig <file>', 'kubeconfig file')
+      .option('--kube-timeout <duration>', 'timeout of each Kubernetes API request', '15s')
+      .requiredOption('--agent-client-cert <file>', 'PEM client certificate for the agents\' mutual TLS (as `tko operator`)')
+      .requiredOption('--agent-client-key <file>', 'PEM key of that certificate')
+      .requiredOption('--agent-ca <file>', 'PEM operator CA bundle that signs the agents\' serving certificates')
+      .option('--agent-timeout <duration>', 'timeout of each agent request', '10s')
+      .option('--concurrency <n>', 'agents asked at once', '16')
+      .option('--pod-label-selector <selector>', 'the operator\'s --pod-label-selector: only pods matching it are targeted', DEFAULT_POD_LABEL_SELECTOR)
+      .option('-o, --output <format>', 'table or json', 'table')
+      .action(async (name: string, flags: CacheFlags) => {
+        const { namespace, results } = await runCacheAction(action, name, flags);
+        const ref = { namespace, name };
+        process.stdout.write(flags.output === 'json' ? `${JSON.stringify(cacheJson(action, ref, results), null, 2)}\n` : formatCacheTable(action, `${namespace}/${name}`, results));
+        if (results.some((r) => !r.ok)) process.exitCode = 1;
+      });
+  }
+}
