@@ -343,8 +343,8 @@ describe('operator + agents + real ATS: ConfigMap-driven reloads', () => {
     })();
     await kubeletPublish(PODS);
     await untilStatusHashes(hash, PODS);
-    // ATS's key loader runs 1–7 s after a reload; the plugin re-applies for 12 s.
-    await sleep(13_000);
+    // ATS's key loader runs 3–13 s after a reload (docs/agent.md); the plugin re-applies for 30 s.
+    await sleep(15_000);
     probing = false;
     await probe;
     measured.drift = { ticketsSeen: seen, fileKeyTickets: fileKeySightings(tickets, hash) };

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { keyName, newKey, pushRing, recordMeasurement, startTestAts, waitForStats, type TestAts } from '../helpers/ats.ts';
 import { tlsProbe } from '../helpers/tls-probe.ts';
 
-/** Longer than the plugin's re-apply window (12 s) and ATS's loader delay (≤ 7 s). */
+/** Longer than ATS's loader delay after a reload (3–13 s measured; the plugin re-applies for 30 s). */
 const OBSERVE_MS = 14000;
 
 interface Observation {
