@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # System packages the tests need: Debian's ATS 9 (traffic_server, traffic_manager, traffic_ctl),
-# its plugin headers and tsxs, OpenSSL for TLS probes and plugin hashing, Go for the test bed.
+# its plugin headers and tsxs, OpenSSL for TLS probes and plugin hashing, Lua 5.4 to run the Argo CD
+# health check (test/unit/argocd-health.test.ts), Go for the test bed.
 set -euo pipefail
-pkgs=(trafficserver trafficserver-dev openssl libssl-dev build-essential)
+pkgs=(trafficserver trafficserver-dev openssl libssl-dev build-essential lua5.4)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

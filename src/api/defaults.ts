@@ -22,6 +22,13 @@ export const DEFAULT_AGENT_PORT = 9443;
 export const DEFAULT_FLUSH_ON_REVOKE = true;
 
 /**
+ * fileFallback: how long kubelet may take to bring a Secret change into a pod's volume (its sync
+ * period plus the Secret cache TTL: 60–120 s with the defaults), rounded up.
+ */
+export const DEFAULT_FILE_PROPAGATION_DELAY = '2m';
+export const MAX_FILE_PROPAGATION_DELAY = '1h';
+
+/**
  * Serving pods the operator may take out of service at once through the readiness gate (only
  * pods observed holding a ring the fleet cannot decrypt; never for an unreachable agent).
  */

@@ -25,6 +25,11 @@ export const ANNOTATION_REVOKE = `${LABEL_PREFIX}revoke`;
  */
 export const ANNOTATION_ROTATE_NOW_HANDLED = `${LABEL_PREFIX}rotate-now-handled`;
 export const ANNOTATION_REVOKE_HANDLED = `${LABEL_PREFIX}revoke-handled`;
+/**
+ * Flux's "reconcile now" request (`flux reconcile`, the notification receiver): a new value
+ * triggers an immediate reconcile, never a rotation, acknowledged in status.lastHandledReconcileAt.
+ */
+export const ANNOTATION_FLUX_REQUESTED_AT = 'reconcile.fluxcd.io/requestedAt';
 
 /** Label on the owned Secret naming its TicketKeySet (lets informers select only owned Secrets). */
 export const LABEL_TICKET_KEY_SET = `${LABEL_PREFIX}ticketkeyset`;
@@ -51,7 +56,19 @@ export const CONDITION_SELECTOR_CONFLICT = 'SelectorConflict';
  * set when spec.atsConfig.configMapRef is (no condition otherwise).
  */
 export const CONDITION_CONFIG_CONSISTENT = 'ConfigConsistent';
-export const CONDITION_TYPES = [CONDITION_READY, CONDITION_PROGRESSING, CONDITION_DEGRADED, CONDITION_SELECTOR_CONFLICT, CONDITION_CONFIG_CONSISTENT] as const;
+/** kstatus: True while the operator works towards Ready (a rotation under way, pods not converged yet). */
+export const CONDITION_RECONCILING = 'Reconciling';
+/** kstatus: True when the operator cannot make progress without a change by the user. */
+export const CONDITION_STALLED = 'Stalled';
+export const CONDITION_TYPES = [
+  CONDITION_READY,
+  CONDITION_PROGRESSING,
+  CONDITION_DEGRADED,
+  CONDITION_SELECTOR_CONFLICT,
+  CONDITION_CONFIG_CONSISTENT,
+  CONDITION_RECONCILING,
+  CONDITION_STALLED,
+] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 
 // No finalizer on purpose: the only object the operator creates is the Secret, which carries an

@@ -4,12 +4,14 @@ import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
 import {
   DEFAULT_AGENT_PORT,
+  DEFAULT_FILE_PROPAGATION_DELAY,
   DEFAULT_FLUSH_ON_REVOKE,
   DEFAULT_MAX_UNAVAILABLE,
   DEFAULT_PROMOTION_POLICY,
   DEFAULT_PROMOTION_TIMEOUT,
   DEFAULT_ROTATION_INTERVAL,
   DEFAULT_SUSPEND,
+  MAX_FILE_PROPAGATION_DELAY,
   MAX_TICKET_LIFETIME,
   MIN_PROMOTION_TIMEOUT,
   MIN_ROTATION_INTERVAL,
@@ -17,8 +19,73 @@ import {
   PROMOTION_POLICIES,
 } from './defaults.ts';
 import { LabelSelectorSchema } from './label-selector.ts';
+import { MAX_SCHEDULE_LENGTH, MAX_TIME_ZONE_LENGTH, MAX_WINDOWS, MIN_STARTING_DEADLINE, MIN_WINDOW_DURATION, SCHEDULE_MACROS } from './schedule-bounds.ts';
 import { CEL_KEY, Duration, IntOrPercent, StringEnum, celIsDuration } from './schema-kit.ts';
 import type { CelRule } from './schema-kit.ts';
+
+/** 5 fields (minute hour day-of-month month day-of-week) separated by spaces, or a macro. */
+export const SCHEDULE_MACRO_PATTERN = '^ *@(yearly|annually|monthly|weekly|daily|midnight|hourly) *$';
+export const SCHEDULE_FIELDS_PATTERN = '^ *[^ ]+( +[^ ]+){4} *$';
+export const SCHEDULE_CHARSET_PATTERN = '^[0-9A-Za-z*/,?#@ -]+$';
+export const TIME_ZONE_PATTERN = '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$';
+
+/**
+ * A cron expression as far as CEL can check it (field count and characters, readable messages);
+ * the operator parses the rest and reports a bad expression in the Ready condition
+ * (reason InvalidSpec).
+ */
+function CronExpression(field: string, description: string) {
+  return Type.String({
+    description,
+    minLength: 1,
+    maxLength: MAX_SCHEDULE_LENGTH,
+    [CEL_KEY]: [
+      {
+        rule: `self.matches('${SCHEDULE_CHARSET_PATTERN}')`,
+        message: `${field} may only use digits, names (JAN, MON), spaces and * / , - ? L W #, as in '0 3 * * *'`,
+      },
+      {
+        rule: `!self.trim().startsWith('@') || self.matches('${SCHEDULE_MACRO_PATTERN}')`,
+        message: `${field} macro must be one of ${SCHEDULE_MACROS.join(', ')}`,
+      },
+      {
+        rule: `self.trim().startsWith('@') || self.matches('${SCHEDULE_FIELDS_PATTERN}')`,
+        message: `${field} must have exactly 5 fields (minute hour day-of-month month day-of-week), e.g. '0 3 * * *'; seconds are not supported`,
+      },
+    ],
+  });
+}
+
+function TimeZone(field: string, description: string) {
+  return Type.String({
+    description,
+    minLength: 1,
+    maxLength: MAX_TIME_ZONE_LENGTH,
+    [CEL_KEY]: [
+      {
+        rule: `self.matches('${TIME_ZONE_PATTERN}')`,
+        message: `${field} must be an IANA time zone name such as UTC, Europe/Berlin or America/New_York`,
+      },
+    ],
+  });
+}
+
+export const RotationWindowSchema = Type.Object(
+  {
+    schedule: CronExpression(
+      'rotation.windows[].schedule',
+      'When the window opens: a 5-field cron expression or macro, read in the window\'s timeZone (as rotation.schedule).',
+    ),
+    timeZone: Type.Optional(TimeZone('rotation.windows[].timeZone', 'IANA time zone of the window\'s schedule. Unset means rotation.timeZone.')),
+    duration: Duration({
+      field: 'rotation.windows[].duration',
+      description: `How long the window stays open after each opening, as a Go duration (${MIN_WINDOW_DURATION} to ${MAX_TICKET_LIFETIME}).`,
+      min: MIN_WINDOW_DURATION,
+      max: MAX_TICKET_LIFETIME,
+    }),
+  },
+  { description: 'A maintenance window: opens at each fire time of schedule and stays open for duration.' },
+);
 
 export const RotationSchema = Type.Object(
   {
@@ -27,9 +94,38 @@ export const RotationSchema = Type.Object(
         field: 'rotation.interval',
         description:
           `How often a new key is generated and promoted, as a Go duration (e.g. 12h, 30m, 90s). ` +
-          `Default ${DEFAULT_ROTATION_INTERVAL}; at least ${MIN_ROTATION_INTERVAL}.`,
-        default: DEFAULT_ROTATION_INTERVAL,
+          `At least ${MIN_ROTATION_INTERVAL}. Mutually exclusive with schedule; when neither is set, ${DEFAULT_ROTATION_INTERVAL}.`,
         min: MIN_ROTATION_INTERVAL,
+      }),
+    ),
+    schedule: Type.Optional(
+      CronExpression(
+        'rotation.schedule',
+        'Calendar schedule of rotations instead of an interval: a 5-field cron expression (minute hour day-of-month ' +
+          `month day-of-week, e.g. "0 3 * * *") or one of ${SCHEDULE_MACROS.join(', ')}, read in timeZone. Mutually ` +
+          'exclusive with interval. Missed slots (operator down, suspended) cause at most one catch-up rotation. DST: a ' +
+          'time that does not exist that day (spring forward) rotates at the first valid time after the gap; a time that ' +
+          'occurs twice (fall back) rotates once, at its first occurrence; schedules with * or a step in the minute or ' +
+          'hour field follow real time (both occurrences of a repeated hour, none in a gap).',
+      ),
+    ),
+    timeZone: Type.Optional(TimeZone('rotation.timeZone', 'IANA time zone of schedule and of windows without their own. Unset means UTC.')),
+    windows: Type.Optional(
+      Type.Array(RotationWindowSchema, {
+        description:
+          'Maintenance windows (at most 8) that gate scheduled rotations: a slot that falls outside every window waits ' +
+          'for the next opening. The rotate-now and revoke annotations ignore windows.',
+        maxItems: MAX_WINDOWS,
+      }),
+    ),
+    startingDeadline: Type.Optional(
+      Duration({
+        field: 'rotation.startingDeadline',
+        description:
+          'A scheduled rotation that could not start within this long of its slot (or of the window opening it waited ' +
+          'for) is skipped, and the next slot is waited for (as CronJob startingDeadlineSeconds). Unset: a missed slot ' +
+          `always gets its one catch-up rotation. At least ${MIN_STARTING_DEADLINE}.`,
+        min: MIN_STARTING_DEADLINE,
       }),
     ),
     suspend: Type.Optional(
@@ -41,7 +137,21 @@ export const RotationSchema = Type.Object(
       }),
     ),
   },
-  { description: 'When keys rotate.', default: {} },
+  {
+    description: 'When keys rotate: every interval, or on a calendar schedule.',
+    // The interval default lives here, not on the field, so a schedule never meets a defaulted interval.
+    default: { interval: DEFAULT_ROTATION_INTERVAL },
+    [CEL_KEY]: [
+      {
+        rule: '!(has(self.interval) && has(self.schedule))',
+        message: `rotation.interval and rotation.schedule are mutually exclusive: set exactly one of them (neither means interval ${DEFAULT_ROTATION_INTERVAL})`,
+      },
+      {
+        rule: 'has(self.schedule) || !(has(self.timeZone) || has(self.windows) || has(self.startingDeadline))',
+        message: 'rotation.timeZone, rotation.windows and rotation.startingDeadline apply to rotation.schedule only: set rotation.schedule or remove them',
+      },
+    ],
+  },
 );
 
 export const PromotionSchema = Type.Object(
@@ -141,6 +251,18 @@ export const FileFallbackSchema = Type.Object(
         default: false,
       }),
     ),
+    propagationDelay: Type.Optional(
+      Duration({
+        field: 'fileFallback.propagationDelay',
+        description:
+          'With enabled: a staged key is promoted no earlier than this after it was written to the Secret, so a pod whose ' +
+          'mounted ticket.key is still the previous version (kubelet brings a Secret change into volumes after its sync period ' +
+          `plus cache TTL, 60–120 s by default) loads a ring that already decrypts the new key. Default ${DEFAULT_FILE_PROPAGATION_DELAY}; ` +
+          'must be shorter than rotation.interval.',
+        default: DEFAULT_FILE_PROPAGATION_DELAY,
+        max: MAX_FILE_PROPAGATION_DELAY,
+      }),
+    ),
   },
   { description: 'For ATS configurations that must keep a ticket key file.', default: {} },
 );
@@ -183,6 +305,21 @@ export const SPEC_RULES: CelRule[] = [
       `set ticketLifetime (at most ${MAX_TICKET_LIFETIME}) when rotation.interval is longer`,
     fieldPath: '.rotation.interval',
   },
+  {
+    // Immediate puts a new key into use as it arrives: a pod loading the previous file would lack it.
+    rule: "!has(self.fileFallback) || !has(self.fileFallback.enabled) || !self.fileFallback.enabled || !has(self.promotion) || !has(self.promotion.policy) || self.promotion.policy != 'Immediate'",
+    message: 'fileFallback needs promotion.policy AllPodsAcknowledged: with Immediate a new key encrypts before the mounted ticket.key can hold it',
+    fieldPath: '.fileFallback.enabled',
+  },
+  {
+    rule:
+      '!has(self.fileFallback) || !has(self.fileFallback.enabled) || !self.fileFallback.enabled || !has(self.fileFallback.propagationDelay) || ' +
+      '!has(self.rotation) || !has(self.rotation.interval) || ' +
+      `!(${bothDurations('self.fileFallback.propagationDelay', 'self.rotation.interval')}) || ` +
+      'duration(self.fileFallback.propagationDelay) < duration(self.rotation.interval)',
+    message: 'fileFallback.propagationDelay must be shorter than rotation.interval',
+    fieldPath: '.fileFallback.propagationDelay',
+  },
 ];
 
 export const TicketKeySetSpecSchema = Type.Object(
@@ -194,7 +331,8 @@ export const TicketKeySetSpecSchema = Type.Object(
         field: 'ticketLifetime',
         description:
           'How long a client may resume a session with a ticket (Go duration). Unset means equal to ' +
-          `rotation.interval. At most ${MAX_TICKET_LIFETIME} (7 days, RFC 8446). A retired key is kept, ` +
+          'rotation.interval, or with rotation.schedule to the longest gap between scheduled rotations (slots, as windows ' +
+          `delay them) over the next year, capped at ${MAX_TICKET_LIFETIME}. At most ${MAX_TICKET_LIFETIME} (7 days, RFC 8446). A retired key is kept, ` +
           'decrypt-only, for at least ticketLifetime plus promotion.timeout, then destroyed.',
         min: MIN_TICKET_LIFETIME,
         max: MAX_TICKET_LIFETIME,

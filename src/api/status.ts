@@ -12,6 +12,8 @@ export const MAX_POD_STATUS_ITEMS = 50;
 /** Bound of status.retiredKeys: a ring holds at most 16 keys (the bridge plugin's limit). */
 export const MAX_RETIRED_KEYS = 16;
 export const MAX_CONDITIONS = 8;
+/** Bound of status.lastHandledReconcileAt: longer requestedAt values are not acknowledged (Flux writes RFC 3339 times). */
+export const MAX_REQUESTED_AT_LENGTH = 256;
 
 /** 16 lower-case hex characters (src/core/fingerprint.ts): identifies a key or ring, reveals nothing. */
 export const FINGERPRINT_PATTERN = '^[0-9a-f]{16}$';
@@ -91,6 +93,31 @@ export const PodsStatusSchema = Type.Object(
   { description: 'Convergence of the selected pods on the current ring.' },
 );
 
+/** With rotation.schedule: where the schedule stands (the reason a due slot is not rotated now). */
+export const SCHEDULE_STATES = ['Waiting', 'Due', 'WaitingForWindow', 'Skipped'] as const;
+export const ScheduledRotationStatusSchema = Type.Object(
+  {
+    state: StringEnum(SCHEDULE_STATES, {
+      description:
+        'Waiting: the next slot has not come. Due: a slot came and its rotation runs (or waits for the rotation in flight). ' +
+        'WaitingForWindow: a slot came outside every maintenance window and waits for the next opening. Skipped: the ' +
+        'latest slot missed rotation.startingDeadline and the next slot is waited for.',
+    }),
+    slot: Type.Optional(Timestamp('The slot (fire time of rotation.schedule) this state is about.')),
+    message: Type.String({ description: 'The state in words.', maxLength: 1024 }),
+  },
+  { description: 'Present with rotation.schedule.' },
+);
+
+export const RotationWindowStatusSchema = Type.Object(
+  {
+    open: Type.Boolean({ description: 'Whether a maintenance window is open now.' }),
+    opensAt: Type.Optional(Timestamp('Open: when the open window opened. Closed: when the next one opens.')),
+    closesAt: Type.Optional(Timestamp('Open: when it closes. Closed: when the next one closes.')),
+  },
+  { description: 'Present with rotation.windows: the maintenance-window state when the status was written.' },
+);
+
 export const TicketKeySetStatusSchema = Type.Object(
   {
     observedGeneration: Type.Optional(
@@ -104,7 +131,8 @@ export const TicketKeySetStatusSchema = Type.Object(
       Type.Array(ConditionSchema, {
         description:
           'Ready: every selected pod holds the current ring. Progressing: a rotation is under way. ' +
-          'Degraded: a rotation is stuck (e.g. pods did not acknowledge within promotion.timeout; the message names them).',
+          'Degraded: a rotation is stuck (e.g. pods did not acknowledge within promotion.timeout; the message names them). ' +
+          'Reconciling (kstatus): the operator still works towards Ready. Stalled (kstatus): no progress without a change by the user.',
         maxItems: MAX_CONDITIONS,
         'x-kubernetes-list-type': 'map',
         'x-kubernetes-list-map-keys': ['type'],
@@ -141,11 +169,21 @@ export const TicketKeySetStatusSchema = Type.Object(
     nextRotationTime: Type.Optional(
       Timestamp('When the next scheduled rotation starts (absent while rotation.suspend is true).'),
     ),
+    scheduledRotation: Type.Optional(ScheduledRotationStatusSchema),
+    rotationWindow: Type.Optional(RotationWindowStatusSchema),
     pods: Type.Optional(PodsStatusSchema),
     secretName: Type.Optional(
       Type.String({
         description: 'Name of the operator-owned Secret holding the key ring (<name>-ticket-keys).',
         maxLength: 253,
+      }),
+    ),
+    lastHandledReconcileAt: Type.Optional(
+      Type.String({
+        description:
+          'The last reconcile.fluxcd.io/requestedAt annotation value the operator reconciled (Flux\'s convention): ' +
+          'a new value triggers a reconcile, never a rotation (ticketkeys.dev/rotate-now does that).',
+        maxLength: MAX_REQUESTED_AT_LENGTH,
       }),
     ),
   },

@@ -22,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   dev: async () => (await import('./dev.ts')).registerDev,
   operator: async () => (await import('./operator.ts')).registerOperator,
   cache: async () => (await import('./cache.ts')).registerCache,
+  schedule: async () => (await import('./schedule.ts')).registerSchedule,
   status: ctl,
   rotate: ctl,
   revoke: ctl,

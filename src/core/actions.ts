@@ -58,7 +58,7 @@ export interface EventAction {
   readonly message: string;
 }
 
-export type ConditionType = 'Ready' | 'Progressing' | 'Degraded' | 'SelectorConflict' | 'ConfigConsistent';
+export type ConditionType = 'Ready' | 'Progressing' | 'Degraded' | 'SelectorConflict' | 'ConfigConsistent' | 'Reconciling' | 'Stalled';
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
 export interface Condition {

@@ -19,6 +19,8 @@ export interface ConditionInputs {
   /** A rotation is due but the ring is full (waiting for a retired key to expire). */
   readonly rotationDeferred: boolean;
   readonly rotateNowPending: boolean;
+  /** fileFallback: the staged key is not promoted before this time (ms), whatever the acknowledgements. */
+  readonly fileRingHeldUntil?: number | undefined;
 }
 
 export function namePods(names: readonly string[]): string {
@@ -97,7 +99,10 @@ export function buildConditions(input: ConditionInputs): ConditionsAction {
       reason: 'Staging',
       message:
         `key ${staged?.material.fingerprint ?? 'none'} staged at generation ${gen}; ` +
-        `${readyAcked}/${readyTotal} ready pods acknowledged${waitingFor}`,
+        `${readyAcked}/${readyTotal} ready pods acknowledged${waitingFor}` +
+        (input.fileRingHeldUntil === undefined
+          ? ''
+          : `; promoted no earlier than ${new Date(input.fileRingHeldUntil).toISOString()}, when every mounted ticket.key holds it (fileFallback.propagationDelay)`),
     };
   } else if (state.phase === 'Promoting' || state.phase === 'Revoking') {
     progressing = {

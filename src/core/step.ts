@@ -26,7 +26,9 @@
 //     the in-flight promotion retired is never dropped while a Ready pod may still encrypt with it;
 //   - Stable (Immediate: also Promoting), not suspended, and nextRotationTime reached or a new
 //     rotate-now token: stage K(n+1) (Immediate: make it active at once). The next rotation is
-//     due an interval after the promotion, so missed periods never rotate twice. A ring holds
+//     due an interval after the promotion, so missed periods never rotate twice; with
+//     rotation.schedule, at the first slot after the last rotation (gated by windows, skipped
+//     past startingDeadline: schedule/decide.ts), which never rotates twice either. A ring holds
 //     at most MAX_RING_KEYS (16) keys: when a rotation would exceed that, it is deferred until
 //     a retired key expires (tickets are never cut short to make room);
 //   - any ring change gets generation max(previous, recorded, highest screened ack) + 1.
@@ -38,6 +40,7 @@ import { cryptoRandom, KeyMaterial, type RandomSource } from './key-material.ts'
 import { convergence, maxAckedGeneration, observedConverged, type Convergence, type Observations } from './observations.ts';
 import type { RotationPolicy } from './policy.ts';
 import { MAX_RING_KEYS, ringFingerprintOf } from './ring.ts';
+import { decideScheduledRotation, nextScheduledAfter } from './schedule/index.ts';
 import {
   activeKey,
   pushOrder,
@@ -99,7 +102,7 @@ export function step(
     s.keys = [{ material: key, state: 'active', createdAt: now, promotedAt: now }];
     s.phase = 'Stable';
     s.lastRotationTime = now;
-    s.nextRotationTime = now + policy.intervalMs;
+    s.nextRotationTime = nextRotationAfter(policy, now);
     s.handledRotateNowToken = policy.rotateNowToken;
     s.handledRevokeToken = policy.revokeToken;
     const loss = observations.secretLoss;
@@ -120,7 +123,7 @@ export function step(
     s.keys = [{ material: key, state: 'active', createdAt: now, promotedAt: now }];
     s.phase = 'Revoking';
     s.lastRotationTime = now;
-    s.nextRotationTime = now + policy.intervalMs;
+    s.nextRotationTime = nextRotationAfter(policy, now);
     s.stagedAt = undefined;
     s.phaseTimedOutAt = undefined;
     s.handledRevokeToken = policy.revokeToken;
@@ -138,7 +141,8 @@ export function step(
     // Phase transitions decided by what pods acknowledged of the previous ring.
     if (s.phase === 'Staging') {
       if (policy.promotionPolicy === 'Immediate' || gateOpen(conv)) {
-        promote(s, now, policy, event);
+        // With fileFallback the key also waits until every mounted ticket.key can hold it.
+        if (!fileRingHeld(s, policy, now)) promote(s, now, policy, event);
       } else if (s.phaseTimedOutAt === undefined && now >= (s.stagedAt ?? now) + policy.promotionTimeoutMs) {
         s.phaseTimedOutAt = now;
         event(
@@ -173,7 +177,13 @@ export function step(
 
     // Scheduled or requested rotation.
     const canRotate = s.phase === 'Stable' || (policy.promotionPolicy === 'Immediate' && s.phase === 'Promoting');
-    const due = !policy.suspend && (rotateNowPending || now >= (s.nextRotationTime ?? now));
+    // A calendar schedule decides from the last rotation and now (schedule/decide.ts): one
+    // catch-up rotation at most, windows and startingDeadline respected; rotate-now ignores them.
+    const decision = policy.schedule && s.lastRotationTime !== undefined ? decideScheduledRotation(policy.schedule, s.lastRotationTime, now) : undefined;
+    // Not due: the next slot (or window opening) is what status reports and the requeue waits for.
+    if (decision && canRotate && !decision.due) s.nextRotationTime = decision.nextRotationTime ?? now + NEVER_MS;
+    const scheduledDue = decision ? decision.due : now >= (s.nextRotationTime ?? now);
+    const due = !policy.suspend && (rotateNowPending || scheduledDue);
     if (canRotate && due) {
       if (s.keys.length + 1 > MAX_RING_KEYS) {
         rotationDeferred = true;
@@ -230,10 +240,20 @@ export function step(
       convergence: conv,
       rotationDeferred,
       rotateNowPending: policy.rotateNowToken !== undefined && policy.rotateNowToken !== next.handledRotateNowToken,
+      fileRingHeldUntil: fileRingHeld(next, policy, now) ? (next.stagedAt ?? now) + policy.fileRingHoldMs : undefined,
     }),
   );
   actions.push({ kind: 'requeue', afterMs: requeueAfter(next, policy, now, rotationDeferred, conv.pending.some((p) => p.error !== undefined)) });
   return { state: next, actions };
+}
+
+/** Stands in for "never" when a schedule has no slot within its 5-year horizon (validation refuses those). */
+const NEVER_MS = 5 * 366 * 24 * 3_600_000;
+
+/** When the next scheduled rotation is due after a rotation at `now`. */
+function nextRotationAfter(policy: RotationPolicy, now: number): number {
+  if (!policy.schedule) return now + policy.intervalMs;
+  return nextScheduledAfter(policy.schedule, now) ?? now + NEVER_MS;
 }
 
 /**
@@ -263,7 +283,8 @@ function freshKey(random: RandomSource, existing: readonly KeyMaterial[]): KeyMa
 /** Applies policy edits to a state computed under an older policy. */
 function refreshForPolicy(s: Mutable<RotationState>, policy: RotationPolicy): void {
   // A shorter interval takes effect from the last rotation, not after the old, longer wait.
-  if (s.lastRotationTime !== undefined && s.nextRotationTime !== undefined) {
+  // (A schedule recomputes nextRotationTime from the last rotation at every step.)
+  if (!policy.schedule && s.lastRotationTime !== undefined && s.nextRotationTime !== undefined) {
     s.nextRotationTime = Math.min(s.nextRotationTime, s.lastRotationTime + policy.intervalMs);
   }
   // A longer ticket lifetime or timeout keeps retired keys longer; a shorter one never cuts
@@ -308,7 +329,7 @@ function promote(s: Mutable<RotationState>, now: number, policy: RotationPolicy,
   );
   s.phase = 'Promoting';
   s.lastRotationTime = now;
-  s.nextRotationTime = now + policy.intervalMs;
+  s.nextRotationTime = nextRotationAfter(policy, now);
   s.stagedAt = undefined;
   s.phaseTimedOutAt = undefined;
   event('Normal', 'KeyPromoted', `key ${staged?.material.fingerprint} now encrypts`);
@@ -329,7 +350,7 @@ function rotateImmediately(
   ]);
   s.phase = 'Promoting';
   s.lastRotationTime = now;
-  s.nextRotationTime = now + policy.intervalMs;
+  s.nextRotationTime = nextRotationAfter(policy, now);
   s.phaseTimedOutAt = undefined;
   event('Normal', 'KeyPromoted', `key ${key.fingerprint} encrypts at once (Immediate policy)`);
   if (old) event('Normal', 'KeyRetired', `key ${old.material.fingerprint} retired (decrypt-only until it expires)`);
@@ -354,8 +375,14 @@ function holdLaggardTickets(s: Mutable<RotationState>, now: number, policy: Rota
   );
 }
 
+/** Whether a staged key must still wait for kubelet to bring the Secret's ticket.key into every pod. */
+export function fileRingHeld(s: Pick<RotationState, 'phase' | 'stagedAt'>, policy: RotationPolicy, now: number): boolean {
+  return s.phase === 'Staging' && policy.fileRingHoldMs > 0 && now < (s.stagedAt ?? now) + policy.fileRingHoldMs;
+}
+
 function requeueAfter(s: RotationState, policy: RotationPolicy, now: number, deferred: boolean, failing: boolean): number {
   const at: number[] = [];
+  if (fileRingHeld(s, policy, now)) at.push((s.stagedAt ?? now) + policy.fileRingHoldMs);
   const rotating = s.phase === 'Stable' || (policy.promotionPolicy === 'Immediate' && s.phase === 'Promoting');
   if (!policy.suspend && rotating && !deferred && s.nextRotationTime !== undefined) at.push(s.nextRotationTime);
   if (s.phase !== 'Stable' && s.phaseTimedOutAt === undefined) {

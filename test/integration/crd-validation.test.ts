@@ -121,6 +121,16 @@ const cases: InvalidCase[] = [
     message: ['spec.atsConfig.configMapRef.name', 'at least 1 chars long'],
   },
   {
+    title: 'file fallback with Immediate promotion',
+    body: spec({ fileFallback: { enabled: true }, promotion: { policy: 'Immediate' } }),
+    message: ['spec.fileFallback.enabled', 'fileFallback needs promotion.policy AllPodsAcknowledged'],
+  },
+  {
+    title: 'file fallback propagation delay not shorter than the interval',
+    body: spec({ fileFallback: { enabled: true, propagationDelay: '5m' }, rotation: { interval: '5m' }, promotion: { timeout: '1m' } }),
+    message: ['spec.fileFallback.propagationDelay', 'fileFallback.propagationDelay must be shorter than rotation.interval'],
+  },
+  {
     title: 'name longer than a label value',
     body: () => ticketKeySet(`a${'b'.repeat(63)}`, { selector }),
     message: ['metadata.name must be at most 63 characters'],

@@ -10,10 +10,12 @@
 // stored state. Key bytes never reach logs, Events, status or errors: only fingerprints.
 import type { V1Pod } from '@kubernetes/client-node';
 import {
+  ANNOTATION_FLUX_REQUESTED_AT,
   ANNOTATION_REVOKE,
   ANNOTATION_REVOKE_HANDLED,
   ANNOTATION_ROTATE_NOW,
   ANNOTATION_ROTATE_NOW_HANDLED,
+  MAX_REQUESTED_AT_LENGTH,
   secretName,
   withSpecDefaults,
   type DefaultedTicketKeySetSpec,
@@ -27,6 +29,7 @@ import {
   encodeSecret,
   initialState,
   MAX_REQUEUE_MS,
+  PolicyError,
   resolvePolicy,
   ringFingerprintOf,
   ringMaterial,
@@ -67,6 +70,8 @@ import type { ConfigMapPort } from '../kube/config-map-reader.ts';
 import { ConfigConsistencyChecker } from './config-consistency.ts';
 import { configReportOf, ConfigRollout, CONFIG_ROLLOUT_BOUND_MS, type PodConfigReport } from './config-rollout.ts';
 import { formatDuration } from '../../core/duration.ts';
+import { withKstatusConditions, type StalledCause } from './kstatus.ts';
+import { decideScheduledRotation } from '../../core/schedule/index.ts';
 
 export interface ReconcilerOptions {
   ticketKeySets: EventSource<TicketKeySet>;
@@ -153,17 +158,24 @@ export class TicketKeySetReconciler {
     try {
       policy = resolvePolicy({
         interval: spec.rotation.interval,
+        schedule: spec.rotation.schedule,
+        timeZone: spec.rotation.timeZone,
+        windows: spec.rotation.windows,
+        startingDeadline: spec.rotation.startingDeadline,
+        now: this.o.clock.now(),
         ticketLifetime: spec.ticketLifetime,
         promotionPolicy: spec.promotion.policy,
         promotionTimeout: spec.promotion.timeout,
         suspend: spec.rotation.suspend,
         flushOnRevoke: spec.sessionCache.flushOnRevoke,
+        fileFallbackEnabled: spec.fileFallback.enabled,
+        fileFallbackPropagationDelay: spec.fileFallback.propagationDelay,
         rotateNowToken: annotations[ANNOTATION_ROTATE_NOW],
         revokeToken: annotations[ANNOTATION_REVOKE],
       });
     } catch (err) {
       // A spec the API server let through but the core refuses: nothing to do until it changes.
-      await this.writeBlockedStatus(tks, 'InvalidSpec', err instanceof Error ? err.message : String(err));
+      await this.writeBlockedStatus(tks, err instanceof PolicyError ? err.reason : 'InvalidSpec', err instanceof Error ? err.message : String(err), log);
       return {};
     }
 
@@ -188,7 +200,7 @@ export class TicketKeySetReconciler {
           // Written by a newer operator (a rollback of the operator): never overwrite it.
           log.error('owned Secret has a format this operator does not read; not touching it', { secret: secretRef.name, reason: err.message });
           await this.o.events.record(tks, { type: 'Warning', reason: 'SecretUnusable', action: 'Load', note: err.message });
-          await this.writeBlockedStatus(tks, 'SecretUnusable', err.message);
+          await this.writeBlockedStatus(tks, 'SecretUnusable', err.message, log);
           return { requeueAfterMs: 60_000 };
         }
         secretLoss = secretCorrupt(secretRef.name, err.message);
@@ -327,6 +339,10 @@ export class TicketKeySetReconciler {
     // After the pushes: reading and judging the ATS configuration never delays or stops key delivery.
     const configCondition = await this.configConsistency(tks, spec, policy, configReports, log);
     conditions = [...withBudgetNote(conditions, gates.heldByBudget), selectorConflictCondition(conflicts.ceded), ...(configCondition ? [configCondition] : [])];
+    // Every selected pod is left to an older set: only a change of a selector (or a deletion) helps.
+    const stalled: StalledCause | undefined =
+      targets.length === 0 && conflicts.ceded.size > 0 ? { reason: 'SelectorConflict', message: selectorConflictCondition(conflicts.ceded).message } : undefined;
+    conditions = withKstatusConditions(conditions, stalled);
 
     const status = buildStatus({
       state,
@@ -338,6 +354,10 @@ export class TicketKeySetReconciler {
       suspend: policy.suspend,
       now: this.o.clock.now(),
       configReports,
+      ...handledReconcile(tks, log),
+      ...(policy.schedule && state.lastRotationTime !== undefined
+        ? { schedule: { decision: decideScheduledRotation(policy.schedule, state.lastRotationTime, this.o.clock.now()), hasWindows: policy.schedule.windows.length > 0 } }
+        : {}),
     });
     if (!sameStatus(status, tks.status)) {
       const { observedGeneration, ...rest } = status;
@@ -447,20 +467,36 @@ export class TicketKeySetReconciler {
     });
   }
 
-  /** Status when the reconcile cannot act (invalid spec, unreadable Secret). */
-  private async writeBlockedStatus(tks: TicketKeySet, reason: string, message: string): Promise<void> {
-    const conditions: Condition[] = [
-      { type: 'Ready', status: 'False', reason, message },
-      { type: 'Progressing', status: 'False', reason, message },
-      { type: 'Degraded', status: 'True', reason, message },
-    ];
+  /** Status when the reconcile cannot act (invalid spec, unreadable Secret): Stalled until the user changes something. */
+  private async writeBlockedStatus(tks: TicketKeySet, reason: string, message: string, log: Logger): Promise<void> {
+    const conditions = withKstatusConditions(
+      [
+        { type: 'Ready', status: 'False', reason, message },
+        { type: 'Progressing', status: 'False', reason, message },
+        { type: 'Degraded', status: 'True', reason, message },
+      ],
+      { reason, message },
+    );
     const now = this.o.clock.now();
     const previous = tks.status?.conditions;
     const generation = tks.metadata.generation ?? 0;
     const next = withTransitionTimes(conditions, previous, generation, now);
-    if (sameStatus(next, previous)) return;
-    await this.o.status.patchStatus({ namespace: tks.metadata.namespace ?? '', name: tks.metadata.name ?? '' }, { conditions: next }, generation);
+    const handled = handledReconcile(tks, log);
+    if (sameStatus(next, previous) && handled.lastHandledReconcileAt === tks.status?.lastHandledReconcileAt && tks.status?.observedGeneration === generation) return;
+    await this.o.status.patchStatus({ namespace: tks.metadata.namespace ?? '', name: tks.metadata.name ?? '' }, { conditions: next, ...handled }, generation);
   }
+}
+
+/**
+ * Flux's reconcile request, acknowledged once this reconcile ran (Flux compares the two strings).
+ * An absent annotation keeps the last acknowledged value; an oversized one is not acknowledged.
+ */
+function handledReconcile(tks: TicketKeySet, log: Logger): { lastHandledReconcileAt?: string } {
+  const requested = tks.metadata.annotations?.[ANNOTATION_FLUX_REQUESTED_AT];
+  const previous = tks.status?.lastHandledReconcileAt;
+  if (requested !== undefined && requested.length <= MAX_REQUESTED_AT_LENGTH) return { lastHandledReconcileAt: requested };
+  if (requested !== undefined && requested !== previous) log.warn(`${ANNOTATION_FLUX_REQUESTED_AT} is longer than ${MAX_REQUESTED_AT_LENGTH} characters; not acknowledged`);
+  return previous !== undefined ? { lastHandledReconcileAt: previous } : {};
 }
 
 /** Degraded says so when the availability bound kept pods in service that should be out. */

@@ -15,6 +15,7 @@ import {
   type PodObservation,
   type RotationState,
 } from '../../core/index.ts';
+import type { ScheduleDecision } from '../../core/schedule/index.ts';
 import type { PodConfigReport } from './config-rollout.ts';
 
 export interface StatusInputs {
@@ -31,6 +32,10 @@ export interface StatusInputs {
   now: number;
   /** What each pod's agent reported about its mounted configuration (agents with --config-dir). */
   configReports?: ReadonlyMap<string, PodConfigReport>;
+  /** The reconcile.fluxcd.io/requestedAt value this reconcile handled (status.lastHandledReconcileAt). */
+  lastHandledReconcileAt?: string;
+  /** With rotation.schedule: the schedule's decision at `now` (scheduledRotation, rotationWindow). */
+  schedule?: { decision: ScheduleDecision; hasWindows: boolean };
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -107,16 +112,41 @@ export function buildStatus(input: StatusInputs): TicketKeySetStatus {
     },
     secretName: input.secretName,
   };
+  if (input.lastHandledReconcileAt !== undefined) status.lastHandledReconcileAt = input.lastHandledReconcileAt;
   if (ring.activeKey) status.activeKey = ring.activeKey;
   if (ring.stagedKey) status.stagedKey = ring.stagedKey;
   if (ring.lastRotationTime) status.lastRotationTime = ring.lastRotationTime;
   // The API documents nextRotationTime as absent while rotation is suspended.
   if (ring.nextRotationTime && !input.suspend) status.nextRotationTime = ring.nextRotationTime;
+  if (input.schedule) Object.assign(status, scheduleStatus(input.schedule.decision, input.schedule.hasWindows, input.suspend));
   return status;
 }
 
 /** Optional top-level fields a merge patch must delete (null) when the new status lacks them. */
-const CLEARABLE = ['activeKey', 'stagedKey', 'lastRotationTime', 'nextRotationTime'] as const;
+const CLEARABLE = ['activeKey', 'stagedKey', 'lastRotationTime', 'nextRotationTime', 'scheduledRotation', 'rotationWindow'] as const;
+
+/** status.scheduledRotation and status.rotationWindow from the schedule's decision. */
+export function scheduleStatus(d: ScheduleDecision, hasWindows: boolean, suspend: boolean): Pick<TicketKeySetStatus, 'scheduledRotation' | 'rotationWindow'> {
+  const at = (t: number | undefined) => (t === undefined ? 'never' : iso(t));
+  const slot = d.slot === undefined ? {} : { slot: iso(d.slot) };
+  let scheduledRotation: NonNullable<TicketKeySetStatus['scheduledRotation']>;
+  if (d.reason === 'Due') {
+    scheduledRotation = { state: 'Due', ...slot, message: `the slot at ${at(d.slot)} is due${suspend ? ' (rotation.suspend is true: not rotated)' : ''}` };
+  } else if (d.reason === 'WaitingForWindow') {
+    scheduledRotation = { state: 'WaitingForWindow', ...slot, message: `the slot at ${at(d.slot)} is due outside every maintenance window; it waits for the window opening at ${at(d.nextRotationTime)}` };
+  } else if (d.reason === 'MissedDeadline') {
+    scheduledRotation = { state: 'Skipped', ...slot, message: `the slot at ${at(d.slot)} missed rotation.startingDeadline and is skipped; next rotation at ${at(d.nextRotationTime)}` };
+  } else {
+    scheduledRotation = { state: 'Waiting', ...slot, message: `next scheduled rotation at ${at(d.nextRotationTime)}${suspend ? ' (rotation.suspend is true)' : ''}` };
+  }
+  const out: Pick<TicketKeySetStatus, 'scheduledRotation' | 'rotationWindow'> = { scheduledRotation };
+  if (hasWindows) {
+    out.rotationWindow = { open: d.window.open };
+    if (d.window.opensAt !== undefined) out.rotationWindow.opensAt = iso(d.window.opensAt);
+    if (d.window.closesAt !== undefined) out.rotationWindow.closesAt = iso(d.window.closesAt);
+  }
+  return out;
+}
 
 export function statusMergePatch(status: TicketKeySetStatus): Record<string, unknown> {
   const patch: Record<string, unknown> = { ...status };

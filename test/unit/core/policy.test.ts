@@ -20,6 +20,7 @@ describe('resolvePolicy', () => {
       promotionTimeoutMs: 5 * MIN,
       suspend: false,
       flushOnRevoke: true,
+      fileRingHoldMs: 0,
       rotateNowToken: undefined,
       revokeToken: undefined,
     });
@@ -48,6 +49,7 @@ describe('resolvePolicy', () => {
       promotionTimeoutMs: 5 * SEC,
       suspend: true,
       flushOnRevoke: false,
+      fileRingHoldMs: 0,
       rotateNowToken: 'a',
       revokeToken: 'b',
     });

@@ -32,6 +32,7 @@ export function policy(overrides: Partial<RotationPolicy> = {}): RotationPolicy 
     promotionTimeoutMs: 5 * MIN,
     suspend: false,
     flushOnRevoke: true,
+    fileRingHoldMs: 0,
     ...overrides,
   };
 }

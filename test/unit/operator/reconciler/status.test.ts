@@ -6,7 +6,7 @@ const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 const iso = (ms: number) => new Date(ms).toISOString();
 const fp = (c: string) => c.repeat(16);
 const pod = (name: string, o: Partial<PodObservation> = {}): PodObservation => ({ name, uid: `u-${name}`, ready: true, terminating: false, ...o });
-const policy = { intervalMs: 3_600_000, ticketLifetimeMs: 3_600_000, promotionPolicy: 'AllPodsAcknowledged' as const, promotionTimeoutMs: 60_000, suspend: false, flushOnRevoke: true };
+const policy = { intervalMs: 3_600_000, ticketLifetimeMs: 3_600_000, promotionPolicy: 'AllPodsAcknowledged' as const, promotionTimeoutMs: 60_000, suspend: false, flushOnRevoke: true, fileRingHoldMs: 0 };
 
 describe('withTransitionTimes', () => {
   it('keeps lastTransitionTime while the status is unchanged and moves it on a flip', () => {

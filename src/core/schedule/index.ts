@@ -1,0 +1,3 @@
+export * from './cron.ts';
+export * from './windows.ts';
+export * from './decide.ts';
