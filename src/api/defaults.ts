@@ -23,9 +23,10 @@ export const DEFAULT_FLUSH_ON_REVOKE = true;
 
 /**
  * fileFallback: how long kubelet may take to bring a Secret change into a pod's volume (its sync
- * period plus the Secret cache TTL: 60–120 s with the defaults), rounded up.
+ * period plus the Secret cache TTL: 60–120 s with the defaults), with a minute of margin for a
+ * slow or retried Secret write and a busy node.
  */
-export const DEFAULT_FILE_PROPAGATION_DELAY = '2m';
+export const DEFAULT_FILE_PROPAGATION_DELAY = '3m';
 export const MAX_FILE_PROPAGATION_DELAY = '1h';
 
 /**

@@ -17,7 +17,7 @@ describe('TicketKeySet defaults', () => {
       availability: { maxUnavailable: 1 },
       agent: { port: 9443 },
       sessionCache: { flushOnRevoke: true },
-      fileFallback: { enabled: false, propagationDelay: '2m' },
+      fileFallback: { enabled: false, propagationDelay: '3m' },
     });
     // ticketLifetime has no default of its own: unset means "equal to rotation.interval".
     expect(created.spec.ticketLifetime).toBeUndefined();

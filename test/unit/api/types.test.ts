@@ -101,7 +101,7 @@ describe('withSpecDefaults', () => {
       promotion: { policy: 'AllPodsAcknowledged', timeout: '5m' },
       availability: { maxUnavailable: 1 },
       agent: { port: 9443 },
-      fileFallback: { enabled: false, propagationDelay: '2m' },
+      fileFallback: { enabled: false, propagationDelay: '3m' },
       sessionCache: { flushOnRevoke: true },
     });
   });

@@ -47,8 +47,8 @@ describe('step with fileFallback', () => {
 });
 
 describe('resolvePolicy with fileFallback', () => {
-  it('defaults propagationDelay to 2m, and holds nothing when fileFallback is off', () => {
-    expect(resolvePolicy({ fileFallbackEnabled: true }).fileRingHoldMs).toBe(2 * MIN);
+  it('defaults propagationDelay to 3m, and holds nothing when fileFallback is off', () => {
+    expect(resolvePolicy({ fileFallbackEnabled: true }).fileRingHoldMs).toBe(3 * MIN);
     expect(resolvePolicy({ fileFallbackEnabled: true, fileFallbackPropagationDelay: '90s' }).fileRingHoldMs).toBe(90 * SEC);
     expect(resolvePolicy({ fileFallbackEnabled: false, fileFallbackPropagationDelay: '90s' }).fileRingHoldMs).toBe(0);
   });
