@@ -131,8 +131,8 @@ export const RotationSchema = Type.Object(
     suspend: Type.Optional(
       Type.Boolean({
         description:
-          'Stops scheduled rotations while true. Keys already pushed stay in use, newcomers still get the ' +
-          'current ring, and the rotate-now and revoke annotations still act. Default false.',
+          'Stops scheduled and requested rotations while true. Keys already pushed stay in use, newcomers still get the ' +
+          'current ring, and the revoke annotation still acts; a rotate-now value set meanwhile rotates once on resume. Default false.',
         default: DEFAULT_SUSPEND,
       }),
     ),
