@@ -45,6 +45,7 @@ import { FakePods } from '../test/helpers/pods.ts';
 import { ticketKeySet, TicketKeySets } from '../test/helpers/ticket-key-sets.ts';
 import { REPO_ROOT, startTestbed, stopTestbed } from '../test/testbed/testbed.ts';
 import { ensureTestbedBinaries } from '../test/testbed/tools.ts';
+import { BenchCleanups } from './cleanups.ts';
 
 const RESULT_FILE = join(REPO_ROOT, 'bench', 'results', 'convergence.json');
 const AGENT_PORT = 19743;
@@ -112,20 +113,7 @@ const log = (line: string) => {
   if (!args.json) process.stderr.write(`[bench:convergence] ${line}\n`);
 };
 
-// ---- cleanup (also on SIGINT/SIGTERM) ----
-const cleanups: Array<() => Promise<unknown>> = [];
-let stopping = false;
-async function cleanup(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  for (const c of cleanups.reverse()) await c().catch((err: unknown) => log(`cleanup: ${(err as Error).message}`));
-}
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    log(`${sig}: stopping everything…`);
-    void cleanup().then(() => process.exit(130));
-  });
-}
+const cleanups = new BenchCleanups(log);
 
 /** 127.1.0.0/16, one address per pod, .1–.250 in each /24 (no test uses this range). */
 const podIp = (size: number, i: number) => `127.1.${(size === 1000 ? 100 : size === 100 ? 50 : 0) + Math.floor(i / 250)}.${(i % 250) + 1}`;
@@ -135,7 +123,7 @@ async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T, i: numb
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length && !stopping) {
+      while (next < items.length && !cleanups.stopping) {
         const i = next++;
         out[i] = await fn(items[i]!, i);
       }
@@ -265,7 +253,7 @@ async function runSize(kc: KubeConfig, kubeconfig: string, n: number, delayMs: n
   );
   const converged = (t: TicketKeySet | undefined) => t?.status?.phase === 'Stable' && t.status.pods?.converged === n && t.status.pods?.total === n;
   for (;;) {
-    if (stopping) throw new Error('stopped');
+    if (cleanups.stopping) throw new Error('stopped');
     if (converged(await tks.get(NAME))) break;
     if (Date.now() - t0 > 10 * 60_000) throw new Error(`N=${n}: first ring not on every pod after 10 min`);
     await sleep(200);
@@ -278,9 +266,9 @@ async function runSize(kc: KubeConfig, kubeconfig: string, n: number, delayMs: n
   const before = { requests: await apiserverRequests(kc), proc: await procStat(op.pid), at: Date.now() };
   let hwm = before.proc.rssMb;
   const deadlineMs = n >= 1000 ? 120_000 : 60_000;
-  for (let r = 0; r < ROTATIONS && !stopping; r++) {
+  for (let r = 0; r < ROTATIONS && !cleanups.stopping; r++) {
     // Keep the ring below the 16-key cap (a rotation past it is deferred, not measured here).
-    while (!stopping && (agents[0]!.keeper.accepted()?.keyFingerprints.length ?? 0) > 12) await sleep(100);
+    while (!cleanups.stopping && (agents[0]!.keeper.accepted()?.keyFingerprints.length ?? 0) > 12) await sleep(100);
     const baseline = agents.map((a) => new Set(a.keeper.accepted()?.keyFingerprints ?? []));
     keysInRing.push(baseline[0]!.size);
     const staged = new Array<number>(n).fill(0);
@@ -291,7 +279,7 @@ async function runSize(kc: KubeConfig, kubeconfig: string, n: number, delayMs: n
     count('PATCH ticketkeysets');
     await tks.mergePatch(NAME, { metadata: { annotations: { [ANNOTATION_ROTATE_NOW]: `bench-${n}-${r}-${Date.now()}` } } });
     // Sample every agent's accepted ring in-process; only the pods not there yet are looked at.
-    while (pendingPromote.length > 0 && !stopping) {
+    while (pendingPromote.length > 0 && !cleanups.stopping) {
       if (performance.now() - start > deadlineMs) {
         const st = (await tks.get(NAME).catch(() => undefined))?.status;
         throw new Error(
@@ -322,7 +310,7 @@ async function runSize(kc: KubeConfig, kubeconfig: string, n: number, delayMs: n
     const stagedMs = Math.max(...staged);
     const promotedMs = Math.max(...promoted);
     let statusConvergedMs: number | null = null;
-    while (!stopping && performance.now() - start < deadlineMs) {
+    while (!cleanups.stopping && performance.now() - start < deadlineMs) {
       count('GET ticketkeysets');
       const t = await tks.get(NAME);
       if (converged(t) && !baseline[0]!.has(t.status?.activeKey?.fingerprint ?? '')) {
@@ -407,7 +395,7 @@ try {
 
   const sizes: Array<Record<string, unknown>> = [];
   for (const { n, delayMs, pushConcurrency } of RUNS) {
-    if (stopping) break;
+    if (cleanups.stopping) break;
     try {
       const r = await runSize(kc, testbed.kubeconfig, n, delayMs, pushConcurrency, operatorRef, certs, files);
       sizes.push(r);
@@ -420,7 +408,7 @@ try {
     await operatorRef.op?.stop();
     operatorRef.op = undefined;
     const c = cleanups.pop();
-    if (c && !stopping) await c();
+    if (c && !cleanups.stopping) await c();
   }
 
   const result = {
@@ -452,6 +440,6 @@ try {
   console.error(err);
   exitCode = 1;
 } finally {
-  await cleanup();
+  await cleanups.run();
 }
 process.exit(exitCode);

@@ -39,6 +39,7 @@ import { tlsProbe, type TlsVersion } from '../test/helpers/tls-probe.ts';
 import { ticketKeySet, TicketKeySets } from '../test/helpers/ticket-key-sets.ts';
 import { REPO_ROOT, startTestbed, stopTestbed } from '../test/testbed/testbed.ts';
 import { ensureTestbedBinaries } from '../test/testbed/tools.ts';
+import { BenchCleanups } from './cleanups.ts';
 
 const RESULT_FILE = join(REPO_ROOT, 'bench', 'results', 'resumption.json');
 
@@ -105,20 +106,7 @@ const scenarios = [scenario('AllPodsAcknowledged', 'bench-resume-two-phase', 11)
 /** The agent of the delayed pod listens here; the proxy listens on the pod IP. */
 const hiddenAgentHost = (s: Scenario) => s.ips[2]!.replace(/\.(\d+)$/, (_, d: string) => `.${Number(d) + 100}`);
 
-// ---- cleanup (also on SIGINT/SIGTERM) ----
-const cleanups: Array<() => Promise<unknown>> = [];
-let stopping = false;
-async function cleanup(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  for (const c of cleanups.reverse()) await c().catch((err: unknown) => log(`cleanup: ${(err as Error).message}`));
-}
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    log(`${sig}: stopping everything…`);
-    void cleanup().then(() => process.exit(130));
-  });
-}
+const cleanups = new BenchCleanups(log);
 
 let clientsStop = false;
 const TICKET_LIFETIME_MS = parseDuration(args['ticket-lifetime']);
@@ -133,7 +121,7 @@ const TICKET_LIFETIME_MS = parseDuration(args['ticket-lifetime']);
  */
 async function chain(s: Scenario, version: TlsVersion, offset: number): Promise<void> {
   let session: { bytes: Buffer; at: number } | undefined;
-  for (let i = offset; !clientsStop && !stopping; i++) {
+  for (let i = offset; !clientsStop && !cleanups.stopping; i++) {
     const idx = i % s.ips.length;
     const pod = s.podNames[idx]!;
     const expired = session !== undefined && Date.now() - session.at > TICKET_LIFETIME_MS;
@@ -168,7 +156,7 @@ async function rotate(s: Scenario, token: string): Promise<void> {
   const before = (await s.tks!.get(NAME)).status?.activeKey?.fingerprint;
   const start = Date.now();
   await s.tks!.mergePatch(NAME, { metadata: { annotations: { [ANNOTATION_ROTATE_NOW]: token } } });
-  while (!stopping) {
+  while (!cleanups.stopping) {
     const t = await s.tks!.get(NAME).catch(() => undefined);
     if (t && converged(t) && t.status?.activeKey?.fingerprint !== before) break;
     if (Date.now() - start > ROTATION_CAP_MS) throw new Error(`${s.policy}: rotation ${token} not converged after ${ROTATION_CAP_MS} ms (phase ${t?.status?.phase})`);
@@ -206,7 +194,7 @@ try {
   // Pods of both scenarios interleaved, so neither gets a warmer start.
   for (let i = 0; i < 3; i++) {
     for (const s of scenarios) {
-      if (stopping) break;
+      if (cleanups.stopping) break;
       const delayed = s.podNames[i] === s.delayedPod;
       await s.fleet!.add(s.podNames[i]!, { ip: s.ips[i]!, labels: { app: 'edge' }, ats: true, tlsPort: TLS_PORT, ...(delayed ? { agentHost: hiddenAgentHost(s) } : {}) });
       log(`${s.policy}: pod ${s.podNames[i]} (ATS on ${s.ips[i]}, agent ${delayed ? `behind a ${DELAY_MS} ms delay proxy` : 'direct'})`);
@@ -236,7 +224,7 @@ try {
   }
   const firstStart = Date.now();
   for (const s of scenarios) {
-    while (!stopping && !converged(await s.tks!.get(NAME))) {
+    while (!cleanups.stopping && !converged(await s.tks!.get(NAME))) {
       if (Date.now() - firstStart > 120_000) throw new Error(`${s.policy}: first ring not on all pods after 120 s`);
       await sleep(200);
     }
@@ -248,7 +236,7 @@ try {
   const chains = scenarios.flatMap((s) => [chain(s, '1.3', 0), chain(s, '1.2', 1)]);
   const measureStart = Date.now();
   await sleep(2000); // sessions of the first ring exist before the first rotation
-  for (let r = 0; r < ROTATIONS && !stopping; r++) {
+  for (let r = 0; r < ROTATIONS && !cleanups.stopping; r++) {
     const token = `bench-${r}-${Date.now()}`;
     await Promise.all(scenarios.map((s) => rotate(s, token)));
     log(`rotation ${r + 1}/${ROTATIONS}: ${scenarios.map((s) => `${s.policy} ${s.rotationMs.at(-1)} ms`).join(', ')}`);
@@ -320,6 +308,6 @@ try {
   console.error(err);
   exitCode = 1;
 } finally {
-  await cleanup();
+  await cleanups.run();
 }
 process.exit(exitCode);
