@@ -19,7 +19,7 @@ import { silentLogger } from '../logger.ts';
 import type { GetRingResponse } from '../../../../src/agent/protocol.ts';
 import { configFilesHash, configMapFiles } from '../../../../src/core/ats-config/config-hash.ts';
 import type { AgentAddress } from '../../../../src/operator/reconciler/agents.ts';
-import { FakeAgents, fakePod, FakeSecrets } from './fakes.ts';
+import { eventsInto, FakeAgents, fakePod, FakeSecrets, statusInto } from './fakes.ts';
 
 /** ConfigMaps by name, with a resourceVersion bumped on every write; `failing` makes GET throw. */
 class FakeConfigMaps implements ConfigMapPort {
@@ -76,21 +76,8 @@ function setup(spec: Partial<TicketKeySet['spec']> = {}) {
     ticketKeySets: tksSource,
     pods: podSource,
     secrets,
-    status: {
-      patchStatus: (_ref, status, observedGeneration) => {
-        const current = tksSource.get('web', 'ns')!;
-        const merged: Record<string, unknown> = { ...(current.status ?? {}), ...status, observedGeneration };
-        for (const [k, v] of Object.entries(merged)) if (v === null) delete merged[k];
-        tksSource.upsert({ ...current, status: merged as TicketKeySet['status'] });
-        return Promise.resolve(current as never);
-      },
-    },
-    events: {
-      record: (_obj, input) => {
-        events.push(input);
-        return Promise.resolve(undefined);
-      },
-    },
+    status: statusInto(tksSource),
+    events: eventsInto(events),
     readiness: { setCondition: () => Promise.resolve(undefined) },
     agents,
     clock,

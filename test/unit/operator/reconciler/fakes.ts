@@ -1,6 +1,10 @@
 // Fakes for the reconcile shell's unit tests: pods as the informer caches them, an in-memory
 // Secret store with resourceVersion conflicts, agents with scripted answers, recorders.
 import type { V1Pod } from '@kubernetes/client-node';
+import type { TicketKeySet } from '../../../../src/api/index.ts';
+import type { EventInput } from '../../../../src/operator/kube/event-recorder.ts';
+import type { ReconcilerOptions } from '../../../../src/operator/reconciler/reconciler.ts';
+import type { FakeSource } from '../fake-source.ts';
 import type { GetRingResponse, PutRingRequest, PutRingResponse } from '../../../../src/agent/protocol.ts';
 import { AgentError } from '../../../../src/agent/client.ts';
 import { ringFingerprint } from '../../../../src/core/fingerprint.ts';
@@ -8,6 +12,36 @@ import { ConflictError } from '../../../../src/operator/kube/errors.ts';
 import type { SecretContent, SecretOwner, StoredSecret } from '../../../../src/operator/kube/secret-store.ts';
 import type { ObjectRef } from '../../../../src/operator/kube/resources.ts';
 import type { AgentAddress, AgentPort } from '../../../../src/operator/reconciler/agents.ts';
+
+/**
+ * The status port as the API server and the informer behave together: the merge patch (null
+ * deletes) lands on ns/web in `source`, with observedGeneration; `seen` gets each patch as sent.
+ */
+export function statusInto(
+  source: FakeSource<TicketKeySet>,
+  seen: (status: Record<string, unknown>, observedGeneration: number) => void = () => undefined,
+): ReconcilerOptions['status'] {
+  return {
+    patchStatus: (_ref, status, observedGeneration) => {
+      seen(status as Record<string, unknown>, observedGeneration);
+      const current = source.get('web', 'ns')!;
+      const merged: Record<string, unknown> = { ...(current.status ?? {}), ...status, observedGeneration };
+      for (const [k, v] of Object.entries(merged)) if (v === null) delete merged[k];
+      source.upsert({ ...current, status: merged as TicketKeySet['status'] });
+      return Promise.resolve(current as never);
+    },
+  };
+}
+
+/** An event port that keeps every Event it is given. */
+export function eventsInto(events: EventInput[]): ReconcilerOptions['events'] {
+  return {
+    record: (_obj, input) => {
+      events.push(input);
+      return Promise.resolve(undefined);
+    },
+  };
+}
 
 export function fakePod(
   name: string,

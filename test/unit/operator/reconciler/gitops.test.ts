@@ -12,7 +12,7 @@ import { TicketKeySetReconciler } from '../../../../src/operator/reconciler/reco
 import { FakeClock } from '../fake-clock.ts';
 import { FakeSource } from '../fake-source.ts';
 import { silentLogger } from '../logger.ts';
-import { FakeAgents, fakePod, FakeSecrets } from './fakes.ts';
+import { eventsInto, FakeAgents, fakePod, FakeSecrets, statusInto } from './fakes.ts';
 
 const REQUESTED_AT = 'reconcile.fluxcd.io/requestedAt';
 
@@ -36,22 +36,8 @@ function setup(initial = tksObject()) {
     ticketKeySets: tksSource,
     pods: podSource,
     secrets,
-    status: {
-      patchStatus: (_ref, status, observedGeneration) => {
-        statusWrites.push({ ...status, observedGeneration });
-        const current = tksSource.get('web', 'ns')!;
-        const merged: Record<string, unknown> = { ...(current.status ?? {}), ...status, observedGeneration };
-        for (const [k, v] of Object.entries(merged)) if (v === null) delete merged[k];
-        tksSource.upsert({ ...current, status: merged as TicketKeySet['status'] });
-        return Promise.resolve(current as never);
-      },
-    },
-    events: {
-      record: (_obj, input) => {
-        events.push(input);
-        return Promise.resolve(undefined);
-      },
-    },
+    status: statusInto(tksSource, (status, observedGeneration) => statusWrites.push({ ...status, observedGeneration })),
+    events: eventsInto(events),
     readiness: { setCondition: () => Promise.resolve(undefined) },
     agents: new FakeAgents(),
     clock,

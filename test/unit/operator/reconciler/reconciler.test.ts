@@ -10,7 +10,7 @@ import { TicketKeySetReconciler } from '../../../../src/operator/reconciler/reco
 import { FakeClock } from '../fake-clock.ts';
 import { FakeSource } from '../fake-source.ts';
 import { silentLogger } from '../logger.ts';
-import { FakeAgents, fakePod, FakeSecrets } from './fakes.ts';
+import { eventsInto, FakeAgents, fakePod, FakeSecrets, statusInto } from './fakes.ts';
 
 function tksObject(annotations: Record<string, string> = {}): TicketKeySet {
   return {
@@ -34,23 +34,8 @@ function setup(pods: V1Pod[] = [fakePod('a', { ip: '10.0.0.1' }), fakePod('b', {
     ticketKeySets: tksSource,
     pods: podSource,
     secrets,
-    status: {
-      patchStatus: (_ref, status, observedGeneration) => {
-        statusWrites.push(status);
-        // What the informer would deliver after the write.
-        const current = tksSource.get('web', 'ns')!;
-        const merged: Record<string, unknown> = { ...(current.status ?? {}), ...status, observedGeneration };
-        for (const [k, v] of Object.entries(merged)) if (v === null) delete merged[k];
-        tksSource.upsert({ ...current, status: merged as TicketKeySet['status'] });
-        return Promise.resolve(current as never);
-      },
-    },
-    events: {
-      record: (_obj, input) => {
-        events.push(input);
-        return Promise.resolve(undefined);
-      },
-    },
+    status: statusInto(tksSource, (status) => statusWrites.push(status)),
+    events: eventsInto(events),
     readiness: {
       setCondition: (pod, update) => {
         conditions.push({ pod: pod.metadata!.name!, update });
