@@ -5,10 +5,10 @@
 // Pods are asked with bounded concurrency and a timeout each; a failing pod is a row of the
 // table, never the end of the command (the exit code is 1 when any pod failed).
 import type { Command } from 'commander';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { SessionCacheStatsResponse } from '../agent/protocol.ts';
 import type { TicketKeySet } from '../api/index.ts';
 import { DEFAULT_POD_LABEL_SELECTOR } from '../api/names.ts';
+import { clientKubeConfig } from './kube-config.ts';
 
 interface CacheFlags {
   namespace?: string;
@@ -59,14 +59,6 @@ function positiveInt(name: string, v: string): number {
   return n;
 }
 
-async function kubeConfig(flags: CacheFlags): Promise<{ kc: KubeConfig; namespace: string }> {
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const kc = new KubeConfig();
-  if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
-  else kc.loadFromDefault();
-  const namespace = flags.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
-  return { kc, namespace };
-}
 
 /** Runs `action` on every target pod of the TicketKeySet; results in pod-name order. */
 export async function runCacheAction(action: CacheAction, name: string, flags: CacheFlags): Promise<{ namespace: string; results: PodCacheResult[] }> {
@@ -92,7 +84,7 @@ export async function runCacheAction(action: CacheAction, name: string, flags: C
   const [cert, key, ca] = await Promise.all([flags.agentClientCert, flags.agentClientKey, flags.agentCa].map((p) => readFile(p)));
   const agents = new AgentPool({ tls: { cert: cert!, key: key!, ca: ca! }, timeoutMs: agentTimeoutMs });
 
-  const { kc, namespace } = await kubeConfig(flags);
+  const { kc, namespace } = await clientKubeConfig(flags);
   let tks: TicketKeySet;
   try {
     tks = (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name }, withTimeout(kubeTimeoutMs))) as TicketKeySet;

@@ -2,8 +2,8 @@
 // to kubectl. status prints the ring and a per-pod table from the TicketKeySet status (which
 // holds fingerprints only); rotate and revoke set the acting annotations to a fresh value.
 import type { Command } from 'commander';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { TicketKeySet } from '../api/index.ts';
+import { clientKubeConfig } from './kube-config.ts';
 
 interface CtlFlags {
   namespace?: string;
@@ -17,14 +17,6 @@ async function kubeTimeoutMs(flags: CtlFlags): Promise<number> {
   return parseDuration(flags.kubeTimeout);
 }
 
-async function kubeConfig(flags: CtlFlags): Promise<{ kc: KubeConfig; namespace: string }> {
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const kc = new KubeConfig();
-  if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
-  else kc.loadFromDefault();
-  const namespace = flags.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
-  return { kc, namespace };
-}
 
 function withCommon(cmd: Command): Command {
   return cmd
@@ -73,7 +65,7 @@ export function formatStatus(tks: TicketKeySet): string {
 
 export function registerCtl(program: Command): void {
   withCommon(program.command('status <name>').description('show a TicketKeySet\'s keys and which ring each pod holds')).action(async (name: string, flags: CtlFlags) => {
-    const { kc, namespace } = await kubeConfig(flags);
+    const { kc, namespace } = await clientKubeConfig(flags);
     const { CustomObjectsApi } = await import('@kubernetes/client-node');
     const { GROUP, VERSION, PLURAL } = await import('../api/names.ts');
     const { withTimeout } = await import('../operator/kube/request-options.ts');
@@ -92,7 +84,7 @@ export function registerCtl(program: Command): void {
     ['revoke', 'emergency revoke: replace every key at once (sets ticketkeys.dev/revoke)'],
   ] as const) {
     withCommon(program.command(`${verb} <name>`).description(description)).action(async (name: string, flags: CtlFlags) => {
-      const { kc, namespace } = await kubeConfig(flags);
+      const { kc, namespace } = await clientKubeConfig(flags);
       const { TicketKeySetAnnotator } = await import('../operator/kube/annotations.ts');
       const annotator = new TicketKeySetAnnotator({ kubeConfig: kc, requestTimeoutMs: await kubeTimeoutMs(flags) });
       const ref = { namespace, name };

@@ -8,6 +8,7 @@ import { DEFAULT_TIME_ZONE } from '../api/schedule-bounds.ts';
 import { formatDuration } from '../core/duration.ts';
 import { resolvePolicy } from '../core/policy.ts';
 import { decideScheduledRotation, nextScheduledAfter, windowStateAt, type RotationSchedule } from '../core/schedule/index.ts';
+import { clientKubeConfig } from './kube-config.ts';
 
 interface ScheduleFlags {
   file?: string;
@@ -110,15 +111,12 @@ export function registerSchedule(program: Command): void {
 }
 
 async function fetchTicketKeySet(name: string, flags: ScheduleFlags): Promise<TicketKeySet> {
-  const { KubeConfig, CustomObjectsApi } = await import('@kubernetes/client-node');
+  const { CustomObjectsApi } = await import('@kubernetes/client-node');
   const { GROUP, VERSION, PLURAL } = await import('../api/names.ts');
   const { withTimeout } = await import('../operator/kube/request-options.ts');
   const { toKubeError } = await import('../operator/kube/errors.ts');
   const { parseDuration } = await import('../core/duration.ts');
-  const kc = new KubeConfig();
-  if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
-  else kc.loadFromDefault();
-  const namespace = flags.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+  const { kc, namespace } = await clientKubeConfig(flags);
   try {
     return (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name }, withTimeout(parseDuration(flags.kubeTimeout)))) as TicketKeySet;
   } catch (err) {

@@ -100,3 +100,21 @@ describe('tko status / rotate / revoke', () => {
     expect(revoked?.type).toBe('Warning');
   });
 });
+
+describe('tko schedule', () => {
+  it('reads a live TicketKeySet and prints its next rotations in its zone; a missing one is a clear error', async () => {
+    await tks.create(
+      ticketKeySet('nightly', { selector: { matchLabels: { app: 'none' } }, rotation: { schedule: '30 2 * * *', timeZone: 'Europe/Berlin' }, agent: { port: PORT } }),
+    );
+    const out = await tko('schedule', 'nightly', '-c', '3');
+    expect(out).toContain('schedule: 30 2 * * *   time zone: Europe/Berlin');
+    // Three daily slots at 02:30 Berlin time (CET or CEST).
+    expect(out.match(/^ {2}\w{3} \d{4}-\d\d-\d\d 02:30 GMT\+[12] /gm)).toHaveLength(3);
+    const missing = await tko('schedule', 'absent').then(
+      () => undefined,
+      (err: { code?: number; stderr?: string }) => err,
+    );
+    expect(missing?.code).not.toBe(0);
+    expect(missing?.stderr).toContain('absent');
+  });
+});
