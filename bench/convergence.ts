@@ -28,7 +28,7 @@
 // --wide-concurrency.
 // Results: bench/results/convergence.json (and stdout with --json). No key bytes are reported.
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -43,9 +43,9 @@ import { createLogger } from '../src/observability/logger.ts';
 import { startBenchOperator, type BenchOperator } from './operator-process.ts';
 import { FakePods } from '../test/helpers/pods.ts';
 import { ticketKeySet, TicketKeySets } from '../test/helpers/ticket-key-sets.ts';
-import { REPO_ROOT, startTestbed, stopTestbed } from '../test/testbed/testbed.ts';
-import { ensureTestbedBinaries } from '../test/testbed/tools.ts';
+import { REPO_ROOT } from '../test/testbed/testbed.ts';
 import { BenchCleanups } from './cleanups.ts';
+import { startBenchTestbed } from './testbed.ts';
 
 const RESULT_FILE = join(REPO_ROOT, 'bench', 'results', 'convergence.json');
 const AGENT_PORT = 19743;
@@ -381,12 +381,7 @@ async function runSize(kc: KubeConfig, kubeconfig: string, n: number, delayMs: n
 
 let exitCode = 0;
 try {
-  await rm(args.dir, { recursive: true, force: true });
-  await mkdir(args.dir, { recursive: true });
-  const binaries = await ensureTestbedBinaries({ log });
-  const testbed = await startTestbed({ dir: join(args.dir, 'testbed'), binaries, log });
-  cleanups.push(() => rm(args.dir, { recursive: true, force: true }));
-  cleanups.push(() => stopTestbed(testbed.dir));
+  const testbed = await startBenchTestbed(args.dir, log, cleanups);
   const kc = testbed.adminKubeConfig();
   const certs = await createDevCerts();
   const files = await writeDevCerts(join(args.dir, 'certs'), certs);

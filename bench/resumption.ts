@@ -24,7 +24,7 @@
 // not offer a session older than ticketLifetime (see chain()).
 // Results: bench/results/resumption.json (and stdout with --json). No key bytes are reported.
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -37,9 +37,9 @@ import { Fleet } from '../test/helpers/fleet.ts';
 import { spawnOperator, ticketKeySetEvents, type SpawnedOperator } from '../test/helpers/operator.ts';
 import { tlsProbe, type TlsVersion } from '../test/helpers/tls-probe.ts';
 import { ticketKeySet, TicketKeySets } from '../test/helpers/ticket-key-sets.ts';
-import { REPO_ROOT, startTestbed, stopTestbed } from '../test/testbed/testbed.ts';
-import { ensureTestbedBinaries } from '../test/testbed/tools.ts';
+import { REPO_ROOT } from '../test/testbed/testbed.ts';
 import { BenchCleanups } from './cleanups.ts';
+import { startBenchTestbed } from './testbed.ts';
 
 const RESULT_FILE = join(REPO_ROOT, 'bench', 'results', 'resumption.json');
 
@@ -167,12 +167,7 @@ async function rotate(s: Scenario, token: string): Promise<void> {
 
 let exitCode = 0;
 try {
-  await rm(args.dir, { recursive: true, force: true });
-  await mkdir(args.dir, { recursive: true });
-  const binaries = await ensureTestbedBinaries({ log });
-  const testbed = await startTestbed({ dir: join(args.dir, 'testbed'), binaries, log });
-  cleanups.push(() => rm(args.dir, { recursive: true, force: true }));
-  cleanups.push(() => stopTestbed(testbed.dir));
+  const testbed = await startBenchTestbed(args.dir, log, cleanups);
   process.env.TKO_TEST_KUBECONFIG = testbed.kubeconfig; // spawnOperator dials this cluster
   const kc = testbed.adminKubeConfig();
   const core = kc.makeApiClient(CoreV1Api);
