@@ -5,6 +5,7 @@
 // TLS client that resumes its last session on the next pod round-robin (the property we sell:
 // resumption never fails, whichever pod the load balancer picks, even across rotations).
 // Ctrl-C (or --duration) stops everything it started.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,7 +14,8 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { READINESS_GATE_CONDITION_TYPE } from '../src/api/names.ts';
 import type { TicketKeySet } from '../src/api/index.ts';
 import { formatStatus } from '../src/cli/ctl.ts';
-import { parseDuration } from '../src/core/duration.ts';
+import { formatDuration, parseDuration } from '../src/core/duration.ts';
+import { toKubeError } from '../src/operator/kube/errors.ts';
 import { Fleet } from '../test/helpers/fleet.ts';
 import { spawnOperator, type SpawnedOperator } from '../test/helpers/operator.ts';
 import { ticketKeySet, TicketKeySets } from '../test/helpers/ticket-key-sets.ts';
@@ -41,10 +43,26 @@ const NAMESPACE = 'demo';
 const NAME = 'edge';
 const AGENT_PORT = 9443;
 const TLS_PORT = 18443;
+/** A user's mistake: one line, no stack trace. */
+function usageError(message: string): never {
+  console.error(`npm run local: ${message}`);
+  process.exit(2);
+}
+function durationOption(flag: string, value: string): number {
+  try {
+    return parseDuration(value);
+  } catch {
+    return usageError(`${flag} ${value}: not a duration (e.g. 30s, 2m, 1h)`);
+  }
+}
 const podCount = Number(opts.pods);
-if (!Number.isInteger(podCount) || podCount < 1 || podCount > 20) throw new Error('--pods must be 1..20');
-const refreshMs = parseDuration(opts.refresh);
-const deadline = opts.duration !== undefined ? Date.now() + parseDuration(opts.duration) : Infinity;
+if (!Number.isInteger(podCount) || podCount < 1 || podCount > 20) usageError(`--pods ${opts.pods}: must be an integer from 1 to 20`);
+const refreshMs = durationOption('--refresh', opts.refresh);
+const intervalMs = durationOption('--interval', opts.interval);
+durationOption('--ticket-lifetime', opts['ticket-lifetime']);
+const deadline = opts.duration !== undefined ? Date.now() + durationOption('--duration', opts.duration) : Infinity;
+// The CRD wants promotion.timeout < rotation.interval; 10 s, or a third of a short interval.
+const promotionTimeout = formatDuration(Math.max(1000, Math.min(10_000, Math.floor(intervalMs / 3))));
 
 const log = (line: string) => console.log(`[local] ${line}`);
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -61,14 +79,33 @@ async function shutdown(code: number): Promise<never> {
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 
+/** One stack per directory: a second start would stop the first's processes and delete its files. */
+function claimDirectory(dir: string): void {
+  const lock = join(dir, 'local-stack.pid');
+  if (existsSync(lock)) {
+    const pid = Number(readFileSync(lock, 'utf8').trim());
+    let alive = false;
+    try {
+      if (Number.isInteger(pid) && pid > 0) alive = process.kill(pid, 0);
+    } catch (err) {
+      alive = (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    if (alive && pid !== process.pid) usageError(`another local stack (pid ${pid}) runs in ${dir}; stop it (Ctrl-C) or pass --dir`);
+  }
+}
+
 try {
+  claimDirectory(opts.dir);
   await rm(opts.dir, { recursive: true, force: true });
   await mkdir(opts.dir, { recursive: true });
+  writeFileSync(join(opts.dir, 'local-stack.pid'), `${process.pid}\n`);
+  cleanups.push(() => rm(join(opts.dir, 'local-stack.pid'), { force: true }));
 
   log('building or finding kube-apiserver, etcd (first run builds them from Go modules: ~15 min)…');
   const binaries = await ensureTestbedBinaries({ log: (l: string) => log(l) });
+  // Registered before the start: a start that fails half-way (etcd up, API server not) stops what it recorded.
+  cleanups.push(() => stopTestbed(join(opts.dir, 'testbed')));
   const testbed = await startTestbed({ dir: join(opts.dir, 'testbed'), binaries });
-  cleanups.push(() => stopTestbed(testbed.dir));
   log(`API server ${testbed.server}; kubeconfig ${testbed.kubeconfig}`);
   process.env.TKO_TEST_KUBECONFIG = testbed.kubeconfig; // the operator helper dials this cluster
   const kc = testbed.adminKubeConfig();
@@ -95,7 +132,7 @@ try {
       selector: { matchLabels: { app: 'ats' } },
       rotation: { interval: opts.interval },
       ticketLifetime: opts['ticket-lifetime'],
-      promotion: { timeout: '10s' },
+      promotion: { timeout: promotionTimeout },
       agent: { port: AGENT_PORT },
     }),
   );
@@ -142,6 +179,10 @@ try {
   log(`done: ${tally.resumed} resumed, ${tally.failed} failed`);
   await shutdown(tally.failed > 0 ? 1 : 0);
 } catch (err) {
-  console.error(err);
-  await shutdown(1);
+  // Errors while stopping (the API server is going away under the loop) are not news.
+  if (!stopping) {
+    console.error(`npm run local: ${toKubeError(err, 'Kubernetes API').message}`);
+    if (process.env.TKO_DEBUG && err instanceof Error) console.error(err.stack);
+    await shutdown(1);
+  }
 }

@@ -23,6 +23,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   operator: async () => (await import('./operator.ts')).registerOperator,
   cache: async () => (await import('./cache.ts')).registerCache,
   schedule: async () => (await import('./schedule.ts')).registerSchedule,
+  crd: async () => (await import('./crd.ts')).registerCrd,
   status: ctl,
   rotate: ctl,
   revoke: ctl,
@@ -37,4 +38,12 @@ const load = requested !== undefined ? COMMANDS[requested] : undefined;
 const loaders = load !== undefined ? [load] : [...new Set(Object.values(COMMANDS))]; // help, or an unknown command
 for (const loader of loaders) (await loader())(program);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // A user's mistake (bad flag value, missing file, API refusal) reads as one line; the stack
+  // is for developers (TKO_DEBUG=1).
+  console.error(`tko: ${err instanceof Error ? err.message : String(err)}`);
+  if (process.env.TKO_DEBUG && err instanceof Error && err.stack) console.error(err.stack);
+  process.exitCode = 1;
+}

@@ -1,6 +1,9 @@
-// The Helm chart's values: defaults, comments for values.yaml, and the typed paths the templates
-// reference (so a template cannot name a value that values.yaml lacks — see chart-values test).
+// The Helm chart's values: defaults, comments for values.yaml, the JSON schema Helm checks them
+// against (values.schema.json), and the typed paths the templates reference (so a template cannot
+// name a value that values.yaml lacks — see chart-values test).
+import { Type, type TSchema } from '@sinclair/typebox';
 import { Document, isMap, isScalar } from 'yaml';
+import { DEFAULT_AGENT_PORT } from '../api/defaults.ts';
 
 export const DEFAULT_VALUES = {
   image: { repository: 'ticket-key-operator', tag: '', pullPolicy: 'IfNotPresent' },
@@ -11,7 +14,15 @@ export const DEFAULT_VALUES = {
   kubeTimeout: '15s',
   leaderElection: { enabled: true },
   logLevel: 'info',
-  metrics: { port: 8080 },
+  metrics: { port: 8080, serviceMonitor: { enabled: false, interval: '30s', labels: {} as Record<string, string> } },
+  podDisruptionBudget: { enabled: true, minAvailable: 1 },
+  networkPolicy: {
+    enabled: false,
+    namespaces: [] as string[],
+    agentPort: DEFAULT_AGENT_PORT,
+    agentPodLabels: { 'ticketkeys.dev/agent': 'true' } as Record<string, string>,
+  },
+  crds: { upgrade: false },
   agentTLS: { secretName: 'ticket-key-operator-agent-client' },
   resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
   podAnnotations: {} as Record<string, string>,
@@ -40,6 +51,21 @@ const COMMENTS: Record<string, string> = {
   leaderElection: ' Lease-based leader election in the release namespace. Keep enabled with more than one replica.',
   logLevel: ' error, warn, info or debug. Logs never contain key material.',
   metrics: ' Port of the HTTP server for /metrics (Prometheus), /healthz and /readyz; exposed by a Service.',
+  'metrics.serviceMonitor':
+    ' A prometheus-operator ServiceMonitor for the metrics Service (needs its CRD installed).\n' +
+    ' labels: extra labels, e.g. the one your Prometheus selects ServiceMonitors by.',
+  podDisruptionBudget:
+    ' Keeps minAvailable operator pods through voluntary disruptions (node drains). Rendered only\n' +
+    ' when replicas > minAvailable, so a single replica never blocks a drain.',
+  networkPolicy:
+    ' NetworkPolicies in each namespace of `namespaces` (default: watchNamespaces; one of the two must be\n' +
+    ' set) that let only the operator pods reach the agents\' port on pods labelled agentPodLabels.\n' +
+    ' Every other port of those pods (TCP and UDP) stays open to every peer: the policy never cuts\n' +
+    ' client traffic to ATS. agentPort must equal spec.agent.port of the TicketKeySets there.',
+  crds:
+    ' Helm installs crds/ on first install and never upgrades it. upgrade: true adds a pre-upgrade\n' +
+    ' hook Job (`tko crd apply`, server-side apply, permission for this one CRD only) that brings\n' +
+    ' the CRD to this chart\'s version on every `helm upgrade`.',
   agentTLS:
     ' Secret with the operator client certificate for the agents\' mutual TLS: tls.crt (URI SAN\n' +
     ' spiffe://ticketkeys.dev/operator, clientAuth), tls.key and ca.crt (the CA bundle that signs the agents\'\n' +
@@ -49,6 +75,61 @@ const COMMENTS: Record<string, string> = {
   podAnnotations: ' Extra annotations on the operator pods.',
   nodeSelector: ' Scheduling constraints of the operator pods.',
 };
+
+const quantity = Type.Union([Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$' }), Type.Number({ minimum: 0 })], {
+  description: 'a Kubernetes quantity, e.g. 100m or 128Mi',
+});
+const duration = Type.String({ pattern: '^([0-9]+(ms|s|m|h))+$', description: 'a duration such as 15s, 2m or 1h30m' });
+const dnsLabel = Type.String({ pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63, description: 'a namespace name (DNS label)' });
+const stringMap = Type.Record(Type.String(), Type.String());
+const strict = <T extends Record<string, TSchema>>(props: T, description?: string) =>
+  Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) });
+
+/**
+ * values.schema.json: Helm refuses install, upgrade and template with values that fail it and
+ * names the value. Unknown keys are errors too (a typo like `replica:` is otherwise ignored).
+ */
+export const VALUES_SCHEMA = strict({
+  image: strict({
+    repository: Type.String({ minLength: 1 }),
+    tag: Type.String(),
+    pullPolicy: Type.Union([Type.Literal('Always'), Type.Literal('IfNotPresent'), Type.Literal('Never')]),
+  }),
+  imagePullSecrets: Type.Array(strict({ name: Type.String({ minLength: 1 }) })),
+  replicas: Type.Integer({ minimum: 1, maximum: 10 }),
+  watchNamespaces: Type.Array(dnsLabel, { uniqueItems: true }),
+  podLabelSelector: Type.String(),
+  kubeTimeout: duration,
+  leaderElection: strict({ enabled: Type.Boolean() }),
+  logLevel: Type.Union([Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug')]),
+  metrics: strict({
+    port: Type.Integer({ minimum: 1024, maximum: 65535, description: 'a non-privileged port (the operator runs as non-root)' }),
+    serviceMonitor: strict({ enabled: Type.Boolean(), interval: duration, labels: stringMap }),
+  }),
+  podDisruptionBudget: strict({ enabled: Type.Boolean(), minAvailable: Type.Integer({ minimum: 1 }) }),
+  networkPolicy: strict({
+    enabled: Type.Boolean(),
+    namespaces: Type.Array(dnsLabel, { uniqueItems: true }),
+    // 1..65535 minus one port on each side, so the ranges around it are never empty.
+    agentPort: Type.Integer({ minimum: 2, maximum: 65534 }),
+    agentPodLabels: Type.Record(Type.String(), Type.String(), { minProperties: 1 }),
+  }),
+  crds: strict({ upgrade: Type.Boolean() }),
+  agentTLS: strict({ secretName: Type.String({ pattern: '^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$', maxLength: 253 }) }),
+  resources: strict({
+    requests: Type.Optional(Type.Record(Type.String(), quantity)),
+    limits: Type.Optional(Type.Record(Type.String(), quantity)),
+  }),
+  podAnnotations: stringMap,
+  nodeSelector: stringMap,
+  tolerations: Type.Array(Type.Object({})),
+  affinity: Type.Object({}),
+});
+
+/** values.schema.json as written into the chart. */
+export function renderValuesSchema(): string {
+  return `${JSON.stringify({ $schema: 'http://json-schema.org/draft-07/schema#', title: 'ticket-key-operator chart values', ...VALUES_SCHEMA }, null, 2)}\n`;
+}
 
 /** values.yaml with comments. */
 export function renderValuesYaml(values: ChartValues = DEFAULT_VALUES): string {

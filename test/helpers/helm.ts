@@ -36,16 +36,34 @@ async function helmPath(): Promise<string> {
   return (cachedTestbedBinaries() ?? (await ensureTestbedBinaries())).helm;
 }
 
-/** `helm template RELEASE charts/ticket-key-operator --namespace NS --kube-version 1.36.0 …`, parsed. */
-export async function renderChart(o: RenderOptions): Promise<ChartObject[]> {
+function templateArgs(o: RenderOptions): string[] {
   const args = ['template', o.release, CHART_DIR, '--namespace', o.namespace, '--kube-version', KUBE_VERSION];
   for (const [key, value] of Object.entries(o.set ?? {})) args.push('--set-json', `${key}=${JSON.stringify(value)}`);
-  const { stdout } = await promisify(execFile)(await helmPath(), args, {
+  return args;
+}
+
+async function helm(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return promisify(execFile)(await helmPath(), args, {
     cwd: REPO,
     maxBuffer: 16 * 1024 * 1024,
     // No user config or cache of the machine's helm leaks in.
     env: { ...process.env, HELM_CONFIG_HOME: join(tmpdir(), 'tko-helm-config'), HELM_CACHE_HOME: join(tmpdir(), 'tko-helm-cache'), HELM_DATA_HOME: join(tmpdir(), 'tko-helm-data') },
   });
+}
+
+/** `helm template` that is expected to fail: its error output (throws if it rendered). */
+export async function renderChartError(o: RenderOptions): Promise<string> {
+  try {
+    await helm(templateArgs(o));
+  } catch (err) {
+    return String((err as { stderr?: unknown }).stderr ?? err);
+  }
+  throw new Error(`helm template rendered with ${JSON.stringify(o.set)}`);
+}
+
+/** `helm template RELEASE charts/ticket-key-operator --namespace NS --kube-version 1.36.0 …`, parsed. */
+export async function renderChart(o: RenderOptions): Promise<ChartObject[]> {
+  const { stdout } = await helm(templateArgs(o));
   // Plain YAML parsing (client-node's loadAllYaml chokes on the empty documents helm leaves).
   return parseAllDocuments(stdout)
     .map((d) => d.toJS() as unknown)

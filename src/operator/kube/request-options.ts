@@ -32,6 +32,11 @@ export function strategicMergePatch(opts?: Options): Options {
   return setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch, opts) as Options;
 }
 
+/** Sends the body as a server-side apply configuration (YAML or JSON). */
+export function serverSideApply(opts?: Options): Options {
+  return setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply, opts) as Options;
+}
+
 /** Aborts the request when it takes longer than ms (client-node sets no timeout of its own). */
 export function withTimeout(ms: number, opts?: Options): Options {
   return {

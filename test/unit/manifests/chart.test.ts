@@ -4,7 +4,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { chartTemplateObjects, synthesizeFiles } from '../../../src/manifests/app.ts';
-import { DEFAULT_VALUES } from '../../../src/manifests/chart-values.ts';
+import { Value } from '@sinclair/typebox/value';
+import { DEFAULT_VALUES, VALUES_SCHEMA } from '../../../src/manifests/chart-values.ts';
+import { CRD_UPGRADE_RULES } from '../../../src/manifests/crd-upgrade-hook.ts';
 import { AGENT_TLS_DIR, OPERATOR_COMMAND, OPERATOR_FLAGS } from '../../../src/manifests/operator-deployment.ts';
 import { OPERATOR_RULES } from '../../../src/manifests/rbac.ts';
 
@@ -28,6 +30,10 @@ describe('chart templates', () => {
       'leader-election-rbac.yaml: Role,RoleBinding',
       'deployment.yaml: Deployment',
       'service.yaml: Service',
+      'poddisruptionbudget.yaml: PodDisruptionBudget',
+      'servicemonitor.yaml: ServiceMonitor',
+      'networkpolicy-agents.yaml: NetworkPolicy',
+      'crd-upgrade-hook.yaml: ServiceAccount,ClusterRole,ClusterRoleBinding,ConfigMap,Job',
     ]);
   });
 
@@ -97,6 +103,40 @@ describe('chart templates', () => {
       for (const part of ref.split('.')) node = (node as Obj | undefined)?.[part];
       expect([ref, node !== undefined]).toEqual([ref, true]);
     }
+  });
+
+  it('ships a values.schema.json that accepts the defaults and rejects unknown keys', () => {
+    const schema = JSON.parse(files.get('charts/ticket-key-operator/values.schema.json') ?? '{}') as Obj;
+    expect(schema.additionalProperties).toBe(false);
+    expect(Value.Check(VALUES_SCHEMA, DEFAULT_VALUES)).toBe(true);
+    expect(Value.Check(VALUES_SCHEMA, { ...DEFAULT_VALUES, replica: 3 })).toBe(false);
+    expect(Value.Check(VALUES_SCHEMA, { ...DEFAULT_VALUES, replicas: 0 })).toBe(false);
+  });
+
+  it('renders the PodDisruptionBudget only when replicas exceed minAvailable, so one replica never blocks a drain', () => {
+    expect(template('poddisruptionbudget.yaml')).toMatch(/^# Generated.*\n\{\{- if and \$\.Values\.podDisruptionBudget\.enabled \(gt \(int \$\.Values\.replicas\) \(int \$\.Values\.podDisruptionBudget\.minAvailable\)\) \}\}\n/);
+    expect((byKind('PodDisruptionBudget')[0] as Obj).apiVersion).toBe('policy/v1');
+  });
+
+  it('lets only operator pods reach the agent port, and keeps every other port of the ATS pods open', () => {
+    const policy = byKind('NetworkPolicy')[0] as Obj;
+    expect(policy.spec.policyTypes).toEqual(['Ingress']);
+    const [agentRule, otherPorts] = policy.spec.ingress as Obj[];
+    expect(agentRule!.from).toHaveLength(1);
+    expect(agentRule!.ports).toHaveLength(1);
+    expect(otherPorts!.from).toBeUndefined();
+    expect(otherPorts!.ports.map((p: Obj) => p.protocol)).toEqual(['TCP', 'TCP', 'UDP']);
+    expect(template('networkpolicy-agents.yaml')).toContain('{{- fail "networkPolicy.enabled needs networkPolicy.namespaces or watchNamespaces');
+  });
+
+  it('gives the CRD upgrade hook get and patch on this one CRD and nothing else, before the upgrade', () => {
+    const hookObjects = chartTemplateObjects().find((t) => t.file === 'crd-upgrade-hook.yaml')!.objects as Obj[];
+    expect(hookObjects.find((o) => o.kind === 'ClusterRole')!.rules).toEqual(CRD_UPGRADE_RULES);
+    expect(CRD_UPGRADE_RULES).toEqual([expect.objectContaining({ resourceNames: ['ticketkeysets.ticketkeys.dev'], verbs: ['get', 'patch'] })]);
+    for (const o of hookObjects) expect([o.kind, o.metadata.annotations['helm.sh/hook']]).toEqual([o.kind, 'pre-upgrade']);
+    const job = hookObjects.find((o) => o.kind === 'Job')!;
+    expect(job.spec.template.spec.containers[0].command).toEqual(['tko', 'crd', 'apply', '--file', '/var/run/ticketkeys.dev/crd/ticketkeysets.ticketkeys.dev.yaml']);
+    expect(template('crd-upgrade-hook.yaml')).toContain('($.Files.Get "crds/ticketkeysets.ticketkeys.dev.yaml")');
   });
 
   it('leaves no placeholder and only balanced template actions in any file', () => {
