@@ -1,9 +1,11 @@
 // Three projects: unit (pure + nock), integration (real kube-apiserver/etcd test bed),
-// e2e (real ATS with the bridge plugin, real TLS clients). `npm test` runs all three.
+// e2e (real ATS with the bridge plugin, real TLS clients), cluster (the project's own single-node
+// cluster: kubelet, containerd, images built from the Dockerfile). `npm test` runs all four.
 const transform = {
   '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2023' }, module: { type: 'es6' } }],
 };
-const common = { transform, extensionsToTreatAsEsm: ['.ts'], testEnvironment: 'node' };
+// Tests live under test/; the cluster's state dir (.tko/, container root filesystems) is never crawled.
+const common = { transform, extensionsToTreatAsEsm: ['.ts'], testEnvironment: 'node', roots: ['<rootDir>/test'], modulePathIgnorePatterns: ['<rootDir>/.tko/', '<rootDir>/dist/'] };
 
 export default {
   projects: [
@@ -21,6 +23,13 @@ export default {
       testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
       globalSetup: '<rootDir>/test/testbed/jest-global-setup.ts',
       globalTeardown: '<rootDir>/test/testbed/jest-global-teardown.ts',
+    },
+    {
+      ...common,
+      displayName: 'cluster',
+      testMatch: ['<rootDir>/test/cluster/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/cluster/jest-global-setup.ts',
+      globalTeardown: '<rootDir>/test/cluster/jest-global-teardown.ts',
     },
   ],
   testTimeout: 60000,

@@ -15,9 +15,14 @@ interface OperatorFlags {
   leaderElectionRenewDeadline: string;
   leaderElectionRetryPeriod: string;
   identity?: string;
-  agentClientCert: string;
-  agentClientKey: string;
-  agentCa: string;
+  agentClientCert?: string;
+  agentClientKey?: string;
+  agentCa?: string;
+  agentPkiSecret?: string;
+  agentPkiCaValidity: string;
+  agentPkiCertValidity: string;
+  agentPkiPropagation: string;
+  agentPkiInterval: string;
   agentTlsReloadInterval: string;
   agentTimeout: string;
   kubeTimeout: string;
@@ -43,9 +48,14 @@ export function registerOperator(program: Command): void {
     .option('--leader-election-renew-deadline <duration>', 'leader gives up if it cannot renew within this', '10s')
     .option('--leader-election-retry-period <duration>', 'interval between Lease attempts', '2s')
     .option('--identity <id>', 'leader-election identity and Event reportingInstance (default: hostname_uuid)')
-    .requiredOption('--agent-client-cert <file>', 'PEM client certificate for the agents\' mutual TLS (URI SAN spiffe://ticketkeys.dev/operator, clientAuth)')
-    .requiredOption('--agent-client-key <file>', 'PEM key of that certificate')
-    .requiredOption('--agent-ca <file>', 'PEM operator CA bundle (one or more CA certificates) that signs the agents\' serving certificates')
+    .option('--agent-client-cert <file>', 'PEM client certificate for the agents\' mutual TLS (URI SAN spiffe://ticketkeys.dev/operator, clientAuth); with --agent-client-key and --agent-ca, or use --agent-pki-secret')
+    .option('--agent-client-key <file>', 'PEM key of that certificate')
+    .option('--agent-ca <file>', 'PEM operator CA bundle (one or more CA certificates) that signs the agents\' serving certificates')
+    .option('--agent-pki-secret <name>', 'operator-managed agent PKI instead of the three files: the CA lives in this Secret of the leader-election namespace; agents get Secrets ticketkeys-agent-<serviceAccount> (docs/agent.md)')
+    .option('--agent-pki-ca-validity <duration>', 'lifetime of each agent CA (rotated at two thirds, with an overlap)', '8760h')
+    .option('--agent-pki-cert-validity <duration>', 'lifetime of the agents\' certificates (renewed at two thirds)', '720h')
+    .option('--agent-pki-propagation <duration>', 'how long a new CA is only trusted before it signs (longer than kubelet\'s Secret sync)', '5m')
+    .option('--agent-pki-interval <duration>', 'how often the PKI checks its CA and certificates', '30s')
     .option('--agent-tls-reload-interval <duration>', 'how often the three agent TLS files are checked for new content (reloaded without a restart)', '5s')
     .option('--agent-timeout <duration>', 'timeout of each agent request (reads, pushes)', '5s')
     .option('--kube-timeout <duration>', 'timeout of each Kubernetes API request (lists, reads, writes, Events)', '15s')
@@ -79,6 +89,10 @@ export function registerOperator(program: Command): void {
         throw new Error(`${name} must be true or false, got ${JSON.stringify(v)}`);
       };
       const f = flags;
+      const files = [f.agentClientCert, f.agentClientKey, f.agentCa].filter((x) => x !== undefined).length;
+      if (f.agentPkiSecret !== undefined ? files > 0 : files !== 3) {
+        throw new Error('give either --agent-pki-secret or all three of --agent-client-cert, --agent-client-key and --agent-ca');
+      }
       const configRolloutBoundMs = parseDuration(flags.configRolloutBound);
       if (configRolloutBoundMs < 0) throw new Error(`--config-rollout-bound must not be negative, got ${JSON.stringify(flags.configRolloutBound)}`);
       const running = await runOperator(
@@ -93,9 +107,19 @@ export function registerOperator(program: Command): void {
           renewDeadlineMs: parseDuration(f.leaderElectionRenewDeadline),
           retryPeriodMs: parseDuration(f.leaderElectionRetryPeriod),
           identity: flags.identity ?? candidateIdentity(),
-          agentClientCert: flags.agentClientCert,
-          agentClientKey: flags.agentClientKey,
-          agentCa: flags.agentCa,
+          ...(f.agentPkiSecret !== undefined
+            ? {
+                agentPki: {
+                  secretName: f.agentPkiSecret,
+                  policy: {
+                    caValidityMs: parseDuration(f.agentPkiCaValidity),
+                    certValidityMs: parseDuration(f.agentPkiCertValidity),
+                    propagationMs: parseDuration(f.agentPkiPropagation),
+                  },
+                  intervalMs: parseDuration(f.agentPkiInterval),
+                },
+              }
+            : { agentTlsFiles: { cert: f.agentClientCert!, key: f.agentClientKey!, ca: f.agentCa! } }),
           agentTlsReloadMs: parseDuration(flags.agentTlsReloadInterval),
           agentTimeoutMs: parseDuration(flags.agentTimeout),
           kubeTimeoutMs: parseDuration(flags.kubeTimeout),

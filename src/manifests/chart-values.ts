@@ -23,7 +23,11 @@ export const DEFAULT_VALUES = {
     agentPodLabels: { 'ticketkeys.dev/agent': 'true' } as Record<string, string>,
   },
   crds: { upgrade: false },
-  agentTLS: { secretName: 'ticket-key-operator-agent-client' },
+  agentTLS: {
+    mode: 'operator' as 'operator' | 'secret',
+    pki: { caSecretName: '', caValidity: '8760h', certValidity: '720h', propagation: '5m' },
+    secretName: 'ticket-key-operator-agent-client',
+  },
   resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
   podAnnotations: {} as Record<string, string>,
   nodeSelector: {} as Record<string, string>,
@@ -67,10 +71,15 @@ const COMMENTS: Record<string, string> = {
     ' hook Job (`tko crd apply`, server-side apply, permission for this one CRD only) that brings\n' +
     ' the CRD to this chart\'s version on every `helm upgrade`.',
   agentTLS:
-    ' Secret with the operator client certificate for the agents\' mutual TLS: tls.crt (URI SAN\n' +
-    ' spiffe://ticketkeys.dev/operator, clientAuth), tls.key and ca.crt (the CA bundle that signs the agents\'\n' +
-    ' per-pod or per-service-account certificates; see docs/agent.md "Trust model"), e.g. written by\n' +
-    ' cert-manager. Mounted read-only and re-read without a restart when it changes.',
+    ' The agents\' mutual TLS (docs/agent.md "Trust model"). mode operator (default): the operator runs\n' +
+    ' its own PKI: a CA in the Secret pki.caSecretName (default <fullname>-agent-ca) of this namespace,\n' +
+    ' rotated with an overlap, and one Secret ticketkeys-agent-<serviceAccount> per workload of the ATS\n' +
+    ' pods, which they mount for their agent. mode secret: you provide secretName with tls.crt (URI SAN\n' +
+    ' spiffe://ticketkeys.dev/operator, clientAuth), tls.key and ca.crt (the CA bundle of the agents\'\n' +
+    ' certificates), e.g. written by cert-manager; re-read without a restart when it changes.',
+  'agentTLS.pki':
+    ' Lifetimes: each CA (a next CA joins the bundles at two thirds and signs propagation later) and\n' +
+    ' the agents\' certificates (renewed at two thirds). propagation must exceed kubelet\'s Secret sync.',
   resources: ' Container resources.',
   podAnnotations: ' Extra annotations on the operator pods.',
   nodeSelector: ' Scheduling constraints of the operator pods.',
@@ -82,6 +91,7 @@ const quantity = Type.Union([Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?(m|k|M|G
 const duration = Type.String({ pattern: '^([0-9]+(ms|s|m|h))+$', description: 'a duration such as 15s, 2m or 1h30m' });
 const dnsLabel = Type.String({ pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63, description: 'a namespace name (DNS label)' });
 const stringMap = Type.Record(Type.String(), Type.String());
+const secretName = Type.String({ pattern: '^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$', maxLength: 253, description: 'a Secret name' });
 const strict = <T extends Record<string, TSchema>>(props: T, description?: string) =>
   Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) });
 
@@ -115,7 +125,16 @@ export const VALUES_SCHEMA = strict({
     agentPodLabels: Type.Record(Type.String(), Type.String(), { minProperties: 1 }),
   }),
   crds: strict({ upgrade: Type.Boolean() }),
-  agentTLS: strict({ secretName: Type.String({ pattern: '^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$', maxLength: 253 }) }),
+  agentTLS: strict({
+    mode: Type.Union([Type.Literal('operator'), Type.Literal('secret')]),
+    pki: strict({
+      caSecretName: Type.Union([Type.Literal(''), secretName]),
+      caValidity: duration,
+      certValidity: duration,
+      propagation: duration,
+    }),
+    secretName,
+  }),
   resources: strict({
     requests: Type.Optional(Type.Record(Type.String(), quantity)),
     limits: Type.Optional(Type.Record(Type.String(), quantity)),

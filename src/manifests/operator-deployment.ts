@@ -6,6 +6,8 @@ import { valuesRef } from './chart-values.ts';
 import { helmBlock, helmInline, helmValue } from './helm.ts';
 import { TemplatedObject } from './templated-object.ts';
 
+const v = valuesRef;
+
 /** Where the agentTLS Secret is mounted. */
 export const AGENT_TLS_DIR = '/var/run/secrets/ticketkeys.dev/agent-client';
 export const METRICS_PORT_NAME = 'metrics';
@@ -25,8 +27,17 @@ export const OPERATOR_FLAGS = {
   agentClientCert: '--agent-client-cert', // PEM client certificate for the agents' mTLS
   agentClientKey: '--agent-client-key',
   agentCa: '--agent-ca', // PEM CA that signs the agents' serving certificates
+  agentPkiSecret: '--agent-pki-secret', // or: the operator's own agent PKI, CA in this Secret
+  agentPkiCaValidity: '--agent-pki-ca-validity',
+  agentPkiCertValidity: '--agent-pki-cert-validity',
+  agentPkiPropagation: '--agent-pki-propagation',
   logLevel: '--log-level',
 } as const;
+
+/** The named template that renders the operator's args (a list, because the TLS flags depend on agentTLS.mode). */
+export const OPERATOR_ARGS_TEMPLATE = 'ticket-key-operator.operatorArgs';
+/** The CA Secret of the operator-managed agent PKI: agentTLS.pki.caSecretName or <fullname>-agent-ca. */
+export const AGENT_CA_SECRET = `(${v('agentTLS.pki.caSecretName')} | default (printf "%s-agent-ca" (${FULLNAME})))`;
 
 /**
  * `ulimit -c 0` before exec: Kubernetes has no field for RLIMIT_CORE, and a core dump of the
@@ -34,24 +45,39 @@ export const OPERATOR_FLAGS = {
  */
 export const OPERATOR_COMMAND = ['/bin/sh', '-c', 'ulimit -c 0 && exec tko operator "$@"', 'tko'];
 
-const v = valuesRef;
 const name = helmInline(FULLNAME);
 
-export function operatorArgs(): string[] {
+/**
+ * `{{- define "ticket-key-operator.operatorArgs" -}}`: one `- --flag=value` line per flag. A
+ * template rather than a literal list: with agentTLS.mode "operator" the operator runs its own
+ * agent PKI, with "secret" it reads the three files of agentTLS.secretName.
+ */
+export function operatorArgsTemplate(): string {
   const f = OPERATOR_FLAGS;
+  const arg = (flag: string, value: string) => `- ${flag}=${value}`;
   return [
-    `${f.namespaces}=${helmInline(`join "," ${v('watchNamespaces')}`)}`,
-    `${f.podLabelSelector}=${helmInline(v('podLabelSelector'))}`,
-    `${f.kubeTimeout}=${helmInline(v('kubeTimeout'))}`,
-    `${f.metricsAddr}=:${helmInline(v('metrics.port'))}`,
-    `${f.leaderElect}=${helmInline(v('leaderElection.enabled'))}`,
-    `${f.leaderElectionNamespace}=$(POD_NAMESPACE)`,
-    `${f.leaderElectionLease}=${name}`,
-    `${f.agentClientCert}=${AGENT_TLS_DIR}/tls.crt`,
-    `${f.agentClientKey}=${AGENT_TLS_DIR}/tls.key`,
-    `${f.agentCa}=${AGENT_TLS_DIR}/ca.crt`,
-    `${f.logLevel}=${helmInline(v('logLevel'))}`,
-  ];
+    `{{- define "${OPERATOR_ARGS_TEMPLATE}" -}}`,
+    arg(f.namespaces, `{{ join "," ${v('watchNamespaces')} }}`),
+    arg(f.podLabelSelector, `{{ ${v('podLabelSelector')} }}`),
+    arg(f.kubeTimeout, `{{ ${v('kubeTimeout')} }}`),
+    arg(f.metricsAddr, `:{{ ${v('metrics.port')} }}`),
+    arg(f.leaderElect, `{{ ${v('leaderElection.enabled')} }}`),
+    arg(f.leaderElectionNamespace, '$(POD_NAMESPACE)'),
+    arg(f.leaderElectionLease, `{{ ${FULLNAME} }}`),
+    `{{- if eq ${v('agentTLS.mode')} "operator" }}`,
+    arg(f.agentPkiSecret, `{{ ${AGENT_CA_SECRET} }}`),
+    arg(f.agentPkiCaValidity, `{{ ${v('agentTLS.pki.caValidity')} }}`),
+    arg(f.agentPkiCertValidity, `{{ ${v('agentTLS.pki.certValidity')} }}`),
+    arg(f.agentPkiPropagation, `{{ ${v('agentTLS.pki.propagation')} }}`),
+    '{{- else }}',
+    arg(f.agentClientCert, `${AGENT_TLS_DIR}/tls.crt`),
+    arg(f.agentClientKey, `${AGENT_TLS_DIR}/tls.key`),
+    arg(f.agentCa, `${AGENT_TLS_DIR}/ca.crt`),
+    '{{- end }}',
+    arg(f.logLevel, `{{ ${v('logLevel')} }}`),
+    '{{- end -}}',
+    '',
+  ].join('\n');
 }
 
 const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
@@ -91,7 +117,7 @@ export class OperatorDeployment extends TemplatedObject {
                 image: helmValue(`printf "%s:%s" ${v('image.repository')} (${v('image.tag')} | default $.Chart.AppVersion) | quote`),
                 imagePullPolicy: helmValue(`${v('image.pullPolicy')} | quote`),
                 command: OPERATOR_COMMAND,
-                args: operatorArgs(),
+                args: helmBlock(`include "${OPERATOR_ARGS_TEMPLATE}" $`),
                 env: [
                   { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                   { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
@@ -116,7 +142,8 @@ export class OperatorDeployment extends TemplatedObject {
             volumes: [
               {
                 name: 'agent-tls',
-                secret: { secretName: helmValue(`${v('agentTLS.secretName')} | quote`), defaultMode: 0o440 },
+                // Only read in agentTLS.mode "secret"; optional so that the operator's own PKI needs no such Secret.
+                secret: { secretName: helmValue(`${v('agentTLS.secretName')} | quote`), defaultMode: 0o440, optional: true },
               },
               // Node needs a writable /tmp on a read-only root; memory-backed, small.
               { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },

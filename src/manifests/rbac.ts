@@ -47,6 +47,36 @@ export function leaderElectionRules(leaseName: string): PolicyRule[] {
   ];
 }
 
+/**
+ * The operator-managed agent PKI's CA Secret in the operator's own namespace (watched or not).
+ * Agents' certificate Secrets live in the watched namespaces, covered by OPERATOR_RULES.
+ */
+export function agentPkiRules(caSecretName: string): PolicyRule[] {
+  return [
+    { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+    { apiGroups: [''], resources: ['secrets'], resourceNames: [caSecretName], verbs: ['get', 'update'] },
+  ];
+}
+
+export function agentPkiRole(o: Pick<RbacOptions, 'name' | 'namespace' | 'labels'>, caSecretName: string): Manifest {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: { name: `${o.name}-agent-pki`, namespace: o.namespace, labels: o.labels },
+    rules: agentPkiRules(caSecretName),
+  };
+}
+
+export function agentPkiRoleBinding(o: Pick<RbacOptions, 'name' | 'namespace' | 'labels'>): Manifest {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name: `${o.name}-agent-pki`, namespace: o.namespace, labels: o.labels },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${o.name}-agent-pki` },
+    subjects: subject(o),
+  };
+}
+
 export interface RbacOptions {
   /** Name of the ClusterRole, Role, bindings and ServiceAccount. */
   name: string;

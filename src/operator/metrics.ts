@@ -31,6 +31,8 @@ export class TicketKeyMetrics {
   readonly pushDuration: Histogram<'result'>;
   readonly rotations: Counter<'result'>;
   readonly rejectedReports: Counter;
+  readonly pkiIssued: Counter<'kind' | 'reason'>;
+  readonly pkiErrors: Counter<'stage'>;
   private readonly activeKeyCreatedAt = new Map<string, { ref: ObjectRef; at: number }>();
 
   constructor(registry: Registry, clock: Clock = systemClock) {
@@ -52,6 +54,8 @@ export class TicketKeyMetrics {
     });
     this.podsConverged = new Gauge({ name: 'ticketkeys_pods_converged', help: 'Target pods whose agent acknowledged the current ring', labelNames, registers });
     this.podsTotal = new Gauge({ name: 'ticketkeys_pods_total', help: 'Target pods selected by a TicketKeySet', labelNames, registers });
+    this.pkiIssued = new Counter({ name: 'ticketkeys_agent_pki_issued_total', help: 'Agent PKI changes: CAs created, added or promoted, and certificates issued, by kind and reason', labelNames: ['kind', 'reason'], registers });
+    this.pkiErrors = new Counter({ name: 'ticketkeys_agent_pki_errors_total', help: 'Agent PKI passes that failed, by stage (ca: the CA Secret; agent: one workload\'s Secret)', labelNames: ['stage'], registers });
     this.pushes = new Counter({ name: 'ticketkeys_pushes_total', help: 'Ring pushes to pod agents by result', labelNames: ['result'], registers });
     this.pushDuration = new Histogram({
       name: 'ticketkeys_push_duration_seconds',

@@ -23,6 +23,8 @@ import { AgentBreaker, withAgentDeadline } from './reconciler/agent-breaker.ts';
 import { AgentPool } from './reconciler/agents.ts';
 import { faultHookFromEnv } from './reconciler/fault.ts';
 import { TicketKeySetReconciler } from './reconciler/reconciler.ts';
+import { AgentPki } from './pki/agent-pki.ts';
+import type { PkiPolicy } from '../core/pki/ca-rotation.ts';
 
 /** A reconcile running longer than this fails liveness (a wedged worker). */
 const RECONCILE_LIVENESS_MS = 5 * 60_000;
@@ -47,9 +49,10 @@ export interface OperatorConfig {
   renewDeadlineMs: number;
   retryPeriodMs: number;
   identity: string;
-  agentClientCert: string;
-  agentClientKey: string;
-  agentCa: string;
+  /** The operator's client certificate, its key and the agents' CA bundle, as files (reloaded). */
+  agentTlsFiles?: { cert: string; key: string; ca: string };
+  /** Or the operator-managed agent PKI: its CA Secret in leaderElectionNamespace. */
+  agentPki?: { secretName: string; policy?: PkiPolicy; intervalMs?: number };
   /** How often the three agent TLS files are checked for new content (default 5 s). */
   agentTlsReloadMs?: number;
   agentTimeoutMs: number;
@@ -89,13 +92,34 @@ export async function runOperator(config: OperatorConfig, logger: Logger = creat
   const metrics = new OperatorMetrics({ clock, processMetrics: true });
   const agents = new AgentPool({ timeoutMs: config.agentTimeoutMs });
   // Renewed client certificates and CA bundles (a CA rotation's overlap) apply without a restart.
-  const agentTls = await watchTlsFiles({
-    what: 'operator client certificate and agent CA bundle',
-    paths: [config.agentClientCert, config.agentClientKey, config.agentCa],
-    apply: ([cert, key, ca]) => agents.setTls({ cert: cert!, key: key!, ca: ca! }),
-    logger,
-    ...(config.agentTlsReloadMs ? { intervalMs: config.agentTlsReloadMs } : {}),
-  });
+  const tlsFiles = config.agentTlsFiles;
+  const agentTls = tlsFiles
+    ? await watchTlsFiles({
+        what: 'operator client certificate and agent CA bundle',
+        paths: [tlsFiles.cert, tlsFiles.key, tlsFiles.ca],
+        apply: ([cert, key, ca]) => agents.setTls({ cert: cert!, key: key!, ca: ca! }),
+        logger,
+        ...(config.agentTlsReloadMs ? { intervalMs: config.agentTlsReloadMs } : {}),
+      })
+    : undefined;
+  const pki = config.agentPki
+    ? new AgentPki({
+        kubeConfig: kc,
+        secret: { namespace: config.leaderElectionNamespace, name: config.agentPki.secretName },
+        ...(config.agentPki.policy ? { policy: config.agentPki.policy } : {}),
+        ...(config.agentPki.intervalMs ? { intervalMs: config.agentPki.intervalMs } : {}),
+        requestTimeoutMs: config.kubeTimeoutMs,
+        pods,
+        applyTls: (tls) => agents.setTls(tls),
+        clock,
+        logger,
+        onIssued: (kind, reason) => metrics.ticketKeys.pkiIssued.inc({ kind, reason }),
+        onError: (stage) => metrics.ticketKeys.pkiErrors.inc({ stage }),
+      })
+    : undefined;
+  if (!tlsFiles && !pki) throw new Error('the operator needs agentTlsFiles or agentPki');
+  // A pod of a workload the PKI has not seen yet gets its certificate soon, not at the next tick.
+  if (pki) pods.on('add', () => pki.poke());
   pods.on('delete', (pod) => agents.forgetPod(pod.metadata?.uid ?? ''));
   // Black-holed agents fail fast between probes instead of costing a timeout per call.
   const agentBreaker = new AgentBreaker(agents, { clock });
@@ -131,6 +155,15 @@ export async function runOperator(config: OperatorConfig, logger: Logger = creat
     .watch(secrets, mapToControllerOwner(TICKETKEYSET))
     .watch(configMaps, mapByReference(ticketKeySets, (t) => (t.spec.atsConfig?.configMapRef?.name ? [t.spec.atsConfig.configMapRef.name] : [])));
 
+  // With the managed PKI the workers wait for the client certificate: a push without it only fails.
+  const startWorkers = async (): Promise<void> => {
+    if (pki) {
+      await pods.waitForSync(); // the first pass needs the pods' workloads
+      await pki.start();
+    }
+    await controller.start();
+  };
+
   let elector: LeaderElector | undefined;
   const liveness: HealthCheck[] = [
     ...informers.map((i) => loopAlive(`informer-${i.name}`, i)),
@@ -149,7 +182,7 @@ export async function runOperator(config: OperatorConfig, logger: Logger = creat
       logger,
       onStartedLeading: () => {
         logger.info('became leader; starting workers', { identity: config.identity });
-        controller.start().catch((err: unknown) => logger.error('controller failed to start', { err }));
+        startWorkers().catch((err: unknown) => logger.error('controller failed to start', { err }));
       },
       onStoppedLeading: (reason) => {
         if (reason === 'lost') {
@@ -167,7 +200,7 @@ export async function runOperator(config: OperatorConfig, logger: Logger = creat
   const bound = await health.listen();
   for (const i of informers) i.start();
   if (elector) elector.start();
-  else void controller.start().catch((err: unknown) => logger.error('controller failed to start', { err }));
+  else void startWorkers().catch((err: unknown) => logger.error('controller failed to start', { err }));
 
   let stopping: Promise<void> | undefined;
   return {
@@ -178,7 +211,8 @@ export async function runOperator(config: OperatorConfig, logger: Logger = creat
         await controller.stop().catch(() => {});
         if (elector) await elector.stop();
         for (const i of informers) await i.stop();
-        await agentTls.stop();
+        await pki?.stop();
+        await agentTls?.stop();
         await agents.close();
         await health.close();
       })()),

@@ -121,17 +121,18 @@ export async function spawnAgent(options: SpawnAgentOptions): Promise<SpawnedAge
     clearTimeout(timer);
   }
 
-  const tls = {
+  // Read when a client is made: an agent fed by the operator's PKI has no operator files here.
+  const tls = () => ({
     ca: readFileSync(options.certs.caCert),
     cert: readFileSync(options.certs.operatorCert),
     key: readFileSync(options.certs.operatorKey),
-  };
+  });
   return {
     pid: child.pid!,
     baseUrl: `https://${bound.api}`,
     healthUrl: `http://${bound.health}`,
     logs: () => [...lines],
-    client: (o = {}) => new AgentClient({ baseUrl: `https://${bound.api}`, tls, timeoutMs: o.timeoutMs ?? 10_000 }),
+    client: (o = {}) => new AgentClient({ baseUrl: `https://${bound.api}`, tls: tls(), timeoutMs: o.timeoutMs ?? 10_000 }),
     stop: () => stopChild(child, exited),
   };
 }

@@ -19,7 +19,10 @@ import type { DevCertFiles } from '../../src/dev/certs.ts';
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface SpawnOperatorOptions {
-  certs: DevCertFiles;
+  /** The agent TLS files; or agentPki. */
+  certs?: DevCertFiles;
+  /** --agent-pki-secret and its lifetimes (durations as the CLI takes them). */
+  agentPki?: { secret: string; caValidity?: string; certValidity?: string; propagation?: string; interval?: string };
   namespaces: string[];
   /** Default false (one replica); with true give `lease`. */
   leaderElect?: boolean;
@@ -66,13 +69,19 @@ export async function spawnOperator(options: SpawnOperatorOptions): Promise<Spaw
     `--namespaces=${options.namespaces.join(',')}`,
     '--metrics-addr=127.0.0.1:0',
     `--leader-elect=${options.leaderElect ? 'true' : 'false'}`,
-    '--agent-client-cert', options.certs.operatorCert,
-    '--agent-client-key', options.certs.operatorKey,
-    '--agent-ca', options.certs.caCert,
     '--agent-timeout', options.agentTimeout ?? '3s',
     '--resync-period', options.resyncPeriod ?? '5s',
     '--log-level', options.logLevel ?? 'info',
   ];
+  if (options.certs) args.push('--agent-client-cert', options.certs.operatorCert, '--agent-client-key', options.certs.operatorKey, '--agent-ca', options.certs.caCert);
+  if (options.agentPki) {
+    const p = options.agentPki;
+    args.push('--agent-pki-secret', p.secret);
+    if (p.caValidity) args.push('--agent-pki-ca-validity', p.caValidity);
+    if (p.certValidity) args.push('--agent-pki-cert-validity', p.certValidity);
+    if (p.propagation) args.push('--agent-pki-propagation', p.propagation);
+    if (p.interval) args.push('--agent-pki-interval', p.interval);
+  }
   if (options.identity) args.push('--identity', options.identity);
   if (options.configRolloutBound) args.push('--config-rollout-bound', options.configRolloutBound);
   if (options.agentTlsReloadInterval) args.push('--agent-tls-reload-interval', options.agentTlsReloadInterval);

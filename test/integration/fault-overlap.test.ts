@@ -4,8 +4,10 @@
 // war: sampled from the agents over 25 s while both sets rotate every 10 s, never holding a ring
 // the younger set issued). The younger set still rotates its own pod. No key bytes of either set in any log, Event or status.
 import { describe, expect, it } from '@jest/globals';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TicketKeySet } from '../../src/api/index.ts';
+import { GENERATION_ANNOTATION } from '../../src/core/secret-format.ts';
 import { KeyScanner, scanSources } from '../helpers/key-scan.ts';
 import { eventually, testKubeConfig } from '../helpers/kube.ts';
 import { untilStatus, useOperatorScenario } from '../helpers/operator-scenario.ts';
@@ -57,8 +59,15 @@ describe('two TicketKeySets with overlapping selectors', () => {
       const seen: Record<string, Array<{ generation: number; ring: string; read: number }>> = Object.fromEntries(CONTESTED.map((p) => [p, []]));
       const clients = Object.fromEntries([...CONTESTED, YOUNGER_OWN].map((p) => [p, sc.fleet.client(p)]));
       const youngerRings = new Set<string>();
-      /** The older set's generation at each status read (the status is written after the pushes). */
+      /**
+       * What the older set had issued at each sample: its Secret's generation, read after the
+       * pods' rings. The operator persists a generation before it pushes it, so a pod can hold
+       * no higher one (the status is written after the pushes and can lag under load).
+       */
       const olderGenerations: number[] = [];
+      const core = testKubeConfig().makeApiClient(CoreV1Api);
+      const olderIssued = async () =>
+        Number((await core.readNamespacedSecret({ namespace: sc.ns.name, name: `${OLDER}-ticket-keys` })).metadata?.annotations?.[GENERATION_ANNOTATION] ?? 0);
       const until = Date.now() + 25_000;
       let youngerStart = 0;
       let youngerEnd = 0;
@@ -74,16 +83,13 @@ describe('two TicketKeySets with overlapping selectors', () => {
         youngerEnd = y.status?.keyGeneration ?? 0;
         olderStart ||= o.status?.keyGeneration ?? 0;
         olderEnd = o.status?.keyGeneration ?? 0;
-        olderGenerations.push(olderEnd);
+        olderGenerations.push(await olderIssued());
         for (const { pod, r } of rings) seen[pod]!.push({ generation: r.ats.generation, ring: r.ats.ringFingerprint, read: olderGenerations.length - 1 });
       };
       while (Date.now() < until) {
         await sampleOnce();
         await sleep(250);
       }
-      // A ring a pod holds was issued by then, but the status that reports it is written after
-      // the pushes (a stage and its promotion may both land first): compare with the older set's
-      // generation once the operator had time to write it.
       await sleep(3000);
       await sampleOnce();
       // Both sets really rotated during the sampling.
@@ -93,8 +99,7 @@ describe('two TicketKeySets with overlapping selectors', () => {
         const samples = seen[pod]!;
         const gens = samples.map((s) => s.generation);
         expect(gens).toEqual([...gens].sort((a, b) => a - b));
-        const issuedAfter = (read: number) => Math.max(...olderGenerations.slice(read));
-        expect(samples.filter((s) => s.generation > issuedAfter(s.read))).toEqual([]);
+        expect(samples.filter((s) => s.generation > olderGenerations[s.read]!)).toEqual([]);
         expect(samples.filter((s) => youngerRings.has(s.ring))).toEqual([]);
         const changes = samples.filter((s, i) => i > 0 && s.ring !== samples[i - 1]!.ring).length;
         expect(changes).toBeLessThanOrEqual(olderEnd - olderStart + 1);

@@ -347,6 +347,8 @@ describe('chart RBAC, all namespaces (ClusterRoleBinding)', () => {
         `ClusterRoleBinding/${inst.serviceAccount}`,
         `Role/${opNs.name}/${inst.serviceAccount}-leader-election`,
         `RoleBinding/${opNs.name}/${inst.serviceAccount}-leader-election`,
+        `Role/${opNs.name}/${inst.serviceAccount}-agent-pki`,
+        `RoleBinding/${opNs.name}/${inst.serviceAccount}-agent-pki`,
       ].sort(),
     );
     expect(inst.namespaces).toEqual([]);
@@ -398,9 +400,25 @@ describe('chart RBAC, watchNamespaces (RoleBindings)', () => {
         `RoleBinding/${watchedNs.name}/${inst.serviceAccount}`,
         `Role/${opNs.name}/${inst.serviceAccount}-leader-election`,
         `RoleBinding/${opNs.name}/${inst.serviceAccount}-leader-election`,
+        `Role/${opNs.name}/${inst.serviceAccount}-agent-pki`,
+        `RoleBinding/${opNs.name}/${inst.serviceAccount}-agent-pki`,
       ].sort(),
     );
     expect(inst.namespaces).toEqual([watchedNs.name]);
+  });
+
+  it('lets the agent PKI keep its CA Secret in the unwatched release namespace, and no other Secret there', async () => {
+    const ca = `${inst.serviceAccount}-agent-ca`;
+    await checkTable(inst.identity, [
+      ['create', '/secrets', opNs.name, 'allow'],
+      ['get', '/secrets', `${opNs.name}:${ca}`, 'allow'],
+      ['update', '/secrets', `${opNs.name}:${ca}`, 'allow'],
+      ['get', '/secrets', `${opNs.name}:some-other-secret`, 'deny'],
+      ['update', '/secrets', `${opNs.name}:some-other-secret`, 'deny'],
+      ['list', '/secrets', opNs.name, 'deny'],
+      ['delete', '/secrets', `${opNs.name}:${ca}`, 'deny'],
+      ['patch', '/secrets', `${opNs.name}:${ca}`, 'deny'],
+    ]);
   });
 
   it('is sufficient: the operator as the ServiceAccount completes a rotation with no 403', async () => {

@@ -41,7 +41,7 @@ export function goBinary(): string {
   return '/usr/local/go/bin/go';
 }
 
-function goVersion(go: string): string {
+export function goVersion(go: string): string {
   const out = spawnSync(go, ['env', 'GOVERSION'], { encoding: 'utf8' });
   if (out.status !== 0) throw new Error(`cannot run ${go}: ${out.stderr || out.error?.message}`);
   return out.stdout.trim();
@@ -128,7 +128,7 @@ export function cachedTestbedBinaries(): TestbedBinaries | undefined {
   return [bins.kubeApiserver, bins.etcd, bins.helm].every((p) => existsSync(p)) ? bins : undefined;
 }
 
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<void> {
+export function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const tail: string[] = [];

@@ -7,8 +7,8 @@ import { chartTemplateObjects, synthesizeFiles } from '../../../src/manifests/ap
 import { Value } from '@sinclair/typebox/value';
 import { DEFAULT_VALUES, VALUES_SCHEMA } from '../../../src/manifests/chart-values.ts';
 import { CRD_UPGRADE_RULES } from '../../../src/manifests/crd-upgrade-hook.ts';
-import { AGENT_TLS_DIR, OPERATOR_COMMAND, OPERATOR_FLAGS } from '../../../src/manifests/operator-deployment.ts';
-import { OPERATOR_RULES } from '../../../src/manifests/rbac.ts';
+import { AGENT_TLS_DIR, OPERATOR_ARGS_TEMPLATE, OPERATOR_COMMAND, OPERATOR_FLAGS } from '../../../src/manifests/operator-deployment.ts';
+import { agentPkiRules, OPERATOR_RULES } from '../../../src/manifests/rbac.ts';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -28,6 +28,7 @@ describe('chart templates', () => {
       'clusterrolebinding.yaml: ClusterRoleBinding',
       'rolebindings-watched-namespaces.yaml: RoleBinding',
       'leader-election-rbac.yaml: Role,RoleBinding',
+      'agent-pki-rbac.yaml: Role,RoleBinding',
       'deployment.yaml: Deployment',
       'service.yaml: Service',
       'poddisruptionbudget.yaml: PodDisruptionBudget',
@@ -66,21 +67,24 @@ describe('chart templates', () => {
     expect(template('service.yaml')).toContain('port: {{ $.Values.metrics.port }}');
   });
 
-  it('mounts the agent client certificate Secret read-only and passes its files', () => {
+  it('runs its own agent PKI by default, or reads the agent client certificate Secret (optional volume) in mode secret', () => {
+    expect(DEFAULT_VALUES.agentTLS.mode).toBe('operator');
+    expect(container.args).toBe(`__HELM_BLOCK_${Buffer.from(`include "${OPERATOR_ARGS_TEMPLATE}" $`).toString('hex')}__`);
+    const args = files.get('charts/ticket-key-operator/templates/_operator-args.tpl') ?? '';
+    expect(args).toContain(`{{- if eq $.Values.agentTLS.mode "operator" }}\n- ${OPERATOR_FLAGS.agentPkiSecret}=`);
+    expect(args).toContain(`{{- else }}\n- ${OPERATOR_FLAGS.agentClientCert}=${AGENT_TLS_DIR}/tls.crt\n- ${OPERATOR_FLAGS.agentClientKey}=${AGENT_TLS_DIR}/tls.key\n- ${OPERATOR_FLAGS.agentCa}=${AGENT_TLS_DIR}/ca.crt\n{{- end }}`);
     expect(container.volumeMounts).toContainEqual({ name: 'agent-tls', mountPath: AGENT_TLS_DIR, readOnly: true });
-    expect(pod.volumes).toContainEqual(expect.objectContaining({ name: 'agent-tls', secret: expect.objectContaining({ defaultMode: 0o440 }) }));
+    expect(pod.volumes).toContainEqual(expect.objectContaining({ name: 'agent-tls', secret: expect.objectContaining({ defaultMode: 0o440, optional: true }) }));
     expect(template('deployment.yaml')).toContain('secretName: {{ $.Values.agentTLS.secretName | quote }}');
-    const args = container.args as string[];
-    expect(args).toContain(`${OPERATOR_FLAGS.agentClientCert}=${AGENT_TLS_DIR}/tls.crt`);
-    expect(args).toContain(`${OPERATOR_FLAGS.agentClientKey}=${AGENT_TLS_DIR}/tls.key`);
-    expect(args).toContain(`${OPERATOR_FLAGS.agentCa}=${AGENT_TLS_DIR}/ca.crt`);
+    // The PKI's CA Secret: get/update on that one name in the release namespace, create (unnameable).
+    expect((byKind('Role').find((r) => String(r.metadata.name).endsWith('-agent-pki')) as Obj).rules).toEqual(agentPkiRules(expect.any(String) as unknown as string));
   });
 
   it('passes watched namespaces, leader election and the metrics address from values', () => {
-    const deploymentYaml = template('deployment.yaml');
-    expect(deploymentYaml).toContain('- --namespaces={{ join "," $.Values.watchNamespaces }}');
-    expect(deploymentYaml).toContain('- --leader-elect={{ $.Values.leaderElection.enabled }}');
-    expect(deploymentYaml).toContain('- --metrics-addr=:{{ $.Values.metrics.port }}');
+    const argsTpl = files.get('charts/ticket-key-operator/templates/_operator-args.tpl') ?? '';
+    expect(argsTpl).toContain('- --namespaces={{ join "," $.Values.watchNamespaces }}');
+    expect(argsTpl).toContain('- --leader-elect={{ $.Values.leaderElection.enabled }}');
+    expect(argsTpl).toContain('- --metrics-addr=:{{ $.Values.metrics.port }}');
   });
 
   it('grants the ClusterRole the rules of src/manifests/rbac.ts', () => {

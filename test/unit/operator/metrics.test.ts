@@ -21,6 +21,8 @@ describe('OperatorMetrics', () => {
         'controller_runtime_reconcile_time_seconds',
         'controller_runtime_reconcile_total',
         'ticketkeys_active_key_age_seconds',
+        'ticketkeys_agent_pki_errors_total',
+        'ticketkeys_agent_pki_issued_total',
         'ticketkeys_last_rotation_timestamp_seconds',
         'ticketkeys_next_rotation_timestamp_seconds',
         'ticketkeys_pod_reports_rejected_total',
