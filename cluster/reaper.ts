@@ -3,6 +3,7 @@
 // Usage: node cluster/reaper.ts OWNER_PID STATE_DIR
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { processAlive } from '../test/testbed/processes.ts';
 import { layout } from './layout.ts';
 import { killClusterNow } from './teardown.ts';
 
@@ -14,19 +15,10 @@ if (!Number.isInteger(owner) || owner <= 0 || !dir) {
 }
 const l = layout(dir);
 
-function ownerAlive(): boolean {
-  try {
-    process.kill(owner, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 // Give the owner a moment to create the lock before its absence means "done".
 await sleep(2000);
 while (existsSync(l.lock)) {
-  if (!ownerAlive()) {
+  if (!processAlive(owner)) {
     killClusterNow(l);
     break;
   }

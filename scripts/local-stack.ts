@@ -1,4 +1,5 @@
-// `npm run local`: the whole system on this machine, for real. A kube-apiserver + etcd test bed,
+// `npm run local:fast`: the whole system on this machine without kubelet (`npm run local` runs
+// the real cluster). A kube-apiserver + etcd test bed,
 // N "pods" (Pod objects at 127.0.0.N whose status this script writes, as a kubelet would), each
 // with a real ATS (bridge plugin loaded) and a real `tko agent`, the real `tko operator`, and a
 // TicketKeySet that rotates every --interval. It prints the live status and, on every refresh, a
@@ -10,11 +11,12 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { durationOption, usageError } from './cli-options.ts';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { READINESS_GATE_CONDITION_TYPE } from '../src/api/names.ts';
 import type { TicketKeySet } from '../src/api/index.ts';
 import { formatStatus } from '../src/cli/ctl.ts';
-import { formatDuration, parseDuration } from '../src/core/duration.ts';
+import { formatDuration } from '../src/core/duration.ts';
 import { toKubeError } from '../src/operator/kube/errors.ts';
 import { Fleet } from '../test/helpers/fleet.ts';
 import { spawnOperator, type SpawnedOperator } from '../test/helpers/operator.ts';
@@ -22,6 +24,7 @@ import { ticketKeySet, TicketKeySets } from '../test/helpers/ticket-key-sets.ts'
 import { tlsProbe } from '../test/helpers/tls-probe.ts';
 import { REPO_ROOT, startTestbed, stopTestbed } from '../test/testbed/testbed.ts';
 import { ensureTestbedBinaries } from '../test/testbed/tools.ts';
+import { processAlive } from '../test/testbed/processes.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -35,7 +38,7 @@ const { values: opts } = parseArgs({
   },
 });
 if (opts.help) {
-  console.log(`usage: npm run local -- [--pods 3] [--interval 30s] [--ticket-lifetime 1m] [--duration 2m] [--refresh 3s] [--dir .tko/local]`);
+  console.log(`usage: npm run local:fast -- [--pods 3] [--interval 30s] [--ticket-lifetime 1m] [--duration 2m] [--refresh 3s] [--dir .tko/local]`);
   process.exit(0);
 }
 
@@ -43,24 +46,15 @@ const NAMESPACE = 'demo';
 const NAME = 'edge';
 const AGENT_PORT = 9443;
 const TLS_PORT = 18443;
-/** A user's mistake: one line, no stack trace. */
-function usageError(message: string): never {
-  console.error(`npm run local: ${message}`);
-  process.exit(2);
-}
-function durationOption(flag: string, value: string): number {
-  try {
-    return parseDuration(value);
-  } catch {
-    return usageError(`${flag} ${value}: not a duration (e.g. 30s, 2m, 1h)`);
-  }
-}
+const COMMAND = 'npm run local:fast';
+const usage = (message: string): never => usageError(COMMAND, message);
+const duration = (flag: string, value: string): number => durationOption(COMMAND, flag, value);
 const podCount = Number(opts.pods);
-if (!Number.isInteger(podCount) || podCount < 1 || podCount > 20) usageError(`--pods ${opts.pods}: must be an integer from 1 to 20`);
-const refreshMs = durationOption('--refresh', opts.refresh);
-const intervalMs = durationOption('--interval', opts.interval);
-durationOption('--ticket-lifetime', opts['ticket-lifetime']);
-const deadline = opts.duration !== undefined ? Date.now() + durationOption('--duration', opts.duration) : Infinity;
+if (!Number.isInteger(podCount) || podCount < 1 || podCount > 20) usage(`--pods ${opts.pods}: must be an integer from 1 to 20`);
+const refreshMs = duration('--refresh', opts.refresh);
+const intervalMs = duration('--interval', opts.interval);
+duration('--ticket-lifetime', opts['ticket-lifetime']);
+const deadline = opts.duration !== undefined ? Date.now() + duration('--duration', opts.duration) : Infinity;
 // The CRD wants promotion.timeout < rotation.interval; 10 s, or a third of a short interval.
 const promotionTimeout = formatDuration(Math.max(1000, Math.min(10_000, Math.floor(intervalMs / 3))));
 
@@ -84,13 +78,8 @@ function claimDirectory(dir: string): void {
   const lock = join(dir, 'local-stack.pid');
   if (existsSync(lock)) {
     const pid = Number(readFileSync(lock, 'utf8').trim());
-    let alive = false;
-    try {
-      if (Number.isInteger(pid) && pid > 0) alive = process.kill(pid, 0);
-    } catch (err) {
-      alive = (err as NodeJS.ErrnoException).code === 'EPERM';
-    }
-    if (alive && pid !== process.pid) usageError(`another local stack (pid ${pid}) runs in ${dir}; stop it (Ctrl-C) or pass --dir`);
+    const alive = Number.isInteger(pid) && pid > 0 && processAlive(pid);
+    if (alive && pid !== process.pid) usage(`another local stack (pid ${pid}) runs in ${dir}; stop it (Ctrl-C) or pass --dir`);
   }
 }
 

@@ -20,6 +20,7 @@ import {
 import { TemplatedObject } from './templated-object.ts';
 import { AgentNetworkPolicy, NETWORK_POLICY_NAMESPACES, OperatorDisruptionBudget, OperatorServiceMonitor, PDB_CONDITION } from './availability-objects.ts';
 import { crdUpgradeHook } from './crd-upgrade-hook.ts';
+import { agentCertificate, BOOTSTRAP_CONDITION, certManagerBootstrap, operatorCertificate } from './cert-manager.ts';
 
 export const CRD_FILE = `crds/${CRD_NAME}.yaml`;
 export const CHART_DIR = `charts/${CHART_NAME}`;
@@ -99,6 +100,25 @@ const TEMPLATES: TemplateFile[] = [
         '{{- range $ns := $namespaces }}',
         '---',
       ].join('\n'),
+      after: '{{- end }}\n{{- end }}',
+    },
+  },
+  {
+    file: 'cert-manager-bootstrap.yaml',
+    build: (c) => certManagerBootstrap(c),
+    wrap: { before: `{{- if and (eq ${valuesRef('agentTLS.mode')} "certManager") (${BOOTSTRAP_CONDITION}) }}`, after: '{{- end }}' },
+  },
+  {
+    file: 'cert-manager-certificates.yaml',
+    build: (c) => operatorCertificate(c),
+    wrap: { before: `{{- if eq ${valuesRef('agentTLS.mode')} "certManager" }}`, after: '{{- end }}' },
+  },
+  {
+    // One Certificate per workload of ATS pods; the agent mounts its Secret.
+    file: 'cert-manager-agent-certificates.yaml',
+    build: (c) => agentCertificate(c),
+    wrap: {
+      before: `{{- if eq ${valuesRef('agentTLS.mode')} "certManager" }}\n{{- range $w := ${valuesRef('agentTLS.certManager.agentWorkloads')} }}\n---`,
       after: '{{- end }}\n{{- end }}',
     },
   },

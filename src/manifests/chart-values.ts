@@ -24,8 +24,15 @@ export const DEFAULT_VALUES = {
   },
   crds: { upgrade: false },
   agentTLS: {
-    mode: 'operator' as 'operator' | 'secret',
+    mode: 'operator' as 'operator' | 'secret' | 'certManager',
     pki: { caSecretName: '', caValidity: '8760h', certValidity: '720h', propagation: '5m' },
+    certManager: {
+      issuerRef: {} as Record<string, string>,
+      clusterResourceNamespace: 'cert-manager',
+      duration: '720h',
+      renewBefore: '240h',
+      agentWorkloads: [] as Array<{ namespace: string; serviceAccount: string }>,
+    },
     secretName: 'ticket-key-operator-agent-client',
   },
   resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
@@ -76,7 +83,13 @@ const COMMENTS: Record<string, string> = {
     ' rotated with an overlap, and one Secret ticketkeys-agent-<serviceAccount> per workload of the ATS\n' +
     ' pods, which they mount for their agent. mode secret: you provide secretName with tls.crt (URI SAN\n' +
     ' spiffe://ticketkeys.dev/operator, clientAuth), tls.key and ca.crt (the CA bundle of the agents\'\n' +
-    ' certificates), e.g. written by cert-manager; re-read without a restart when it changes.',
+    ' certificates), e.g. written by cert-manager; re-read without a restart when it changes. mode\n' +
+    ' certManager: the chart asks cert-manager for that Secret and for ticketkeys-agent-<sa> of each\n' +
+    ' certManager.agentWorkloads entry (docs/install.md).',
+  'agentTLS.certManager':
+    ' issuerRef: a ClusterIssuer of yours ({name, kind, group}); empty: the chart bootstraps a CA\n' +
+    ' (self-signed ClusterIssuer, CA Certificate in clusterResourceNamespace, CA ClusterIssuer).\n' +
+    ' agentWorkloads: [{namespace, serviceAccount}] of the ATS pods that need a certificate.',
   'agentTLS.pki':
     ' Lifetimes: each CA (a next CA joins the bundles at two thirds and signs propagation later) and\n' +
     ' the agents\' certificates (renewed at two thirds). propagation must exceed kubelet\'s Secret sync.',
@@ -126,7 +139,17 @@ export const VALUES_SCHEMA = strict({
   }),
   crds: strict({ upgrade: Type.Boolean() }),
   agentTLS: strict({
-    mode: Type.Union([Type.Literal('operator'), Type.Literal('secret')]),
+    mode: Type.Union([Type.Literal('operator'), Type.Literal('secret'), Type.Literal('certManager')]),
+    certManager: strict({
+      issuerRef: Type.Union([
+        strict({}),
+        strict({ name: Type.String({ minLength: 1 }), kind: Type.Optional(Type.Union([Type.Literal('ClusterIssuer'), Type.Literal('Issuer')])), group: Type.Optional(Type.String()) }),
+      ]),
+      clusterResourceNamespace: dnsLabel,
+      duration,
+      renewBefore: duration,
+      agentWorkloads: Type.Array(strict({ namespace: dnsLabel, serviceAccount: Type.String({ pattern: '^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$', maxLength: 236 }) }), { uniqueItems: true }),
+    }),
     pki: strict({
       caSecretName: Type.Union([Type.Literal(''), secretName]),
       caValidity: duration,

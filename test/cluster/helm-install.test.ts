@@ -3,21 +3,32 @@
 // files in examples/. ATS pods run our plugin and the agent sidecar with the certificate the
 // operator's PKI wrote; kubelet keeps each pod NotReady until the operator set its readiness
 // gate; a real TLS client resumes across the pods' addresses through rotations without one
-// failure; newcomers from a scale-up are gated the same way; the leader's pod is deleted and
-// the other replica takes over without a second rotation; `helm upgrade` and `helm uninstall`
-// leave what docs/install.md says.
+// failure; newcomers from a scale-up are gated the same way; an edit of the ATS ConfigMap reaches
+// every pod through kubelet and the agents' reload without touching the keys; a rolling restart
+// and a pod deleted mid-promotion cost no resumption; the leader's pod is deleted and the other
+// replica takes over without a second rotation; `helm upgrade` and `helm uninstall` leave what
+// docs/install.md says.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
+import {
+  ATS_TLS_PORT as TLS_PORT,
+  clusterTools,
+  DEFAULT_IMAGES,
+  deployAtsExample,
+  helm as helmWith,
+  installOperator,
+  kubectl as kubectlWith,
+  OPERATOR_NAMESPACE,
+  RELEASE,
+  SERVERNAME,
+  type ClusterTools,
+} from '../../cluster/demo.ts';
 import { REPO_ROOT } from '../../cluster/layout.ts';
 import { ANNOTATION_ROTATE_NOW, GROUP, PLURAL, READINESS_GATE_CONDITION_TYPE, VERSION } from '../../src/api/names.ts';
 import type { TicketKeySet } from '../../src/api/index.ts';
-import { createCa, issueCert } from '../../src/pki/x509.ts';
-import { cachedTestbedBinaries, ensureTestbedBinaries } from '../testbed/tools.ts';
+import { configFilesHash, configMapFiles } from '../../src/core/ats-config/config-hash.ts';
 import { tlsProbe } from '../helpers/tls-probe.ts';
 
 const env = (name: string): string => {
@@ -25,35 +36,17 @@ const env = (name: string): string => {
   if (!value) throw new Error(`${name} is not set: run this file in the jest project "cluster"`);
   return value;
 };
-const run = promisify(execFile);
-
-const RELEASE = 'tko';
-const OP_NS = 'tko-system';
 const NS = 'demo';
-const TLS_PORT = 8443;
-const SERVERNAME = 'ats.demo';
+const OP_NS = OPERATOR_NAMESPACE;
 
 let kc: KubeConfig;
 let core: CoreV1Api;
 let apps: AppsV1Api;
 let custom: CustomObjectsApi;
-let helmBin: string;
-let kubectlBin: string;
-let images: Record<string, string>;
-
-async function helm(...args: string[]): Promise<string> {
-  const { stdout } = await run(helmBin, [...args, '--kubeconfig', env('TKO_CLUSTER_KUBECONFIG')], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, HELM_CONFIG_HOME: join(REPO_ROOT, '.tko', 'helm', 'config'), HELM_CACHE_HOME: join(REPO_ROOT, '.tko', 'helm', 'cache'), HELM_DATA_HOME: join(REPO_ROOT, '.tko', 'helm', 'data') },
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  return stdout;
-}
-
-async function kubectl(...args: string[]): Promise<string> {
-  const { stdout } = await run(kubectlBin, ['--kubeconfig', env('TKO_CLUSTER_KUBECONFIG'), ...args], { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 });
-  return stdout;
-}
+let tools: ClusterTools;
+let images: { tko: string; ats: string };
+const helm = (...args: string[]) => helmWith(tools, ...args);
+const kubectl = (...args: string[]) => kubectlWith(tools, ...args);
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -111,9 +104,8 @@ beforeAll(async () => {
   core = kc.makeApiClient(CoreV1Api);
   apps = kc.makeApiClient(AppsV1Api);
   custom = kc.makeApiClient(CustomObjectsApi);
-  helmBin = (cachedTestbedBinaries() ?? (await ensureTestbedBinaries())).helm;
-  kubectlBin = env('TKO_CLUSTER_KUBECTL');
-  images = process.env.TKO_CLUSTER_IMAGES ? (JSON.parse(process.env.TKO_CLUSTER_IMAGES) as Record<string, string>) : { tko: 'docker.io/ticketkeys/tko:dev', ats: 'docker.io/ticketkeys/ats:dev' };
+  tools = await clusterTools({ kubeconfig: env('TKO_CLUSTER_KUBECONFIG'), kubectl: env('TKO_CLUSTER_KUBECTL') });
+  images = process.env.TKO_CLUSTER_IMAGES ? (JSON.parse(process.env.TKO_CLUSTER_IMAGES) as { tko: string; ats: string }) : DEFAULT_IMAGES;
 }, 600_000);
 
 afterAll(async () => {
@@ -124,8 +116,7 @@ afterAll(async () => {
 
 describe('helm install and the examples on a real cluster', () => {
   it('helm install: two operator pods become Ready, one holds the Lease, the PKI made its CA', async () => {
-    const [repository, tag] = images.tko!.split(/:(?=[^:]+$)/);
-    await helm('install', RELEASE, 'charts/ticket-key-operator', '--namespace', OP_NS, '--create-namespace', '--set', `image.repository=${repository}`, '--set', `image.tag=${tag}`, '--set', 'image.pullPolicy=Never', '--wait', '--timeout', '180s');
+    await installOperator(tools, images.tko);
     const deployment = await apps.readNamespacedDeployment({ namespace: OP_NS, name: `${RELEASE}-ticket-key-operator` });
     expect(deployment.status?.readyReplicas).toBe(2);
     const lease = await until('a leader', 60_000, async () => (await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: OP_NS, name: `${RELEASE}-ticket-key-operator` })).spec?.holderIdentity || undefined);
@@ -135,15 +126,8 @@ describe('helm install and the examples on a real cluster', () => {
   }, 240_000);
 
   it('kubectl apply -f examples/: ATS pods become Ready only after the operator set their readiness gate', async () => {
-    await core.createNamespace({ body: { metadata: { name: NS } } });
-    // The certificate clients see (made at run time; never a committed key).
-    const ca = await createCa();
-    const serving = await issueCert(ca, { commonName: SERVERNAME, usage: 'server', dnsNames: [SERVERNAME] });
-    await core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'ats-serving-tls' }, type: 'kubernetes.io/tls', stringData: { 'tls.crt': serving.cert, 'tls.key': serving.key } } });
-    const manifests = readFileSync(join(REPO_ROOT, 'examples', 'ats.yaml'), 'utf8').replaceAll('docker.io/ticketkeys/ats:dev', images.ats!).replaceAll('docker.io/ticketkeys/tko:dev', images.tko!);
-    const file = join(REPO_ROOT, '.tko', 'examples-ats.yaml');
-    (await import('node:fs')).writeFileSync(file, manifests);
-    await kubectl('apply', '-n', NS, '-f', file, '-f', join(REPO_ROOT, 'examples', 'ticketkeyset-minimal.yaml'));
+    await deployAtsExample(tools, kc, NS, images);
+    await kubectl('apply', '-n', NS, '-f', join(REPO_ROOT, 'examples', 'ticketkeyset-ats.yaml'));
     const t = await until('edge Ready with 3/3', 180_000, async () => {
       const current = await tks();
       return settled(current, 3) ? current : undefined;
@@ -201,6 +185,65 @@ describe('helm install and the examples on a real cluster', () => {
     await until('edge Ready with 3/3 after the scale-down', 120_000, async () => (settled(await tks(), 3) && (await atsPods()).length === 3 ? true : undefined));
   }, 300_000);
 
+  it('an edit of the ATS ConfigMap reaches every pod through kubelet, the agents reload, and the keys stay', async () => {
+    const before = await tks();
+    const cm = await core.readNamespacedConfigMap({ namespace: NS, name: 'ats-config' });
+    const data = { ...cm.data, 'records.config': `${cm.data!['records.config']}CONFIG proxy.config.http.keep_alive_no_activity_timeout_in INT 121\n` };
+    const hash = configFilesHash(configMapFiles(data));
+    await core.replaceNamespacedConfigMap({ namespace: NS, name: 'ats-config', body: { ...cm, data } });
+    const client = new ResumingClient();
+    const ips = await readyIps();
+    const t = await until('every pod reloaded the new ConfigMap', 180_000, async () => {
+      await client.probeOnce(ips);
+      const current = await tks();
+      const items = current.status?.pods?.items ?? [];
+      const consistent = current.status?.conditions?.find((c) => c.type === 'ConfigConsistent');
+      return items.length === 3 && items.every((i) => i.configHash === hash) && consistent?.status === 'True' ? current : undefined;
+    });
+    // The reload changed the configuration, not the keys: same generation and active key, and
+    // sessions kept resuming on every pod while kubelet and the agents worked.
+    expect(t.status?.keyGeneration).toBe(before.status?.keyGeneration);
+    expect(t.status?.activeKey?.fingerprint).toBe(before.status?.activeKey?.fingerprint);
+    for (let i = 0; i < 6; i++) await client.probeOnce(ips);
+    expect(client.failures).toEqual([]);
+  }, 240_000);
+
+  it('a rolling restart of ATS brings new pods that hold the ring before they take traffic', async () => {
+    const oldPods = new Set((await atsPods()).map((p) => p.metadata!.name!));
+    const client = new ResumingClient();
+    await kubectl('rollout', 'restart', '-n', NS, 'deployment/ats');
+    await until('the rollout done and edge Ready with 3/3 on new pods', 240_000, async () => {
+      const ips = await readyIps();
+      if (ips.length > 0) await client.probeOnce(ips);
+      const pods = await atsPods();
+      const fresh = pods.length === 3 && pods.every((p) => !oldPods.has(p.metadata!.name!) && condition(p, 'Ready')?.status === 'True');
+      return fresh && settled(await tks(), 3) ? true : undefined;
+    });
+    expect(client.failures).toEqual([]);
+    expect(client.tally.resumed).toBeGreaterThan(5);
+  }, 300_000);
+
+  it('deleting an ATS pod in the middle of a promotion: the rotation completes, the replacement gets the ring', async () => {
+    const before = (await tks()).status?.keyGeneration ?? 0;
+    await kubectl('annotate', '-n', NS, 'tks', 'edge', `${ANNOTATION_ROTATE_NOW}=mid-promotion`, '--overwrite');
+    await until('the rotation staged or promoting', 60_000, async () => {
+      const phase = (await tks()).status?.phase;
+      return phase === 'Staging' || phase === 'Promoting' ? true : undefined;
+    });
+    const victim = (await atsPods())[0]!.metadata!.name!;
+    await core.deleteNamespacedPod({ namespace: NS, name: victim, gracePeriodSeconds: 0 });
+    const client = new ResumingClient();
+    const t = await until('the rotation done on 3 pods without the deleted one', 240_000, async () => {
+      const ips = await readyIps();
+      if (ips.length > 0) await client.probeOnce(ips);
+      const current = await tks();
+      const names = (current.status?.pods?.items ?? []).map((i) => i.name);
+      return (current.status?.keyGeneration ?? 0) > before && settled(current, 3) && !names.includes(victim) ? current : undefined;
+    });
+    expect(t.status?.pods?.items).toHaveLength(3);
+    expect(client.failures).toEqual([]);
+  }, 300_000);
+
   it('deleting the leader operator pod hands over to the other replica without a second rotation', async () => {
     const leases = kc.makeApiClient(CoordinationV1Api);
     const leaseName = `${RELEASE}-ticket-key-operator`;
@@ -227,7 +270,7 @@ describe('helm install and the examples on a real cluster', () => {
   }, 300_000);
 
   it('helm upgrade rolls the operator with new values; helm uninstall leaves the CRD, the TicketKeySet and its Secret', async () => {
-    const [repository, tag] = images.tko!.split(/:(?=[^:]+$)/);
+    const [repository, tag] = images.tko.split(/:(?=[^:]+$)/);
     await helm('upgrade', RELEASE, 'charts/ticket-key-operator', '--namespace', OP_NS, '--reuse-values', '--set', 'logLevel=debug', '--set', `image.repository=${repository}`, '--set', `image.tag=${tag}`, '--wait', '--timeout', '180s');
     const deployment = await apps.readNamespacedDeployment({ namespace: OP_NS, name: `${RELEASE}-ticket-key-operator` });
     expect(deployment.spec?.template.spec?.containers[0]?.args).toContain('--log-level=debug');

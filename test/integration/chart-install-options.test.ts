@@ -16,7 +16,8 @@ import { CRD_NAME } from '../../src/api/names.ts';
 import { CRD_FIELD_MANAGER } from '../../src/cli/crd.ts';
 import { CRD_FILE_NAME } from '../../src/manifests/crd-upgrade-hook.ts';
 import { describeObject, renderChart, renderChartError, serviceAccountIdentity, writeKubeconfigFile, applyObjects, deleteObjects, type ChartObject } from '../helpers/helm.ts';
-import { testKubeConfig, useNamespace } from '../helpers/kube.ts';
+import { kubeRequest, testKubeConfig, useNamespace } from '../helpers/kube.ts';
+import { applyCrds, readCrds } from '../testbed/crds.ts';
 
 const opNs = useNamespace('chart-options');
 const atsNs = useNamespace('chart-options-ats');
@@ -70,6 +71,45 @@ describe('optional chart objects on a real API server', () => {
     const api = KubernetesObjectApi.makeApiClient(testKubeConfig());
     for (const o of objects) {
       await expect(api.create(o, undefined, 'All').then(() => describeObject(o))).resolves.toBe(describeObject(o));
+    }
+  });
+
+  it('asks cert-manager for the operator and workload certificates (agentTLS.mode certManager), accepted by a strict dry run', async () => {
+    const crds = readCrds(join(process.cwd(), 'test', 'fixtures')).filter((c) => c.spec.group === 'cert-manager.io');
+    await applyCrds(testKubeConfig(), crds);
+    try {
+      const objects = await renderChart({
+        release: 'tko-cm',
+        namespace: opNs.name,
+        set: { agentTLS: { mode: 'certManager', certManager: { clusterResourceNamespace: opNs.name, agentWorkloads: [{ namespace: atsNs.name, serviceAccount: 'ats' }] } } },
+      });
+      const certs = objects.filter((o) => o.kind === 'Certificate') as Array<ChartObject & { spec: { uris?: string[]; secretName: string; usages: string[] } }>;
+      expect(certs.map((c) => [c.metadata?.namespace, c.spec.secretName, c.spec.uris ?? [], c.spec.usages]).sort()).toEqual(
+        [
+          [atsNs.name, 'ticketkeys-agent-ats', [`spiffe://ticketkeys.dev/ns/${atsNs.name}/sa/ats`], ['digital signature', 'server auth']],
+          [opNs.name, 'ticket-key-operator-agent-client', ['spiffe://ticketkeys.dev/operator'], ['digital signature', 'client auth']],
+          [opNs.name, 'tko-cm-ticket-key-operator-agent-ca', [], undefined],
+        ].sort(),
+      );
+      expect(objects.filter((o) => o.kind === 'ClusterIssuer').map((o) => o.metadata?.name).sort()).toEqual(['tko-cm-ticket-key-operator-agent-ca', 'tko-cm-ticket-key-operator-selfsigned']);
+      // The operator reads the files of that Secret (no PKI of its own, no PKI Role).
+      const args = (objects.find((o) => o.kind === 'Deployment') as ChartObject & { spec: { template: { spec: { containers: Array<{ args: string[] }> } } } }).spec.template.spec.containers[0]!.args;
+      expect(args).toContain('--agent-client-cert=/var/run/secrets/ticketkeys.dev/agent-client/tls.crt');
+      expect(args.some((a) => a.startsWith('--agent-pki-secret'))).toBe(false);
+      expect(objects.some((o) => String(o.metadata?.name).endsWith('-agent-pki'))).toBe(false);
+      for (const o of objects.filter((x) => x.apiVersion === 'cert-manager.io/v1')) {
+        const plural = o.kind === 'Certificate' ? 'certificates' : 'clusterissuers';
+        const path = o.metadata?.namespace ? `/apis/cert-manager.io/v1/namespaces/${o.metadata.namespace}/${plural}` : `/apis/cert-manager.io/v1/${plural}`;
+        const res = await kubeRequest(testKubeConfig(), 'POST', `${path}?dryRun=All&fieldValidation=Strict`, { body: o });
+        expect([describeObject(o), res.status, res.status >= 300 ? res.body : '']).toEqual([describeObject(o), 201, '']);
+      }
+      // With an issuer of the user's, the chart bootstraps none.
+      const own = await renderChart({ release: 'tko-cm', namespace: opNs.name, set: { agentTLS: { mode: 'certManager', certManager: { issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer' } } } } });
+      expect(own.filter((o) => o.kind === 'ClusterIssuer')).toEqual([]);
+      expect((own.find((o) => o.kind === 'Certificate') as ChartObject & { spec: { issuerRef: unknown } }).spec.issuerRef).toEqual({ name: 'corp-ca', kind: 'ClusterIssuer' });
+    } finally {
+      const ext = testKubeConfig().makeApiClient(ApiextensionsV1Api);
+      for (const c of crds) await ext.deleteCustomResourceDefinition({ name: c.metadata!.name! }).catch(() => {});
     }
   });
 

@@ -27,6 +27,16 @@ export function startDetached(name: string, bin: string, args: string[], log: st
 }
 
 /** True while the pid runs a live (not zombie) process whose command line contains marker. */
+/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export function isRunning(pid: number, marker: string): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

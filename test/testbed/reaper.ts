@@ -3,6 +3,7 @@
 // Usage: node test/testbed/reaper.ts OWNER_PID DIR. Exits once DIR is gone.
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { processAlive } from './processes.ts';
 import { killTestbedNow } from './testbed.ts';
 
 const [ownerArg, dir] = process.argv.slice(2);
@@ -12,17 +13,8 @@ if (!Number.isInteger(owner) || owner <= 0 || !dir) {
   process.exit(2);
 }
 
-function ownerAlive(): boolean {
-  try {
-    process.kill(owner, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 while (existsSync(dir)) {
-  if (!ownerAlive()) {
+  if (!processAlive(owner)) {
     killTestbedNow(dir);
     break;
   }

@@ -59,6 +59,8 @@ export class AgentPki {
   private timer: TimerHandle | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  /** Only after start() (the leader): a standby replica never writes the CA or any certificate. */
+  private started = false;
   /** Workloads whose Secret name is taken by someone else: warned once each. */
   private readonly foreign = new Set<string>();
 
@@ -75,6 +77,7 @@ export class AgentPki {
 
   /** First tick (retried until it succeeds or stop()), so the controller starts with TLS in hand. */
   async start(): Promise<void> {
+    this.started = true;
     for (let delay = 1000; !this.stopped; delay = Math.min(delay * 2, 30_000)) {
       try {
         await this.tick();
@@ -89,7 +92,7 @@ export class AgentPki {
 
   /** Soon, e.g. when a pod of a new workload appears. */
   poke(): void {
-    this.schedule(500);
+    if (this.started) this.schedule(500);
   }
 
   async stop(): Promise<void> {

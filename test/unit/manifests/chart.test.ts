@@ -34,6 +34,9 @@ describe('chart templates', () => {
       'poddisruptionbudget.yaml: PodDisruptionBudget',
       'servicemonitor.yaml: ServiceMonitor',
       'networkpolicy-agents.yaml: NetworkPolicy',
+      'cert-manager-bootstrap.yaml: ClusterIssuer,Certificate,ClusterIssuer',
+      'cert-manager-certificates.yaml: Certificate',
+      'cert-manager-agent-certificates.yaml: Certificate',
       'crd-upgrade-hook.yaml: ServiceAccount,ClusterRole,ClusterRoleBinding,ConfigMap,Job',
     ]);
   });
