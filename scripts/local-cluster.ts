@@ -33,7 +33,7 @@ const { values: opts } = parseArgs({
   },
 });
 if (opts.help) {
-  console.log('usage: npm run local -- [--pods 3] [--interval 30s] [--duration 5m] [--refresh 3s] [--dir .tko/cluster]');
+  console.log('usage: npm run local -- [--pods 3] [--interval 30s] [--duration 5m (of live view; default until Ctrl-C)] [--refresh 3s] [--dir .tko/cluster]');
   process.exit(0);
 }
 
@@ -45,7 +45,7 @@ if (!Number.isInteger(podCount) || podCount < 1 || podCount > 10) usage(`--pods 
 const intervalMs = duration('--interval', opts.interval);
 if (intervalMs < 10_000) usage(`--interval ${opts.interval}: at least 10s`);
 const refreshMs = duration('--refresh', opts.refresh);
-const deadline = opts.duration !== undefined ? Date.now() + duration('--duration', opts.duration) : Infinity;
+const durationMs = opts.duration !== undefined ? duration('--duration', opts.duration) : Infinity;
 // The CRD wants promotion.timeout < rotation.interval.
 const promotionTimeout = formatDuration(Math.min(60_000, Math.floor(intervalMs / 3)));
 
@@ -88,12 +88,17 @@ try {
   log(`applying examples/ats.yaml (${podCount} ATS pods) and a TicketKeySet rotating every ${opts.interval}…`);
   await deployAtsExample(tools, kc, NAMESPACE, images);
   await kubectl(tools, 'scale', '-n', NAMESPACE, 'deployment/ats', `--replicas=${podCount}`);
+  const core = kc.makeApiClient(CoreV1Api);
+  // ATS hints a ticket lifetime of its session cache timeout (2h unless set); at the demo's pace
+  // tickets live one interval, so say so, as the ConfigConsistent condition would ask.
+  const config = await core.readNamespacedConfigMap({ namespace: NAMESPACE, name: 'ats-config' });
+  const records = `${config.data?.['records.config'] ?? ''}CONFIG proxy.config.ssl.session_cache.timeout INT ${Math.floor(intervalMs / 1000)}\n`;
+  await core.replaceNamespacedConfigMap({ namespace: NAMESPACE, name: 'ats-config', body: { ...config, data: { ...config.data, 'records.config': records } } });
   const custom = kc.makeApiClient(CustomObjectsApi);
   // The example as it is, then the demo's pace (the example rotates every 12h).
   await kubectl(tools, 'apply', '-n', NAMESPACE, '-f', join(REPO_ROOT, 'examples', 'ticketkeyset-ats.yaml'));
   await kubectl(tools, 'patch', '-n', NAMESPACE, 'tks', NAME, '--type=merge', '-p', JSON.stringify({ spec: { rotation: { interval: opts.interval }, promotion: { timeout: promotionTimeout } } }));
   const get = async () => (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: NAMESPACE, name: NAME })) as TicketKeySet;
-  const core = kc.makeApiClient(CoreV1Api);
   const readyIps = async () =>
     (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: 'app.kubernetes.io/name=ats' })).items
       .filter((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && p.status.podIP)
@@ -107,6 +112,7 @@ try {
     await sleep(500);
   }
   log(`ready ${((Date.now() - t0) / 1000).toFixed(0)}s after the start`);
+  const deadline = Date.now() + durationMs; // --duration counts the live view, not the set-up
 
   let session: Buffer | undefined;
   let next = 0;

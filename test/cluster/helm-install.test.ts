@@ -9,7 +9,7 @@
 // replica takes over without a second rotation; `helm upgrade` and `helm uninstall` leave what
 // docs/install.md says.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, Watch, type V1Pod, type V1Secret } from '@kubernetes/client-node';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -29,6 +29,7 @@ import { REPO_ROOT } from '../../cluster/layout.ts';
 import { ANNOTATION_ROTATE_NOW, GROUP, PLURAL, READINESS_GATE_CONDITION_TYPE, VERSION } from '../../src/api/names.ts';
 import type { TicketKeySet } from '../../src/api/index.ts';
 import { configFilesHash, configMapFiles } from '../../src/core/ats-config/config-hash.ts';
+import { GENERATION_ANNOTATION, PHASE_ANNOTATION } from '../../src/core/secret-format.ts';
 import { tlsProbe } from '../helpers/tls-probe.ts';
 
 const env = (name: string): string => {
@@ -225,13 +226,27 @@ describe('helm install and the examples on a real cluster', () => {
 
   it('deleting an ATS pod in the middle of a promotion: the rotation completes, the replacement gets the ring', async () => {
     const before = (await tks()).status?.keyGeneration ?? 0;
-    await kubectl('annotate', '-n', NS, 'tks', 'edge', `${ANNOTATION_ROTATE_NOW}=mid-promotion`, '--overwrite');
-    await until('the rotation staged or promoting', 60_000, async () => {
-      const phase = (await tks()).status?.phase;
-      return phase === 'Staging' || phase === 'Promoting' ? true : undefined;
-    });
     const victim = (await atsPods())[0]!.metadata!.name!;
-    await core.deleteNamespacedPod({ namespace: NS, name: victim, gracePeriodSeconds: 0 });
+    // The owned Secret records the new generation as Staging before any pod gets it (persist
+    // first): deleting the pod the moment the watch shows that lands in the stage/promote window.
+    let deleted: Promise<unknown> | undefined;
+    const seen = new Promise<void>((resolve) => {
+      void new Watch(kc)
+        .watch(`/api/v1/namespaces/${NS}/secrets`, { fieldSelector: 'metadata.name=edge-ticket-keys' }, (_type, secret: V1Secret) => {
+          const a = secret.metadata?.annotations ?? {};
+          if (!deleted && a[PHASE_ANNOTATION] === 'Staging' && Number(a[GENERATION_ANNOTATION]) > before) {
+            deleted = core.deleteNamespacedPod({ namespace: NS, name: victim, gracePeriodSeconds: 0 });
+            resolve();
+          }
+        }, () => {})
+        .then((w) => (stopWatch = () => w.abort()));
+    });
+    let stopWatch = () => {};
+    await sleep(500); // the watch is established
+    await kubectl('annotate', '-n', NS, 'tks', 'edge', `${ANNOTATION_ROTATE_NOW}=mid-promotion`, '--overwrite');
+    await Promise.race([seen, sleep(60_000).then(() => Promise.reject(new Error('the new generation never showed as Staging')))]);
+    await deleted;
+    stopWatch();
     const client = new ResumingClient();
     const t = await until('the rotation done on 3 pods without the deleted one', 240_000, async () => {
       const ips = await readyIps();
