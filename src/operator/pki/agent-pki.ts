@@ -59,8 +59,10 @@ export class AgentPki {
   private timer: TimerHandle | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
-  /** Only after start() (the leader): a standby replica never writes the CA or any certificate. */
+  /** Only once start() made its first pass (on the leader): a standby replica never writes the CA or a certificate. */
   private started = false;
+  /** A poke came since the current pass began. */
+  private poked = false;
   /** Workloads whose Secret name is taken by someone else: warned once each. */
   private readonly foreign = new Set<string>();
 
@@ -77,7 +79,6 @@ export class AgentPki {
 
   /** First tick (retried until it succeeds or stop()), so the controller starts with TLS in hand. */
   async start(): Promise<void> {
-    this.started = true;
     for (let delay = 1000; !this.stopped; delay = Math.min(delay * 2, 30_000)) {
       try {
         await this.tick();
@@ -87,12 +88,15 @@ export class AgentPki {
         await new Promise<void>((resolve) => this.options.clock.setTimeout(resolve, delay));
       }
     }
+    this.started = true;
     this.schedule(this.intervalMs);
   }
 
   /** Soon, e.g. when a pod of a new workload appears. */
   poke(): void {
-    if (this.started) this.schedule(500);
+    if (!this.started) return;
+    this.poked = true;
+    this.schedule(500);
   }
 
   async stop(): Promise<void> {
@@ -106,13 +110,20 @@ export class AgentPki {
     if (this.timer) this.options.clock.clearTimeout(this.timer);
     this.timer = this.options.clock.setTimeout(() => {
       this.timer = undefined;
+      // One pass at a time: two would race each other's writes of the same Secrets.
+      if (this.running) {
+        this.schedule(ms);
+        return;
+      }
+      this.poked = false;
       this.running = this.tick()
         .catch((err: unknown) => {
           this.options.logger.error('agent PKI tick failed', { err: (err as Error).message });
         })
         .finally(() => {
           this.running = undefined;
-          this.schedule(this.intervalMs);
+          // A pod that appeared during this pass may not have been in its list.
+          this.schedule(this.poked ? 500 : this.intervalMs);
         });
     }, ms);
   }
