@@ -66,7 +66,6 @@ describe('operator-managed agent PKI', () => {
   afterAll(async () => {
     projecting = false;
     await projector;
-    if (process.env.TKO_PKI_DEBUG) (await import('node:fs')).writeFileSync('/tmp/pki-operator.log', operator.logs().join('\n'));
     for (const a of agents) await a.stop();
     await operator?.stop();
     await rm(dir, { recursive: true, force: true });
