@@ -8,6 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { durationOption, usageError } from './cli-options.ts';
+import { printLiveView, reportFatal } from './live-view.ts';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { startCluster } from '../cluster/cluster.ts';
 import { ATS_TLS_PORT, clusterTools, deployAtsExample, installOperator, kubectl, SERVERNAME } from '../cluster/demo.ts';
@@ -17,9 +18,7 @@ import { DEFAULT_STATE_DIR, REPO_ROOT, layout } from '../cluster/layout.ts';
 import { stopCluster } from '../cluster/teardown.ts';
 import { GROUP, PLURAL, VERSION } from '../src/api/names.ts';
 import type { TicketKeySet } from '../src/api/index.ts';
-import { formatStatus } from '../src/cli/ctl.ts';
 import { formatDuration } from '../src/core/duration.ts';
-import { toKubeError } from '../src/operator/kube/errors.ts';
 import { tlsProbe } from '../test/helpers/tls-probe.ts';
 
 const { values: opts } = parseArgs({
@@ -127,23 +126,20 @@ try {
       else tally.failed++;
       session = probe.newSession ?? session;
     }
-    const current = await get();
-    if (process.stdout.isTTY) console.clear();
-    else console.log('');
-    console.log(formatStatus(current));
-    console.log(
-      `resumption across pods (TLS 1.3, round-robin over ${ips.length} pod IPs): ${tally.resumed} resumed, ${tally.failed} failed, ${tally.fresh} fresh` +
-        (probe ? `   last: ${ip} ${probe.resumed ? 'resumed' : 'full handshake'}` : ''),
-    );
-    console.log(`\nKUBECONFIG=${cluster.kubeconfig} ${cluster.kubectl} get tks,pods -n ${NAMESPACE}    Ctrl-C takes the cluster down.`);
+    printLiveView({
+      tks: await get(),
+      tally,
+      over: ` over ${ips.length} pod IPs`,
+      ...(probe && ip ? { last: { target: ip, resumed: probe.resumed } } : {}),
+      footer: `KUBECONFIG=${cluster.kubeconfig} ${cluster.kubectl} get tks,pods -n ${NAMESPACE}    Ctrl-C takes the cluster down.`,
+    });
     await sleep(refreshMs);
   }
   log(`done: ${tally.resumed} resumed, ${tally.failed} failed`);
   await shutdown(tally.failed > 0 ? 1 : 0);
 } catch (err) {
   if (!stopping) {
-    console.error(`npm run local: ${toKubeError(err, 'Kubernetes API').message}`);
-    if (process.env.TKO_DEBUG && err instanceof Error) console.error(err.stack);
+    reportFatal(COMMAND, err);
     await shutdown(1);
   }
 }

@@ -12,12 +12,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { durationOption, usageError } from './cli-options.ts';
+import { printLiveView, reportFatal } from './live-view.ts';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { READINESS_GATE_CONDITION_TYPE } from '../src/api/names.ts';
 import type { TicketKeySet } from '../src/api/index.ts';
-import { formatStatus } from '../src/cli/ctl.ts';
 import { formatDuration } from '../src/core/duration.ts';
-import { toKubeError } from '../src/operator/kube/errors.ts';
 import { Fleet } from '../test/helpers/fleet.ts';
 import { spawnOperator, type SpawnedOperator } from '../test/helpers/operator.ts';
 import { ticketKeySet, TicketKeySets } from '../test/helpers/ticket-key-sets.ts';
@@ -154,15 +153,13 @@ try {
       else tally.failed++;
       session = probe.newSession ?? session;
     }
-    const current = (await tks.get(NAME)) as unknown as TicketKeySet;
-    if (process.stdout.isTTY) console.clear();
-    else console.log('');
-    console.log(formatStatus(current));
-    console.log(
-      `resumption across pods (TLS 1.3, round-robin): ${tally.resumed} resumed, ${tally.failed} failed, ${tally.fresh} fresh` +
-        (probe ? `   last: ${pod} ${probe.resumed ? 'resumed' : 'full handshake'}` : ''),
-    );
-    console.log('\nCtrl-C stops the stack.');
+    printLiveView({
+      tks: (await tks.get(NAME)) as unknown as TicketKeySet,
+      tally,
+      over: '',
+      ...(probe ? { last: { target: pod, resumed: probe.resumed } } : {}),
+      footer: 'Ctrl-C stops the stack.',
+    });
     await sleep(refreshMs);
   }
   log(`done: ${tally.resumed} resumed, ${tally.failed} failed`);
@@ -170,8 +167,7 @@ try {
 } catch (err) {
   // Errors while stopping (the API server is going away under the loop) are not news.
   if (!stopping) {
-    console.error(`npm run local: ${toKubeError(err, 'Kubernetes API').message}`);
-    if (process.env.TKO_DEBUG && err instanceof Error) console.error(err.stack);
+    reportFatal(COMMAND, err);
     await shutdown(1);
   }
 }
