@@ -13,23 +13,30 @@ export interface Guard {
   release(): void;
 }
 
-export function guardTestbed(dir: string): Guard {
-  const onExit = (): void => killTestbedNow(dir);
+/**
+ * Runs `kill` (synchronous) on exit and on the signals that end a run, then dies of the same
+ * signal; `reaper` is a script started detached with OWNER_PID and `reaperArgs`, which does the
+ * same if this process is SIGKILLed. Shared by the test bed and the cluster.
+ */
+export function guardProcess(kill: () => void, reaper: string, reaperArgs: string[]): Guard {
   const onSignal = (signal: NodeJS.Signals): void => {
-    killTestbedNow(dir);
+    kill();
     release();
     // Die of the same signal, as the process would have without this handler.
     process.kill(process.pid, signal);
   };
-  process.on('exit', onExit);
+  process.on('exit', kill);
   for (const signal of SIGNALS) process.on(signal, onSignal);
 
-  const reaper = spawn(process.execPath, [REAPER, String(process.pid), dir], { detached: true, stdio: 'ignore' });
-  reaper.unref();
+  spawn(process.execPath, [reaper, String(process.pid), ...reaperArgs], { detached: true, stdio: 'ignore' }).unref();
 
   function release(): void {
-    process.off('exit', onExit);
+    process.off('exit', kill);
     for (const signal of SIGNALS) process.off(signal, onSignal);
   }
   return { release };
+}
+
+export function guardTestbed(dir: string): Guard {
+  return guardProcess(() => killTestbedNow(dir), REAPER, [dir]);
 }
