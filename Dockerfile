@@ -49,13 +49,15 @@ ENV PROXY_CONFIG_CORE_LIMIT=0 \
     PROXY_CONFIG_BODY_FACTORY_TEMPLATE_SETS_DIR=/usr/share/trafficserver/body_factory
 RUN install -d /usr/share/trafficserver \
     && cp -a /etc/trafficserver/body_factory /usr/share/trafficserver/body_factory \
-    && echo ticketkeys_bridge.so >> /etc/trafficserver/plugin.config \
+    && echo 'ticketkeys_bridge.so --ack-fifo=/run/trafficserver/ticketkeys-acks' >> /etc/trafficserver/plugin.config \
     && chown 65532:65532 /etc/trafficserver
 USER 65532:65532
 # Core dumps off before exec (a traffic_server core would hold the ticket keys; Kubernetes has no
 # field for RLIMIT_CORE): traffic_server inherits the limit, and proxy.config.core_limit 0 agrees.
 # Layout for a chart (docs/images.md): config in /etc/trafficserver (mount a ConfigMap over it),
-# mgmtapi.sock in /run/trafficserver (an emptyDir shared with the agent sidecar), logs and cache
+# mgmtapi.sock in /run/trafficserver (an emptyDir shared with the agent sidecar; the plugin writes
+# its install acks to the FIFO /run/trafficserver/ticketkeys-acks the agent creates with
+# --ack-fifo, dropped and counted while no agent reads it), logs and cache
 # in /var/log/trafficserver and /var/cache/trafficserver (emptyDirs with a read-only root).
 ENTRYPOINT ["/bin/sh", "-c", "ulimit -c 0 && exec traffic_manager \"$@\"", "traffic_manager"]
 

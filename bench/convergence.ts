@@ -2,7 +2,8 @@
 //
 //   npm run bench:convergence -- [--json] [--pods 10,100,1000] [--rotations 20]
 //                                [--ats-delay-pods 10,100] [--wide-pods 100] [--ats-delay-ms 300]
-//                                [--wide-concurrency 128]
+//                                [--wide-concurrency 128] [--real-ats-pods 10] [--real-ats-confirm ack,stats]
+//                                [--ack-model-pods 100] [--ack-delay-ms 5]
 //
 // One test bed (kube-apiserver + etcd) and one real `tko operator` process per size (operator
 // defaults: --push-concurrency 16, --workers 4, --resync-period 60s, --agent-timeout 5s). Per size N: a namespace with N Pod
@@ -26,16 +27,28 @@
 // (real ATS publishes its stats ~300 ms late, and the agent answers a PUT only once it reads the
 // ring back); --wide-pods: with that delay and the operator's --push-concurrency raised to
 // --wide-concurrency.
-// Results: bench/results/convergence.json (and stdout with --json). No key bytes are reported.
-import { execFileSync } from 'node:child_process';
+// --real-ats-pods: those sizes with REAL ATS 9 processes (the bridge plugin loaded with
+// --ack-fifo, stats synced every 100 ms as in the `ats` image) instead of the in-memory bridge:
+// the agents (still in this process) use the real Ats9Bridge over each ATS's mgmtapi.sock, once
+// per --real-ats-confirm mode: `ack` (the plugin confirms installs over the FIFO, issue 12) and
+// `stats` (no ack channel: the agent reads the ring back from the plugin stats). ATS instances
+// are restarted between modes (a new TicketKeySet starts again at generation 1).
+// --ack-model-pods: in-memory sizes modelling the ack design: the bridge's stats show an install
+// after --ats-delay-ms, but the install is confirmed after --ack-delay-ms (the plugin's ack).
+// Results: bench/results/convergence.json, merged: a run replaces only the entries of the
+// variants it ran (same pods, bridge, confirm, delay, concurrency) and keeps the others (and
+// stdout with --json). No key bytes are reported.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { startAgent, type RunningAgent } from '../src/agent/agent.ts';
+import type { AtsBridge, InstallReceipt, RingInstall } from '../src/agent/ats-bridge.ts';
+import { Ats9Bridge } from '../src/agent/ats9/ats9-bridge.ts';
 import { MemoryBridge } from '../src/agent/memory-bridge.ts';
+import { ringFingerprint } from '../src/core/fingerprint.ts';
+import { startAts, type AtsInstance } from '../src/dev/ats.ts';
 import { ANNOTATION_ROTATE_NOW } from '../src/api/names.ts';
 import type { TicketKeySet } from '../src/api/index.ts';
 import { createDevCerts, issueAgentCert, writeDevCerts, type PemPair } from '../src/dev/certs.ts';
@@ -45,6 +58,7 @@ import { FakePods } from '../test/helpers/pods.ts';
 import { ticketKeySet, TicketKeySets } from '../test/helpers/ticket-key-sets.ts';
 import { REPO_ROOT } from '../test/testbed/testbed.ts';
 import { BenchCleanups } from './cleanups.ts';
+import { apiserverRequests, dist, machineFacts, mapBounded as mapBoundedUntil, percentile, procStat } from './measure.ts';
 import { startBenchTestbed } from './testbed.ts';
 
 const RESULT_FILE = join(REPO_ROOT, 'bench', 'results', 'convergence.json');
@@ -84,10 +98,14 @@ const { values: args } = parseArgs({
     // --wide-concurrency (an operator flag, default 16): how far fan-out width hides the delay.
     'wide-pods': { type: 'string', default: '' },
     'wide-concurrency': { type: 'string', default: '128' },
+    'real-ats-pods': { type: 'string', default: '' },
+    'real-ats-confirm': { type: 'string', default: 'ack,stats' },
+    'ack-model-pods': { type: 'string', default: '' },
+    'ack-delay-ms': { type: 'string', default: '5' },
     dir: { type: 'string', default: join(REPO_ROOT, '.tko', 'bench-convergence') },
   },
 });
-const SIZES = args.pods.split(',').map((s) => Number(s.trim()));
+const SIZES = args.pods.trim() === '' ? [] : args.pods.split(',').map((s) => Number(s.trim())); // '' with --real-ats-pods alone
 if (SIZES.some((n) => !Number.isInteger(n) || n < 1 || n > 10_000)) throw new Error('--pods: comma-separated integers in 1..10000');
 const ROTATIONS = Number(args.rotations);
 if (!Number.isInteger(ROTATIONS) || ROTATIONS < 1 || ROTATIONS > 1000) throw new Error('--rotations: an integer in 1..1000');
@@ -102,12 +120,107 @@ const WIDE_SIZES = args['wide-pods'] === '' ? [] : args['wide-pods'].split(',').
 if (WIDE_SIZES.some((n) => !Number.isInteger(n) || n < 1 || n > 10_000)) throw new Error('--wide-pods: comma-separated integers in 1..10000');
 const WIDE_CONCURRENCY = Number(args['wide-concurrency']);
 if (!Number.isInteger(WIDE_CONCURRENCY) || WIDE_CONCURRENCY < 1 || WIDE_CONCURRENCY > 1000) throw new Error('--wide-concurrency: an integer in 1..1000');
+const sizeList = (flag: string, v: string) => {
+  const out = v === '' ? [] : v.split(',').map((x) => Number(x.trim()));
+  if (out.some((n) => !Number.isInteger(n) || n < 1 || n > 10_000)) throw new Error(`--${flag}: comma-separated integers in 1..10000`);
+  return out;
+};
+const REAL_ATS_SIZES = sizeList('real-ats-pods', args['real-ats-pods']);
+if (REAL_ATS_SIZES.some((n) => n > 50)) throw new Error('--real-ats-pods: at most 50 real ATS processes');
+const REAL_ATS_CONFIRM = args['real-ats-confirm'].split(',').map((x) => x.trim());
+if (REAL_ATS_CONFIRM.some((c) => c !== 'ack' && c !== 'stats')) throw new Error('--real-ats-confirm: ack and/or stats');
+const ACK_MODEL_SIZES = sizeList('ack-model-pods', args['ack-model-pods']);
+const ACK_DELAY_MS = Number(args['ack-delay-ms']);
+if (!Number.isInteger(ACK_DELAY_MS) || ACK_DELAY_MS < 0 || ACK_DELAY_MS > 1500) throw new Error('--ack-delay-ms: milliseconds in 0..1500');
 const DEFAULT_PUSH_CONCURRENCY = 16; // the operator's --push-concurrency default
-const RUNS = [
-  ...SIZES.map((n) => ({ n, delayMs: 0, pushConcurrency: DEFAULT_PUSH_CONCURRENCY })),
-  ...DELAY_SIZES.map((n) => ({ n, delayMs: ATS_DELAY_MS, pushConcurrency: DEFAULT_PUSH_CONCURRENCY })),
-  ...WIDE_SIZES.map((n) => ({ n, delayMs: ATS_DELAY_MS, pushConcurrency: WIDE_CONCURRENCY })),
+
+/** Which ATS stands behind the agents and how an install is confirmed. */
+type Variant =
+  | { bridge: 'memory'; confirm: 'stats'; delayMs: number }
+  | { bridge: 'memory'; confirm: 'ack'; delayMs: number; ackDelayMs: number }
+  | { bridge: 'ats'; confirm: 'ack' | 'stats' };
+interface Run {
+  n: number;
+  pushConcurrency: number;
+  variant: Variant;
+}
+const RUNS: Run[] = [
+  ...SIZES.map((n) => ({ n, pushConcurrency: DEFAULT_PUSH_CONCURRENCY, variant: { bridge: 'memory', confirm: 'stats', delayMs: 0 } as const })),
+  ...DELAY_SIZES.map((n) => ({ n, pushConcurrency: DEFAULT_PUSH_CONCURRENCY, variant: { bridge: 'memory', confirm: 'stats', delayMs: ATS_DELAY_MS } as const })),
+  ...WIDE_SIZES.map((n) => ({ n, pushConcurrency: WIDE_CONCURRENCY, variant: { bridge: 'memory', confirm: 'stats', delayMs: ATS_DELAY_MS } as const })),
+  ...ACK_MODEL_SIZES.map((n) => ({
+    n,
+    pushConcurrency: DEFAULT_PUSH_CONCURRENCY,
+    variant: { bridge: 'memory', confirm: 'ack', delayMs: ATS_DELAY_MS, ackDelayMs: ACK_DELAY_MS } as const,
+  })),
+  ...REAL_ATS_SIZES.flatMap((n) =>
+    REAL_ATS_CONFIRM.map((confirm) => ({ n, pushConcurrency: DEFAULT_PUSH_CONCURRENCY, variant: { bridge: 'ats', confirm } as Variant })),
+  ),
 ];
+const variantLabel = (v: Variant) =>
+  v.bridge === 'ats' ? `real ATS, confirmed by ${v.confirm}` : `in-memory ATS, stats delay ${v.delayMs} ms${v.confirm === 'ack' ? `, ack after ${v.ackDelayMs} ms` : ''}`;
+
+/**
+ * The in-memory bridge modelling the ack channel: the stats show an install after applyDelayMs,
+ * but installWithReceipt confirms it after ackDelayMs, and readInstalled reports the acked ring
+ * until the stats show it (as Ats9Bridge's overlay does).
+ */
+class AckModelBridge extends MemoryBridge {
+  readonly ackDelayMs: number;
+  #acked: { generation: number; keyCount: number; ringFingerprint: string; until: number } | null = null;
+  constructor(applyDelayMs: number, ackDelayMs: number) {
+    super();
+    this.applyDelayMs = applyDelayMs;
+    this.ackDelayMs = ackDelayMs;
+  }
+  async installWithReceipt(ring: RingInstall): Promise<InstallReceipt | undefined> {
+    const before = await this.readInstalled();
+    await this.install(ring);
+    await sleep(this.ackDelayMs);
+    if ((await this.readInstalled()).rejected !== before.rejected) return undefined; // the stats path reports it
+    const fp = ringFingerprint(Buffer.concat(ring.keys));
+    this.#acked = { generation: ring.generation, keyCount: ring.keys.length, ringFingerprint: fp, until: performance.now() + 3000 };
+    return { via: 'ack', generation: ring.generation, keyCount: ring.keys.length, ringFingerprint: fp };
+  }
+  override async readInstalled() {
+    const s = await super.readInstalled();
+    const a = this.#acked;
+    if (a && s.generation < a.generation && performance.now() < a.until) return { ...s, generation: a.generation, keyCount: a.keyCount, ringFingerprint: a.ringFingerprint };
+    return s;
+  }
+}
+
+/** Real ATS instances per size, kept across confirm modes (restarted in between). */
+const realFleets = new Map<number, { ats: AtsInstance[]; used: boolean }>();
+const realAtsIp = (i: number) => `127.1.210.${i + 1}`;
+const ackFifoOf = (ats: AtsInstance) => join(ats.runtimeDir, 'ticketkeys-acks');
+
+async function realFleet(n: number): Promise<AtsInstance[]> {
+  let fleet = realFleets.get(n);
+  if (!fleet) {
+    const t0 = Date.now();
+    const ats: AtsInstance[] = [];
+    cleanups.push(async () => {
+      await mapBounded(ats, 4, (a) => a.stop());
+    });
+    // A few at a time: each start takes ~4.5 s of a shared CPU.
+    await mapBounded(Array.from({ length: n }, (_, i) => i), 3, async (i) => {
+      const dir = join(args.dir, 'ats', String(i));
+      const a = await startAts({ dir, addr: realAtsIp(i), pluginArgs: [`--ack-fifo=${join(dir, 'run', 'ticketkeys-acks')}`] });
+      ats[i] = a;
+    });
+    log(`N=${n}: ${n} real ATS processes up in ${Date.now() - t0} ms`);
+    fleet = { ats, used: false };
+    realFleets.set(n, fleet);
+    // Stopped with the last cleanup; runSize's own cleanup (agents) is popped per run.
+  } else if (fleet.used) {
+    const t0 = Date.now();
+    await mapBounded(fleet.ats, 3, (a) => a.restart()); // pushed keys and generation gone
+    log(`N=${n}: ${n} real ATS processes restarted in ${Date.now() - t0} ms`);
+  }
+  fleet.used = true;
+  return fleet.ats;
+}
 
 const log = (line: string) => {
   if (!args.json) process.stderr.write(`[bench:convergence] ${line}\n`);
@@ -118,68 +231,23 @@ const cleanups = new BenchCleanups(log);
 /** 127.1.0.0/16, one address per pod, .1–.250 in each /24 (no test uses this range). */
 const podIp = (size: number, i: number) => `127.1.${(size === 1000 ? 100 : size === 100 ? 50 : 0) + Math.floor(i / 250)}.${(i % 250) + 1}`;
 
-async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length && !cleanups.stopping) {
-        const i = next++;
-        out[i] = await fn(items[i]!, i);
-      }
-    }),
-  );
-  return out;
-}
+/** measure.ts's mapBounded, given up when the run is stopping. */
+const mapBounded = <T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> => mapBoundedUntil(items, limit, fn, () => cleanups.stopping);
 
-function percentile(values: number[], p: number): number | null {
-  if (values.length === 0) return null;
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
-const dist = (values: number[]) => ({
-  n: values.length,
-  p50: percentile(values, 50),
-  p99: percentile(values, 99),
-  min: values.length ? Math.min(...values) : null,
-  max: values.length ? Math.max(...values) : null,
-});
-
-// ---- operator process facts from /proc ----
-const CLK_TCK = 100; // USER_HZ on Linux
-async function procStat(pid: number): Promise<{ cpuSeconds: number; rssMb: number; hwmMb: number }> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime (fields 14, 15)
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = (k: string) => Number(/^\S+:\s+(\d+)/m.exec(status.split('\n').find((l) => l.startsWith(`${k}:`)) ?? '')?.[1] ?? NaN);
-  return { cpuSeconds, rssMb: Math.round(kb('VmRSS') / 102.4) / 10, hwmMb: Math.round(kb('VmHWM') / 102.4) / 10 };
-}
-
-// ---- API server request counts ----
-async function apiserverRequests(kc: KubeConfig): Promise<Map<string, number>> {
-  const url = new URL('/metrics', kc.getCurrentCluster()!.server);
-  const opts: RequestOptions = { method: 'GET', hostname: url.hostname, port: url.port, path: url.pathname };
-  await kc.applyToHTTPSOptions(opts);
-  const body = await new Promise<string>((resolve, reject) => {
-    const req = httpsRequest(opts, (res) => {
-      let data = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (data += d));
-      res.on('end', () => (res.statusCode === 200 ? resolve(data) : reject(new Error(`/metrics: HTTP ${res.statusCode}`))));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-  const counts = new Map<string, number>();
-  for (const line of body.split('\n')) {
-    if (!line.startsWith('apiserver_request_total{')) continue;
-    const labels = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (!labels.resource) continue; // /metrics, /healthz…: not an API object
-    const key = `${labels.verb} ${labels.resource}${labels.subresource ? `/${labels.subresource}` : ''}`;
-    counts.set(key, (counts.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+async function makeBridge(variant: Variant, ats: AtsInstance | undefined): Promise<AtsBridge> {
+  if (variant.bridge === 'ats') {
+    const target = { socketPath: ats!.mgmtSocket };
+    return variant.confirm === 'ack' ? Ats9Bridge.create(target, { ackFifo: ackFifoOf(ats!) }) : new Ats9Bridge(target);
   }
-  return counts;
+  if (variant.confirm === 'ack') return new AckModelBridge(variant.delayMs, variant.ackDelayMs);
+  return Object.assign(new MemoryBridge(), { applyDelayMs: variant.delayMs });
+}
+
+/** Sum of one labelled counter over every agent. */
+async function sumCounter(agents: RunningAgent[], pick: (a: RunningAgent) => { get(): Promise<{ values: Array<{ value: number; labels: Record<string, string | number> }> }> }, label: string) {
+  const out: Record<string, number> = {};
+  for (const a of agents) for (const v of (await pick(a).get()).values) out[String(v.labels[label])] = (out[String(v.labels[label])] ?? 0) + v.value;
+  return out;
 }
 
 // ---- one size ----
@@ -189,13 +257,16 @@ interface Sample {
   statusConvergedMs: number | null;
 }
 
-async function runSize(kc: KubeConfig, kubeconfig: string, n: number, delayMs: number, pushConcurrency: number, operatorRef: { op?: BenchOperator }, certs: Awaited<ReturnType<typeof createDevCerts>>, files: Awaited<ReturnType<typeof writeDevCerts>>) {
-  const namespace = `bench-conv-${n}${delayMs ? `-delay${delayMs}` : ''}${pushConcurrency !== DEFAULT_PUSH_CONCURRENCY ? `-c${pushConcurrency}` : ''}`;
+async function runSize(kc: KubeConfig, kubeconfig: string, n: number, variant: Variant, pushConcurrency: number, operatorRef: { op?: BenchOperator }, certs: Awaited<ReturnType<typeof createDevCerts>>, files: Awaited<ReturnType<typeof writeDevCerts>>) {
+  const delayMs = variant.bridge === 'memory' ? variant.delayMs : 0;
+  const tag = variant.bridge === 'ats' ? `-ats-${variant.confirm}` : `${delayMs ? `-delay${delayMs}` : ''}${variant.confirm === 'ack' ? '-ack' : ''}`;
+  const namespace = `bench-conv-${n}${tag}${pushConcurrency !== DEFAULT_PUSH_CONCURRENCY ? `-c${pushConcurrency}` : ''}`;
+  const fleetAts = variant.bridge === 'ats' ? await realFleet(n) : undefined;
   const core = kc.makeApiClient(CoreV1Api);
   await core.createNamespace({ body: { metadata: { name: namespace } } });
   await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'default' } } });
   const names = Array.from({ length: n }, (_, i) => `ats-${i}`);
-  const ips = names.map((_, i) => podIp(n, i));
+  const ips = names.map((_, i) => (fleetAts ? realAtsIp(i) : podIp(n, i)));
 
   let t0 = Date.now();
   const pemPairs: PemPair[] = await mapBounded(names, 8, (pod) => issueAgentCert(certs.ca, { namespace, pod }));
@@ -205,12 +276,13 @@ async function runSize(kc: KubeConfig, kubeconfig: string, n: number, delayMs: n
   const logger = createLogger({ component: 'bench-agent', level: 'error' });
   const clientCa = await readFile(files.caCert, 'utf8');
   t0 = Date.now();
-  const agents: RunningAgent[] = await mapBounded(names, 16, (_, i) =>
+  const bridges: AtsBridge[] = new Array<AtsBridge>(n);
+  const agents: RunningAgent[] = await mapBounded(names, 16, async (_, i) =>
     startAgent({
       listen: { host: ips[i]!, port: AGENT_PORT },
       healthListen: { host: ips[i]!, port: 0 },
       tls: { cert: pemPairs[i]!.cert, key: pemPairs[i]!.key, clientCa },
-      bridge: Object.assign(new MemoryBridge(), { applyDelayMs: delayMs }),
+      bridge: (bridges[i] = await makeBridge(variant, fleetAts?.[i])),
       logger,
       // Many agents share this process: a slower re-assert than the sidecar's 300 ms keeps
       // their background reads from competing with the operator for the 2 CPUs.
@@ -347,13 +419,31 @@ async function runSize(kc: KubeConfig, kubeconfig: string, n: number, delayMs: n
     }
   }
   const full = samples.map((s) => s.promotedMs);
+  const confirmations = await sumCounter(agents, (a) => a.metrics.installConfirmations, 'via');
+  const installResults = await sumCounter(agents, (a) => a.metrics.installs, 'result');
+  const reasserts = await sumCounter(agents, (a) => a.metrics.reasserts, 'result');
+  const ackRecords: Record<string, number> = {};
+  for (const b of bridges) {
+    for (const [k, v] of Object.entries(b.ackChannelStats?.()?.records ?? {})) ackRecords[k] = (ackRecords[k] ?? 0) + v;
+  }
+  const durations = await Promise.all(agents.map(async (a) => (await a.metrics.installDuration.get()).values));
+  const sumOf = (suffix: string) => durations.flat().filter((v) => v.metricName?.endsWith(suffix)).reduce((x, v) => x + v.value, 0);
+  const installCount = sumOf('_count');
   const target = TARGET_P50_MS[n];
   const p50 = percentile(full, 50);
   return {
     pods: n,
     atsStatsDelayMs: delayMs,
+    bridge: variant.bridge === 'ats' ? 'real-ats' : 'memory',
+    confirm: variant.confirm,
+    ...(variant.bridge === 'memory' && variant.confirm === 'ack' ? { ackDelayMs: variant.ackDelayMs } : {}),
     pushConcurrency,
     rotations,
+    agentInstallConfirmations: confirmations,
+    agentPutResults: installResults,
+    agentReasserts: reasserts,
+    ...(Object.keys(ackRecords).length ? { agentAckRecords: ackRecords } : {}),
+    agentInstallMeanMs: installCount > 0 ? Math.round((sumOf('_sum') / installCount) * 10000) / 10 : null,
     setup: { certIssueMs, agentStartMs, podCreateMs, firstRingMs, promotionTimeout },
     stagedAllAckedMs: dist(samples.map((s) => s.stagedMs)),
     fullRotationAllAckedMs: dist(full),
@@ -389,15 +479,22 @@ try {
   cleanups.push(async () => operatorRef.op?.stop());
 
   const sizes: Array<Record<string, unknown>> = [];
-  for (const { n, delayMs, pushConcurrency } of RUNS) {
+  for (const { n, variant, pushConcurrency } of RUNS) {
     if (cleanups.stopping) break;
     try {
-      const r = await runSize(kc, testbed.kubeconfig, n, delayMs, pushConcurrency, operatorRef, certs, files);
+      const r = await runSize(kc, testbed.kubeconfig, n, variant, pushConcurrency, operatorRef, certs, files);
       sizes.push(r);
-      log(`N=${n} (ATS stats delay ${delayMs} ms, push concurrency ${pushConcurrency}): full rotation p50 ${r.fullRotationAllAckedMs.p50} ms, p99 ${r.fullRotationAllAckedMs.p99} ms; operator ${r.operator.cpuSecondsPerRotation} CPU s/rotation, RSS ${r.operator.rssMbAfter} MB; ${r.apiRequestsPerRotationTotal} API requests/rotation`);
+      log(`N=${n} (${variantLabel(variant)}, push concurrency ${pushConcurrency}): confirmations ${JSON.stringify(r.agentInstallConfirmations)}, mean install ${r.agentInstallMeanMs} ms; full rotation p50 ${r.fullRotationAllAckedMs.p50} ms, p99 ${r.fullRotationAllAckedMs.p99} ms; operator ${r.operator.cpuSecondsPerRotation} CPU s/rotation, RSS ${r.operator.rssMbAfter} MB; ${r.apiRequestsPerRotationTotal} API requests/rotation`);
     } catch (err) {
       log(`N=${n}: failed: ${(err as Error).message}`);
-      sizes.push({ pods: n, atsStatsDelayMs: delayMs, pushConcurrency, error: (err as Error).message.slice(0, 500) });
+      sizes.push({
+        pods: n,
+        atsStatsDelayMs: variant.bridge === 'memory' ? variant.delayMs : 0,
+        bridge: variant.bridge === 'ats' ? 'real-ats' : 'memory',
+        confirm: variant.confirm,
+        pushConcurrency,
+        error: (err as Error).message.slice(0, 500),
+      });
     }
     // Each size's operator and agents stop before the next size starts.
     await operatorRef.op?.stop();
@@ -406,12 +503,25 @@ try {
     if (c && !cleanups.stopping) await c();
   }
 
+  // Merge: this run's entries replace those of the same variant; every other entry stays.
+  const now = new Date().toISOString();
+  const keyOf = (e: Record<string, unknown>) =>
+    [e.pods, e.bridge ?? 'memory', e.confirm ?? 'stats', e.atsStatsDelayMs ?? 0, e.ackDelayMs ?? '', e.pushConcurrency].join('|');
+  let previous: { date?: string; sizes?: Array<Record<string, unknown>> } = {};
+  try {
+    previous = JSON.parse(await readFile(RESULT_FILE, 'utf8')) as typeof previous;
+  } catch {
+    // first run
+  }
+  const fresh = new Set(sizes.map(keyOf));
+  const merged = [
+    ...(previous.sizes ?? []).filter((e) => !fresh.has(keyOf(e))).map((e) => ({ measuredAt: previous.date, ...e })),
+    ...sizes.map((e) => ({ measuredAt: now, ...e })),
+  ];
   const result = {
     benchmark: 'convergence',
-    date: new Date().toISOString(),
-    node: process.version,
-    cpus: (await readFile('/proc/cpuinfo', 'utf8')).split('\n').filter((l) => l.startsWith('processor')).length,
-    kernel: execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim(),
+    date: now,
+    ...(await machineFacts()),
     method:
       'One test bed (kube-apiserver + etcd) and one tko operator process per size (flags at their defaults but --push-concurrency, ' +
       'see pushConcurrency; the default is 16). ' +
@@ -422,9 +532,17 @@ try {
       'Operator CPU/RSS from /proc; API requests from apiserver_request_total less the benchmark\'s own requests, on the resources the ' +
       'operator uses (the API server\'s own lease renewals and watch restarts apart). The agents and ' +
       'the operator share the machine\'s CPUs with the API server and etcd. atsStatsDelayMs > 0: the bridge shows an install ' +
-      'only after that long, as real ATS publishes its stats late (the agent answers a PUT only once its read-back sees the ring).',
+      'only after that long, as real ATS publishes its stats late (the agent answers a PUT only once its read-back sees the ring). ' +
+      'bridge real-ats: N real ATS 9 processes (traffic_manager + traffic_server, 1 exec thread each, the ticketkeys_bridge plugin ' +
+      'with --ack-fifo, stats synced every 100 ms as in the ats image) on 127.1.210.x, the agents (still in this process, ' +
+      're-assert every 2 s) on the real Ats9Bridge over each mgmtapi.sock; confirm ack: installs confirmed by the plugin over ' +
+      'its ack FIFO (issue 12), confirm stats: read back from the plugin stats; agentInstallConfirmations counts which path each ' +
+      'install took, agentInstallMeanMs is the agents\' mean PUT install time. bridge memory with confirm ack: the in-memory ' +
+      'bridge still shows installs in its stats only after atsStatsDelayMs, but confirms them after ackDelayMs (the ack channel ' +
+      'model). Entries carry measuredAt: a run replaces only the variants it measured. Runs from 2026-12-06T19:00Z shared the ' +
+      '2 CPUs with other work (other agents\' builds and tests), so absolute times are pessimistic.',
     rotationsPerSize: ROTATIONS,
-    sizes,
+    sizes: merged,
     fileBasedAlternative: FILE_BASED,
   };
   await mkdir(dirname(RESULT_FILE), { recursive: true });

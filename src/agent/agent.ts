@@ -63,6 +63,7 @@ export interface RunningAgent {
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const { bridge, logger } = options;
   const metrics = new AgentMetrics();
+  if (bridge.ackChannelStats) metrics.ackChannelSource = () => bridge.ackChannelStats?.();
   const readbackDeadlineMs = options.readbackDeadlineMs ?? 2000;
   const keeper = new RingKeeper({ bridge, logger, metrics, readbackDeadlineMs });
   const files = options.tlsFiles;

@@ -36,6 +36,43 @@ export interface SessionCacheStats {
   hits?: number;
 }
 
+/**
+ * The plugin's own confirmation of an install, read from its ack channel (ATS 9:
+ * ats9/ack-channel.ts) rather than from its stats. Untrusted input: stats read-back stays the
+ * periodic truth check.
+ */
+export interface InstallReceipt {
+  via: 'ack';
+  generation: number;
+  keyCount: number;
+  ringFingerprint: string;
+}
+
+/** The plugin refused the ring and said why over its ack channel (`reason`: the plugin's token). */
+export class AtsRejectedError extends Error {
+  override name = 'AtsRejectedError';
+  readonly reason: string;
+  /** The generation the plugin holds. */
+  readonly installedGeneration: number;
+  constructor(reason: string, installedGeneration: number) {
+    super(`ATS plugin rejected the ring: ${reason}`);
+    this.reason = reason;
+    this.installedGeneration = installedGeneration;
+  }
+}
+
+/**
+ * ATS's own session-ticket counters since traffic_server started. ATS 9.2: the records
+ * proxy.process.ssl.total_tickets_not_found and proxy.process.ssl.total_tickets_verified_old_key
+ * (see ats9/tls-records.ts).
+ */
+export interface TlsTicketStats {
+  /** Tickets no key could decrypt (a resumption that fell back to a full handshake). */
+  ticketsNotFound: number;
+  /** Tickets decrypted with a key other than the encrypting one. */
+  ticketsVerifiedOldKey: number;
+}
+
 /** Thrown when ATS cannot be reached (down, restarting, socket missing): the agent answers 503. */
 export class AtsUnavailableError extends Error {
   override name = 'AtsUnavailableError';
@@ -44,6 +81,12 @@ export class AtsUnavailableError extends Error {
 export interface AtsBridge {
   /** Hands the ring to ATS. Resolves when the message is delivered, not when it is applied. */
   install(ring: RingInstall): Promise<void>;
+  /**
+   * Optional, bridges with a confirmation channel: install() that then waits briefly for the
+   * plugin's receipt (AtsRejectedError when it refused the ring). Undefined when no receipt came:
+   * the caller confirms through readInstalled().
+   */
+  installWithReceipt?(ring: RingInstall): Promise<InstallReceipt | undefined>;
   /** Reads what ATS holds now. */
   readInstalled(): Promise<AtsInstalled>;
   flushSessionCache(): Promise<void>;
@@ -57,5 +100,21 @@ export interface AtsBridge {
    * (the agent, traffic_ctl, another sidecar). ATS 9: record proxy.node.config.reconfigure_time.
    */
   readReconfigureTime(): Promise<number>;
+  /**
+   * ATS's session-ticket counters (the resumption SLO signal). Optional: a bridge that cannot
+   * read them leaves it out, and the agent's GET /v1/ring then has no `tls`.
+   */
+  readTlsTicketStats?(): Promise<TlsTicketStats>;
+  /** Records of the plugin's confirmation channel by outcome; undefined without one. */
+  ackChannelStats?(): AckChannelStats | undefined;
   close(): Promise<void>;
+}
+
+export interface AckChannelStats {
+  /** Records read, by outcome (matched, late, unmatched, flush, invalid, oversized). */
+  records: Record<string, number>;
+  /** Acks the plugin could not write (plugin.ticketkeys.acks_dropped, last read); undefined: not read yet. */
+  pluginDropped: number | undefined;
+  /** Acked installs the stats later showed (verified) or did not show in time (unverified: the stats won). */
+  statsChecks?: { verified: number; unverified: number };
 }

@@ -2,7 +2,7 @@
 // same loss of keys on restart) without ATS. For unit tests and scale benchmarks only: it
 // proves nothing about ATS, so no test about ATS may use it.
 import { KEY_BYTES, ringFingerprint } from '../core/fingerprint.ts';
-import { AtsUnavailableError, type AtsBridge, type AtsInstalled, type RingInstall, type SessionCacheStats } from './ats-bridge.ts';
+import { AtsUnavailableError, type AtsBridge, type AtsInstalled, type RingInstall, type SessionCacheStats, type TlsTicketStats } from './ats-bridge.ts';
 import { MAX_RING_KEYS } from './protocol.ts';
 
 export interface MemoryBridgeOptions {
@@ -24,6 +24,12 @@ export class MemoryBridge implements AtsBridge {
    * one (generation 0, like file keys) until the agent re-installs its own.
    */
   reloadLoadsFileKeys = false;
+  /**
+   * ATS's ticket counters as readTlsTicketStats() reports them (settable by tests and
+   * benchmarks); null: this bridge cannot read them (readTlsTicketStats throws, as a bridge
+   * whose ATS does not publish them). Reset to zero by start(), like ATS's own stats.
+   */
+  tlsTicketStats: TlsTicketStats | null = { ticketsNotFound: 0, ticketsVerifiedOldKey: 0 };
 
   #down = false;
   #ring: Buffer = Buffer.alloc(0);
@@ -53,6 +59,7 @@ export class MemoryBridge implements AtsBridge {
     this.#startTime = Math.max(Math.floor(Date.now() / 1000), this.#startTime + 1);
     this.#setRing(Buffer.alloc(0), 0);
     this.#sessions.clear();
+    if (this.tlsTicketStats) this.tlsTicketStats = { ticketsNotFound: 0, ticketsVerifiedOldKey: 0 };
   }
 
   restart(): void {
@@ -140,6 +147,12 @@ export class MemoryBridge implements AtsBridge {
   async readReconfigureTime(): Promise<number> {
     this.#check();
     return this.#reconfigureTime;
+  }
+
+  async readTlsTicketStats(): Promise<TlsTicketStats> {
+    this.#check();
+    if (!this.tlsTicketStats) throw new Error('memory bridge: ticket counters not published');
+    return { ...this.tlsTicketStats };
   }
 
   async close(): Promise<void> {

@@ -23,6 +23,11 @@ export class AgentMetrics {
   readonly configLastReload: Gauge;
   readonly configKeysReasserted: Counter;
   readonly configProblems: Counter;
+  readonly installConfirmations: Counter<'via'>;
+  /** Set by startAgent when the bridge has a confirmation channel (collect-time read). */
+  ackChannelSource:
+    | (() => { records: Record<string, number>; pluginDropped: number | undefined; statsChecks?: { verified: number; unverified: number } } | undefined)
+    | undefined;
 
   constructor() {
     const registers = [this.registry];
@@ -100,6 +105,45 @@ export class AgentMetrics {
       name: 'tko_agent_config_problems_total',
       help: 'Unusable readings of the config directory (garbage, binary data, symlink loop): ignored, no reload',
       registers,
+    });
+    this.installConfirmations = new Counter({
+      name: 'tko_agent_install_confirmations_total',
+      help: "Ring installs proven by the plugin's ack channel (via=ack) or by reading its stats back (via=stats)",
+      labelNames: ['via'],
+      registers,
+    });
+    for (const via of ['ack', 'stats']) this.installConfirmations.inc({ via }, 0);
+    const source = () => this.ackChannelSource?.();
+    // Counters kept by the bridge, copied at scrape time (reset + inc to the bridge's total).
+    new Counter({
+      name: 'tko_agent_ack_records_total',
+      help: 'Records read from the plugin ack channel by outcome (matched, late, unmatched, flush, invalid, oversized)',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [outcome, n] of Object.entries(source()?.records ?? {})) this.inc({ outcome }, n);
+      },
+    });
+    new Counter({
+      name: 'tko_agent_acks_checked_by_stats_total',
+      help: 'Acked installs the plugin stats later showed (result=verified) or did not show within 3 s (result=unverified: the stats are believed, the ring re-asserted)',
+      labelNames: ['result'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [result, n] of Object.entries(source()?.statsChecks ?? {})) this.inc({ result }, n);
+      },
+    });
+    new Gauge({
+      name: 'tko_agent_plugin_acks_dropped',
+      help: 'Ack records the plugin could not write (no reader, FIFO full or missing): plugin.ticketkeys.acks_dropped at the last stats read',
+      registers,
+      collect() {
+        const d = source()?.pluginDropped;
+        if (d === undefined) this.reset();
+        else this.set(d);
+      },
     });
     for (const result of ['installed', 'unchanged', 'ats_unavailable', 'readback_timeout', 'error'] as const) this.installs.inc({ result }, 0);
     collectDefaultMetrics({ register: this.registry, prefix: 'tko_agent_' });

@@ -81,6 +81,18 @@ export const LastReload = Type.Object({
 });
 export type LastReload = Static<typeof LastReload>;
 
+/**
+ * ATS's own session-ticket counters since traffic_server started (ATS 9: records
+ * proxy.process.ssl.total_tickets_not_found and proxy.process.ssl.total_tickets_verified_old_key).
+ */
+export const TlsTicketCounters = Type.Object({
+  /** Tickets no key in ATS's ring could decrypt: each one a resumption that fell back to a full handshake. */
+  ticketsNotFound: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+  /** Tickets decrypted with a key other than the encrypting one (resumed, and renewed under the active key). */
+  ticketsVerifiedOldKey: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+});
+export type TlsTicketCounters = Static<typeof TlsTicketCounters>;
+
 export const GetRingResponse = Type.Object({
   /** What ATS holds now, from the bridge plugin's stats. generation 0: nothing pushed since start. */
   ats: Type.Object({
@@ -100,6 +112,13 @@ export const GetRingResponse = Type.Object({
   configHash: Type.Optional(Type.String()),
   /** The last ATS configuration reload the agent saw and verified. Optional, as configHash. */
   lastReload: Type.Optional(LastReload),
+  /**
+   * TlsTicketCounters, when the bridge can read them (absent from older agents, and while ATS
+   * does not publish them). Declared loosely here on purpose: the counters are a diagnostic, so
+   * a malformed value must not make the client refuse the whole answer (and with it the ring
+   * report); the operator validates them on their own (operator/reconciler/tls-report.ts).
+   */
+  tls: Type.Optional(Type.Unknown()),
 });
 export type GetRingResponse = Static<typeof GetRingResponse>;
 

@@ -7,9 +7,9 @@
 // The ring lives only here, in memory; Buffers it drops are zeroed.
 import type { Logger } from '../observability/logger.ts';
 import { ApiError, atsUnavailable } from './api-error.ts';
-import { AtsUnavailableError, type AtsBridge, type AtsInstalled } from './ats-bridge.ts';
+import { AtsRejectedError, AtsUnavailableError, type AtsBridge, type AtsInstalled } from './ats-bridge.ts';
 import type { AgentMetrics, InstallResult } from './metrics.ts';
-import type { AcceptedRing, GetRingResponse, PutRingResponse } from './protocol.ts';
+import type { AcceptedRing, GetRingResponse, PutRingResponse, TlsTicketCounters } from './protocol.ts';
 import { zeroRing, type Ring } from './ring.ts';
 import { pollUntil } from './poll.ts';
 import { Serial } from './serial.ts';
@@ -166,7 +166,22 @@ export class RingKeeper {
       },
       accepted: this.accepted(),
       inSync: a !== null && holds(seen, a.ring),
+      ...(await this.#tlsTicketStats()),
     };
+  }
+
+  /** ATS's ticket counters, when the bridge reads them; a failed read only leaves them out. */
+  async #tlsTicketStats(): Promise<{ tls?: TlsTicketCounters }> {
+    if (!this.#bridge.readTlsTicketStats) return {};
+    try {
+      const t = await this.#bridge.readTlsTicketStats();
+      const ok = (n: number) => Number.isSafeInteger(n) && n >= 0;
+      if (!ok(t.ticketsNotFound) || !ok(t.ticketsVerifiedOldKey)) return {};
+      return { tls: { ticketsNotFound: t.ticketsNotFound, ticketsVerifiedOldKey: t.ticketsVerifiedOldKey } };
+    } catch (err) {
+      this.#log.debug('ATS ticket counters not readable', { reason: err instanceof Error ? err.message : String(err) });
+      return {};
+    }
   }
 
   /**
@@ -266,9 +281,28 @@ export class RingKeeper {
     // The plugin accepts only newer generations, and the same generation only flagged as a
     // reassert: the agent's accepted ring going back over another ring of its generation.
     const reassert = before.generation === ring.generation;
+    const install = { generation: ring.generation, keys: ring.keys, revoke, reassert };
     try {
-      await this.#bridge.install({ generation: ring.generation, keys: ring.keys, revoke, reassert });
+      if (this.#bridge.installWithReceipt) {
+        // The plugin's ack channel: its own record of the install, no stats lag. Untrusted: the
+        // bridge matched it to this ring, and the re-assert loop's stats read-back stays the truth.
+        const receipt = await this.#bridge.installWithReceipt(install);
+        if (receipt && receipt.generation === ring.generation && receipt.ringFingerprint === ring.ringFingerprint && receipt.keyCount === ring.keys.length) {
+          this.#metrics.installConfirmations.inc({ via: 'ack' });
+          return { ...before, generation: ring.generation, keyCount: ring.keys.length, ringFingerprint: ring.ringFingerprint };
+        }
+      } else {
+        await this.#bridge.install(install);
+      }
     } catch (err) {
+      if (err instanceof AtsRejectedError) {
+        // Another writer took ATS past this generation meanwhile: the same answer as the
+        // generation check gives. Anything else the agent validated already: a plugin fault.
+        if (err.reason === 'stale_generation') {
+          throw new ApiError(409, 'stale_generation', `ATS refused generation ${ring.generation}: it holds generation ${err.installedGeneration}`);
+        }
+        throw new ApiError(502, 'internal', `ATS refused the ring (${err.reason})`);
+      }
       throw this.#unavailable(err);
     }
     let down = false;
@@ -283,7 +317,10 @@ export class RingKeeper {
         return undefined;
       }
     }, this.#deadlineMs);
-    if (seen) return seen;
+    if (seen) {
+      this.#metrics.installConfirmations.inc({ via: 'stats' });
+      return seen;
+    }
     if (down) throw atsUnavailable(this.#retryAfter, 'ATS became unreachable before it showed the ring');
     throw new ApiError(504, 'readback_timeout', `ATS did not show generation ${ring.generation} within ${this.#deadlineMs} ms`);
   }

@@ -67,6 +67,42 @@ export const PodStatusSchema = Type.Object(
   { description: 'What one selected pod holds.' },
 );
 
+/** Bound of the counters in status.pods.resumption (sums of per-pod counters, each bounded by the operator). */
+const MAX_SAFE_COUNTER = Number.MAX_SAFE_INTEGER;
+
+export const ResumptionStatusSchema = Type.Object(
+  {
+    ticketsNotFound: Type.Integer({
+      description:
+        'Session tickets that no key of the pod\'s ATS could decrypt (ATS proxy.process.ssl.total_tickets_not_found): ' +
+        'resumptions that fell back to a full handshake. Summed over the pods in podsReporting; each pod\'s counter ' +
+        'starts at 0 when its ATS starts. Should stay flat during rotations.',
+      format: 'int64',
+      minimum: 0,
+      maximum: MAX_SAFE_COUNTER,
+    }),
+    ticketsVerifiedOldKey: Type.Integer({
+      description:
+        'Session tickets decrypted with a key other than the encrypting one (ATS proxy.process.ssl.total_tickets_verified_old_key): ' +
+        'resumed, and renewed under the active key. Summed like ticketsNotFound.',
+      format: 'int64',
+      minimum: 0,
+      maximum: MAX_SAFE_COUNTER,
+    }),
+    podsReporting: Type.Integer({
+      description: 'Pods whose agent reported valid counters in the reconcile that computed this summary.',
+      format: 'int32',
+      minimum: 0,
+    }),
+  },
+  {
+    description:
+      'Resumption SLO signal from ATS, summed over the selected pods. Refreshed at most once per resync period on its own ' +
+      '(and with every other status change); the per-pod values, live at every scrape, are the metrics ' +
+      'ticketkeys_pod_tls_tickets_not_found and ticketkeys_pod_tls_tickets_verified_old_key. Absent while no pod reports them.',
+  },
+);
+
 export const PodsStatusSchema = Type.Object(
   {
     total: Type.Optional(
@@ -89,6 +125,7 @@ export const PodsStatusSchema = Type.Object(
         'x-kubernetes-list-map-keys': ['name'],
       }),
     ),
+    resumption: Type.Optional(ResumptionStatusSchema),
   },
   { description: 'Convergence of the selected pods on the current ring.' },
 );
@@ -194,3 +231,4 @@ export type TicketKeySetStatus = Static<typeof TicketKeySetStatusSchema>;
 export type KeyStatus = Static<typeof KeyStatusSchema>;
 export type PodStatus = Static<typeof PodStatusSchema>;
 export type PodsStatus = Static<typeof PodsStatusSchema>;
+export type ResumptionStatus = Static<typeof ResumptionStatusSchema>;

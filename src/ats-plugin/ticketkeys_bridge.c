@@ -36,6 +36,24 @@
  *   plugin.ticketkeys.mlock_failed       1 when the key store could not be mlock'd (it may be
  *                                        swapped out; RLIMIT_MEMLOCK / IPC_LOCK), else 0
  *
+ *   plugin.ticketkeys.acks_sent          ack records written to the ack FIFO (below)
+ *   plugin.ticketkeys.acks_dropped       ack records not written: no reader (ENXIO), FIFO full
+ *                                        (EAGAIN), path missing or not a FIFO, short write
+ *
+ * Ack channel (optional; plugin.config: `ticketkeys_bridge.so --ack-fifo=/abs/path`): after each
+ * ring install or rejection and each cache flush the plugin writes ONE newline-terminated ASCII
+ * record (< PIPE_BUF, so the write is atomic) to the FIFO the agent created and reads, opened
+ * O_WRONLY|O_NONBLOCK|O_NOFOLLOW per record: no reader, a full pipe or anything but a FIFO at the
+ * path drops the record (counted in acks_dropped); an ATS thread never blocks on it.
+ *   tka1 seq=N kind=ring result=installed gen=G keys=K fp=HEX16 installed=G loaded_at=S
+ *   tka1 seq=N kind=ring result=rejected reason=TOKEN gen=G keys=K fp=HEX16 installed=G loaded_at=S
+ *   tka1 seq=N kind=flush flushes=F loaded_at=S
+ * fp is the ring fingerprint (as the stat, 16 hex digits) of the frame's ring bytes; keys and fp
+ * are 0 when the frame holds no whole ring; installed is the generation the plugin holds after
+ * the event; loaded_at as the stat. No key bytes. The stats stay the truth the agent re-checks.
+ * Any other plugin.config argument (or a relative path) keeps the plugin from loading, logged in
+ * diags.log: a typo fails visibly (the agent reports ATS unavailable) rather than silently.
+ *
  * After `traffic_ctl config reload` the ring is re-applied at once and then every 250 ms for
  * 30 s, so a ticket_key.filename loaded by ATS's key loader is overridden again.
  *
@@ -49,12 +67,17 @@
 #include <openssl/sha.h>
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,6 +131,8 @@ enum {
   STAT_LOADED_AT,
   STAT_MLOCK_FAILED,
   STAT_CACHE_HITS,
+  STAT_ACKS_SENT,
+  STAT_ACKS_DROPPED,
   STAT_COUNT
 };
 
@@ -116,7 +141,7 @@ static const char *const STAT_NAMES[STAT_COUNT] = {
   "plugin.ticketkeys.installs",      "plugin.ticketkeys.rejected",       "plugin.ticketkeys.reapplies",
   "plugin.ticketkeys.cache.tracked", "plugin.ticketkeys.cache.removed",  "plugin.ticketkeys.cache.flushes",
   "plugin.ticketkeys.cache.overflows", "plugin.ticketkeys.loaded_at",     "plugin.ticketkeys.mlock_failed",
-  "plugin.ticketkeys.cache.hits",
+  "plugin.ticketkeys.cache.hits",    "plugin.ticketkeys.acks_sent",      "plugin.ticketkeys.acks_dropped",
 };
 
 static int stat_ids[STAT_COUNT];
@@ -205,6 +230,121 @@ start_stats_flusher(void)
   }
   stats_lag_ms = raw + remote;
   TSContScheduleEveryOnPool(TSContCreate(on_wake_tick, TSMutexCreate()), WAKE_TICK_MS, TS_THREAD_POOL_TASK);
+}
+
+/* ------------------------------------------------------------------ ack channel */
+
+#define ACK_OPT "--ack-fifo="
+#define ACK_LINE_MAX 256 /* < PIPE_BUF (4096): one write is atomic */
+
+static char ack_fifo_path[PATH_MAX]; /* "" = no ack channel */
+static int64_t plugin_loaded_at;
+static int64_t ack_seq, count_acks_sent, count_acks_dropped; /* atomics */
+
+static void
+ack_count(int sent)
+{
+  if (sent) {
+    stat_set(STAT_ACKS_SENT, __atomic_add_fetch(&count_acks_sent, 1, __ATOMIC_RELAXED));
+  } else {
+    stat_set(STAT_ACKS_DROPPED, __atomic_add_fetch(&count_acks_dropped, 1, __ATOMIC_RELAXED));
+  }
+}
+
+/* One record, never blocking: O_NONBLOCK open (ENXIO without a reader), O_NOFOLLOW, FIFO only
+ * (a regular file or device at the path is not written), one write of the whole line (EAGAIN
+ * when the pipe is full). SIGPIPE (the reader closing between open and write): traffic_server
+ * 9.2 ignores it (SigIgn, measured), and it is blocked for this thread around the write and
+ * consumed anyway, so it cannot kill traffic_server whatever the host process does. */
+static void
+ack_write(const char *line, size_t len)
+{
+  if (ack_fifo_path[0] == '\0') {
+    return;
+  }
+  int fd = open(ack_fifo_path, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    ack_count(0);
+    return;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) {
+    close(fd);
+    ack_count(0);
+    return;
+  }
+  sigset_t pipe_set, old_set;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+  ssize_t n = write(fd, line, len);
+  int write_errno = errno;
+  if (n < 0 && write_errno == EPIPE) {
+    struct timespec zero = {0, 0};
+    sigtimedwait(&pipe_set, NULL, &zero); /* the SIGPIPE our write raised */
+  }
+  pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+  close(fd);
+  ack_count(n == (ssize_t)len);
+}
+
+static int64_t ring_fingerprint(const unsigned char *ring, size_t len);
+
+/* reason: NULL for an install, else a reject token ([a-z_]+). Called with ring_lock held. */
+static void
+ack_ring(const char *reason, uint64_t generation, const unsigned char *data, size_t size, uint64_t installed)
+{
+  if (ack_fifo_path[0] == '\0') {
+    return;
+  }
+  size_t ring_len = size > FRAME_HEADER_LEN ? size - FRAME_HEADER_LEN : 0;
+  int64_t fp      = (ring_len > 0 && ring_len <= MAX_RING_LEN) ? ring_fingerprint(data + FRAME_HEADER_LEN, ring_len) : 0;
+  size_t keys     = (ring_len % KEY_LEN == 0 && ring_len <= MAX_RING_LEN) ? ring_len / KEY_LEN : 0;
+  char line[ACK_LINE_MAX];
+  int n = snprintf(line, sizeof(line),
+                   "tka1 seq=%" PRId64 " kind=ring result=%s%s%s gen=%" PRIu64 " keys=%zu fp=%016" PRIx64 " installed=%" PRIu64
+                   " loaded_at=%" PRId64 "\n",
+                   __atomic_add_fetch(&ack_seq, 1, __ATOMIC_RELAXED), reason ? "rejected" : "installed", reason ? " reason=" : "",
+                   reason ? reason : "", generation > (uint64_t)INT64_MAX ? (uint64_t)0 : generation, keys, (uint64_t)fp, installed,
+                   plugin_loaded_at);
+  if (n > 0 && (size_t)n < sizeof(line)) {
+    ack_write(line, (size_t)n);
+  }
+}
+
+static void
+ack_flush(int64_t flushes)
+{
+  if (ack_fifo_path[0] == '\0') {
+    return;
+  }
+  char line[ACK_LINE_MAX];
+  int n = snprintf(line, sizeof(line), "tka1 seq=%" PRId64 " kind=flush flushes=%" PRId64 " loaded_at=%" PRId64 "\n",
+                   __atomic_add_fetch(&ack_seq, 1, __ATOMIC_RELAXED), flushes, plugin_loaded_at);
+  if (n > 0 && (size_t)n < sizeof(line)) {
+    ack_write(line, (size_t)n);
+  }
+}
+
+/* plugin.config arguments: `--ack-fifo=/absolute/path`; anything else is refused (logged). */
+static int
+parse_args(int argc, const char *argv[])
+{
+  for (int i = 1; i < argc; ++i) {
+    const char *a = argv[i];
+    if (strncmp(a, ACK_OPT, strlen(ACK_OPT)) == 0) {
+      const char *path = a + strlen(ACK_OPT);
+      if (path[0] != '/' || strlen(path) >= sizeof(ack_fifo_path)) {
+        TSError("[%s] %s needs an absolute path shorter than %d bytes", PLUGIN_NAME, ACK_OPT, (int)sizeof(ack_fifo_path));
+        return -1;
+      }
+      strcpy(ack_fifo_path, path);
+    } else {
+      TSError("[%s] unknown argument %s (known: %s<path>)", PLUGIN_NAME, a, ACK_OPT);
+      return -1;
+    }
+  }
+  return 0;
 }
 
 /* ------------------------------------------------------------------ the installed ring */
@@ -351,14 +491,42 @@ publish_ring_stats_locked(void)
   stat_set(STAT_REAPPLIES, count_reapplies);
 }
 
+/* The ack channel's token for a validate_frame reason. */
+static const char *
+reason_token(const char *reason)
+{
+  static const char *const map[][2] = {
+    {"frame shorter than its header", "short_frame"},
+    {"bad magic", "bad_magic"},
+    {"unsupported frame version", "bad_version"},
+    {"unknown flags", "unknown_flags"},
+    {"reserved bytes not zero", "reserved_not_zero"},
+    {"empty ring", "empty_ring"},
+    {"ring length not a multiple of 48", "bad_length"},
+    {"more than 16 keys", "too_many_keys"},
+    {"generation zero", "generation_zero"},
+    {"generation out of range", "generation_range"},
+    {"stale generation", "stale_generation"},
+    {"duplicate key name", "duplicate_key_name"},
+    {"TSSslTicketKeyUpdate failed", "update_failed"},
+  };
+  for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); ++i) {
+    if (strcmp(reason, map[i][0]) == 0) {
+      return map[i][1];
+    }
+  }
+  return "other";
+}
+
 static void
-reject_locked(const char *reason, uint64_t generation, size_t size)
+reject_locked(const char *reason, uint64_t generation, const unsigned char *data, size_t size)
 {
   ++count_rejected;
   stat_set(STAT_REJECTED, count_rejected);
   request_stats_flush();
   TSError("[%s] rejected ring: %s (generation %" PRIu64 ", %zu bytes, installed generation %" PRIu64 ")", PLUGIN_NAME, reason,
           generation, size, installed_generation);
+  ack_ring(reason_token(reason), generation, data, size, installed_generation);
 }
 
 static void
@@ -371,7 +539,7 @@ handle_ring_message(const unsigned char *data, size_t size)
   pthread_mutex_lock(&ring_lock);
   const char *reason = validate_frame(data, size, &generation, &revoke, &reassert);
   if (reason != NULL) {
-    reject_locked(reason, generation, size);
+    reject_locked(reason, generation, data, size);
     pthread_mutex_unlock(&ring_lock);
     return;
   }
@@ -384,7 +552,7 @@ handle_ring_message(const unsigned char *data, size_t size)
   /* ATS copies the buffer and swaps its key config atomically. */
   if (TSSslTicketKeyUpdate((char *)spare->bytes, (int)spare->len) != TS_SUCCESS) {
     OPENSSL_cleanse(spare, sizeof(*spare));
-    reject_locked("TSSslTicketKeyUpdate failed", generation, size);
+    reject_locked("TSSslTicketKeyUpdate failed", generation, data, size);
     pthread_mutex_unlock(&ring_lock);
     return;
   }
@@ -397,6 +565,7 @@ handle_ring_message(const unsigned char *data, size_t size)
   ++count_installs;
   publish_ring_stats_locked();
   request_stats_flush();
+  ack_ring(NULL, generation, data, size, installed_generation);
   if (revoke) {
     /* An incident: every earlier key is gone from ATS now. Worth a line in diags.log. */
     TSWarning("[%s] revoke: installed generation %" PRIu64 " with %zu keys", PLUGIN_NAME, generation, spare->len / KEY_LEN);
@@ -604,9 +773,10 @@ sid_flush(void)
     }
     total += n;
   }
-  __atomic_add_fetch(&sid_flushes, 1, __ATOMIC_RELAXED);
+  int64_t flushes = __atomic_add_fetch(&sid_flushes, 1, __ATOMIC_RELAXED);
   sid_publish();
   request_stats_flush();
+  ack_flush(flushes);
   TSDebug(DEBUG_TAG, "session cache flush removed %" PRId64 " tracked ids", total);
 }
 
@@ -779,7 +949,7 @@ TSPluginInit(int argc, const char *argv[])
     TSError("[%s] plugin registration failed", PLUGIN_NAME);
     return;
   }
-  if (store_create() != 0 || stats_create() != 0) {
+  if (parse_args(argc, argv) != 0 || store_create() != 0 || stats_create() != 0) {
     return;
   }
   stat_set(STAT_MLOCK_FAILED, store_mlock_failed);
@@ -791,12 +961,13 @@ TSPluginInit(int argc, const char *argv[])
   warn_on_risky_config();
   /* Lets readers tell this process's stats from those traffic_manager still holds from a
    * traffic_server that has since restarted (compare with proxy.node.restarts.proxy.start_time). */
-  stat_set(STAT_LOADED_AT, (int64_t)time(NULL));
+  plugin_loaded_at = (int64_t)time(NULL);
+  stat_set(STAT_LOADED_AT, plugin_loaded_at);
   start_stats_flusher();
 
   TSLifecycleHookAdd(TS_LIFECYCLE_MSG_HOOK, TSContCreate(on_lifecycle_msg, NULL));
   TSHttpHookAdd(TS_SSL_SESSION_HOOK, TSContCreate(on_ssl_session, NULL));
   TSMgmtUpdateRegister(TSContCreate(on_reload, TSMutexCreate()), PLUGIN_NAME);
 
-  TSDebug(DEBUG_TAG, "ready: tags %s and %s", RING_TAG, CACHE_TAG);
+  TSDebug(DEBUG_TAG, "ready: tags %s and %s, ack FIFO %s", RING_TAG, CACHE_TAG, ack_fifo_path[0] ? ack_fifo_path : "(none)");
 }

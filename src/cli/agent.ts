@@ -20,6 +20,9 @@ interface AgentFlags {
   reassertIntervalMs: number;
   configDir?: string;
   configDebounceMs?: number;
+  ackFifo?: string;
+  ackFifoMode: number;
+  ackWaitMs: number;
   v8Flags: string[];
 }
 
@@ -27,6 +30,11 @@ function positiveInt(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
   return n;
+}
+
+function fifoMode(v: string): number {
+  if (v !== '0600' && v !== '0620' && v !== '600' && v !== '620') throw new InvalidArgumentError('expected 0600 or 0620');
+  return Number.parseInt(v, 8);
 }
 
 function v8Flags(v: string): string[] {
@@ -66,6 +74,12 @@ export function registerAgent(program: Command): void {
     .option('--reassert-interval-ms <ms>', 'how often ATS is checked for holding the accepted ring', positiveInt, 300)
     .option('--config-dir <dir>', "ATS's mounted config directory (ConfigMap volume): reloaded into ATS when it changes, keys verified after")
     .option('--config-debounce-ms <ms>', 'quiet time after a config directory change before it is read', positiveInt)
+    .option(
+      '--ack-fifo <path>',
+      'FIFO (created when missing) where the ATS plugin confirms installs (plugin.config: ticketkeys_bridge.so --ack-fifo=<path>); without it installs are confirmed from the plugin stats (~300 ms later)',
+    )
+    .option('--ack-fifo-mode <mode>', '0600 (ATS runs as the agent\'s user) or 0620 (ATS runs as another user of the agent\'s group)', fifoMode, 0o600)
+    .option('--ack-wait-ms <ms>', 'how long an install waits for the plugin\'s ack before confirming from the stats', positiveInt, 500)
     .addOption(
       new Option('--v8-flags <flags>', 'V8 flags the agent sets on itself at start ("" for V8\'s defaults; see src/agent/runtime-flags.ts)')
         .env('TKO_AGENT_V8_FLAGS')
@@ -95,7 +109,11 @@ async function runAgent(flags: AgentFlags): Promise<void> {
     bridge = new (await import('../agent/memory-bridge.ts')).MemoryBridge();
   } else {
     const { Ats9Bridge } = await import('../agent/ats9/ats9-bridge.ts');
-    bridge = await Ats9Bridge.fromRunroot(flags.atsRunroot!, { logger });
+    bridge = await Ats9Bridge.fromRunroot(flags.atsRunroot!, {
+      logger,
+      ackWaitMs: flags.ackWaitMs,
+      ...(flags.ackFifo === undefined ? {} : { ackFifo: flags.ackFifo, ackFifoMode: flags.ackFifoMode }),
+    });
   }
   const agent = await startAgent({
     listen: flags.listen,

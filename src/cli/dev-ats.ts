@@ -1,7 +1,7 @@
 // `tko dev ats --dir DIR --addr 127.0.0.N [--port P]`: a private ATS instance with the bridge
 // plugin, in the foreground until SIGINT/SIGTERM. Prints one JSON line with its addresses.
 import type { Command } from 'commander';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { DEFAULT_TLS_PORT, startAts } from '../dev/ats.ts';
 
 export function registerDevAts(dev: Command): void {
@@ -13,8 +13,18 @@ export function registerDevAts(dev: Command): void {
     .option('--port <port>', 'TLS port', (v) => parsePort(v), DEFAULT_TLS_PORT)
     .option('--key-file <path>', 'absolute proxy.config.ssl.server.ticket_key.filename (leave unset normally)')
     .option('--debug-tags <tags>', "ATS debug tags, e.g. 'ticketkeys|ssl'")
-    .action(async (opts: { dir: string; addr: string; port: number; keyFile?: string; debugTags?: string }) => {
-      const ats = await startAts({ dir: opts.dir, addr: opts.addr, port: opts.port, keyFile: opts.keyFile, debugTags: opts.debugTags });
+    .option('--ack-fifo <path>', "the plugin's ack FIFO (give the agent the same --ack-fifo); default <dir>/run/ticketkeys-acks")
+    .option('--no-ack-fifo', 'load the plugin without an ack channel (the agent confirms installs from the stats)')
+    .action(async (opts: { dir: string; addr: string; port: number; keyFile?: string; debugTags?: string; ackFifo: string | boolean }) => {
+      const ackFifo = opts.ackFifo === false ? undefined : typeof opts.ackFifo === 'string' ? resolve(opts.ackFifo) : join(resolve(opts.dir), 'run', 'ticketkeys-acks');
+      const ats = await startAts({
+        dir: opts.dir,
+        addr: opts.addr,
+        port: opts.port,
+        keyFile: opts.keyFile,
+        debugTags: opts.debugTags,
+        ...(ackFifo ? { pluginArgs: [`--ack-fifo=${ackFifo}`] } : {}),
+      });
       process.stdout.write(
         `${JSON.stringify({
           addr: ats.addr,
@@ -24,6 +34,7 @@ export function registerDevAts(dev: Command): void {
           originPort: ats.originPort,
           certFile: join(ats.runroot, 'certs', 'cert.pem'),
           logDir: ats.logDir,
+          ...(ackFifo ? { ackFifo } : {}),
         })}\n`,
       );
       const keepAlive = setInterval(() => undefined, 1 << 30);

@@ -29,6 +29,8 @@ export interface AtsConfigInput {
   tlsPort: number;
   originPort: number;
   pluginPath: string;
+  /** plugin.config arguments after the path, e.g. ['--ack-fifo=/run/.../ticketkeys-acks']. */
+  pluginArgs?: string[];
   /** Absolute proxy.config.ssl.server.ticket_key.filename; unset when undefined (recommended). */
   keyFile?: string;
   /** proxy.config.raw_stat_sync_interval_ms and remote_sync_interval_ms (plugin stats lag). */
@@ -99,7 +101,7 @@ export function configFiles(c: AtsConfigInput): Record<string, string> {
   return {
     'remap.config': `map / http://${c.addr}:${c.originPort}/\n`,
     'ssl_multicert.config': 'dest_ip=* ssl_cert_name=cert.pem ssl_key_name=key.pem\n',
-    'plugin.config': `${c.pluginPath}\n`,
+    'plugin.config': `${[c.pluginPath, ...(c.pluginArgs ?? [])].join(' ')}\n`,
     'storage.config': `${c.layout.cache} 64M\n`,
     'ip_allow.yaml': [
       'ip_allow:',

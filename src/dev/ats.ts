@@ -49,6 +49,8 @@ export interface StartAtsOptions {
   keyFile?: string;
   /** Plugin .so to load. Default: ensurePluginBuilt(). */
   pluginPath?: string;
+  /** plugin.config arguments for it, e.g. [`--ack-fifo=${dir}/run/ticketkeys-acks`]. */
+  pluginArgs?: string[];
   /** Stats sync interval in ms (raw + remote). Default 100: read-back within ~200 ms. */
   statSyncMs?: number;
   /** proxy.config.diags.debug.tags, e.g. 'ticketkeys|ssl'. Debug output off by default. */
@@ -121,6 +123,7 @@ export async function startAts(options: StartAtsOptions): Promise<AtsInstance> {
       tlsPort,
       originPort: origin.port,
       pluginPath,
+      ...(options.pluginArgs ? { pluginArgs: options.pluginArgs } : {}),
       keyFile: options.keyFile,
       statSyncMs: options.statSyncMs ?? 100,
       debugTags: options.debugTags,

@@ -1,5 +1,6 @@
 // Optional objects around the operator pods: a PodDisruptionBudget (drains keep a leader
 // candidate), a prometheus-operator ServiceMonitor, and the agents' NetworkPolicy.
+import { JsonPatch } from 'cdk8s';
 import type { Construct } from 'constructs';
 import { FULLNAME, LABELS, SELECTOR_LABELS } from './chart-meta.ts';
 import { valuesRef } from './chart-values.ts';
@@ -40,6 +41,31 @@ export class OperatorServiceMonitor extends TemplatedObject {
         endpoints: [{ port: METRICS_PORT_NAME, path: '/metrics', interval: helmValue(`${v('metrics.serviceMonitor.interval')} | quote`) }],
       },
     });
+  }
+}
+
+/** Where synth copies deploy/grafana/ticket-key-operator.json inside the chart (read with .Files.Get). */
+export const CHART_DASHBOARD_FILE = 'dashboards/ticket-key-operator.json';
+
+/**
+ * The Grafana dashboard as a ConfigMap for Grafana's dashboard sidecar. The JSON comes from the
+ * chart's files, never through the template engine (its legends use {{pod}}), quoted by toJson.
+ */
+export class GrafanaDashboardConfigMap extends TemplatedObject {
+  constructor(scope: Construct, id: string) {
+    super(scope, id, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: `${name}-dashboard`,
+        namespace: helmInline(`${v('metrics.grafanaDashboard.namespace')} | default $.Release.Namespace`),
+        // The sidecar's label (grafana_dashboard: "1") and the user's next to the chart's; the chart's win a clash.
+        labels: helmBlock(`merge (${LABELS} | fromYaml) ${v('metrics.grafanaDashboard.labels')} | toYaml`),
+      },
+      data: { 'ticket-key-operator.json': helmValue(`$.Files.Get "${CHART_DASHBOARD_FILE}" | toJson`) },
+    });
+    // e.g. grafana_folder; a placeholder string goes in by JSON patch, like the labels.
+    this.addJsonPatch(JsonPatch.add('/metadata/annotations', helmBlock(`toYaml ${v('metrics.grafanaDashboard.annotations')}`)));
   }
 }
 

@@ -14,7 +14,16 @@ export const DEFAULT_VALUES = {
   kubeTimeout: '15s',
   leaderElection: { enabled: true },
   logLevel: 'info',
-  metrics: { port: 8080, serviceMonitor: { enabled: false, interval: '30s', labels: {} as Record<string, string> } },
+  metrics: {
+    port: 8080,
+    serviceMonitor: { enabled: false, interval: '30s', labels: {} as Record<string, string> },
+    grafanaDashboard: {
+      enabled: false,
+      namespace: '',
+      labels: { grafana_dashboard: '1' } as Record<string, string>,
+      annotations: {} as Record<string, string>,
+    },
+  },
   podDisruptionBudget: { enabled: true, minAvailable: 1 },
   networkPolicy: {
     enabled: false,
@@ -65,6 +74,11 @@ const COMMENTS: Record<string, string> = {
   'metrics.serviceMonitor':
     ' A prometheus-operator ServiceMonitor for the metrics Service (needs its CRD installed).\n' +
     ' labels: extra labels, e.g. the one your Prometheus selects ServiceMonitors by.',
+  'metrics.grafanaDashboard':
+    ' A ConfigMap holding the Grafana dashboard of the operator (deploy/grafana/ticket-key-operator.json),\n' +
+    ' for the Grafana sidecar that loads dashboards from labelled ConfigMaps (kube-prometheus-stack).\n' +
+    ' namespace: where the sidecar looks ("" = the release namespace). labels: the sidecar\'s label\n' +
+    ' (grafana_dashboard: "1" by default). annotations: e.g. grafana_folder for the sidecar\'s folder option.',
   podDisruptionBudget:
     ' Keeps minAvailable operator pods through voluntary disruptions (node drains). Rendered only\n' +
     ' when replicas > minAvailable, so a single replica never blocks a drain.',
@@ -128,6 +142,12 @@ export const VALUES_SCHEMA = strict({
   metrics: strict({
     port: Type.Integer({ minimum: 1024, maximum: 65535, description: 'a non-privileged port (the operator runs as non-root)' }),
     serviceMonitor: strict({ enabled: Type.Boolean(), interval: duration, labels: stringMap }),
+    grafanaDashboard: strict({
+      enabled: Type.Boolean(),
+      namespace: Type.Union([Type.Literal(''), dnsLabel]),
+      labels: stringMap,
+      annotations: stringMap,
+    }),
   }),
   podDisruptionBudget: strict({ enabled: Type.Boolean(), minAvailable: Type.Integer({ minimum: 1 }) }),
   networkPolicy: strict({

@@ -1,5 +1,6 @@
 // The operator Deployment: two replicas behind a Lease, hardened pod (non-root, read-only root
 // filesystem, no capabilities, no core dumps: process memory holds key material).
+import { OPERATOR_NODE_FLAGS } from '../operator/runtime-flags.ts';
 import type { Construct } from 'constructs';
 import { FULLNAME, LABELS, SELECTOR_LABELS } from './chart-meta.ts';
 import { valuesRef } from './chart-values.ts';
@@ -41,9 +42,11 @@ export const AGENT_CA_SECRET = `(${v('agentTLS.pki.caSecretName')} | default (pr
 
 /**
  * `ulimit -c 0` before exec: Kubernetes has no field for RLIMIT_CORE, and a core dump of the
- * operator would write ticket keys to disk. `"$@"` carries the container args through.
+ * operator would write ticket keys to disk. `node` with the operator's runtime flags
+ * (operator/runtime-flags.ts) runs `tko` (the image's /usr/local/bin/tko). `"$@"` carries the
+ * container args through.
  */
-export const OPERATOR_COMMAND = ['/bin/sh', '-c', 'ulimit -c 0 && exec tko operator "$@"', 'tko'];
+export const OPERATOR_COMMAND = ['/bin/sh', '-c', `ulimit -c 0 && exec node ${OPERATOR_NODE_FLAGS.join(' ')} /usr/local/bin/tko operator "$@"`, 'tko'];
 
 const name = helmInline(FULLNAME);
 

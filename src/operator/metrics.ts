@@ -20,6 +20,15 @@ export interface TicketKeySetObservation {
   podsTotal: number;
 }
 
+/** ATS's own session-ticket counters of one pod (validated: reconciler/tls-report.ts). */
+export interface PodTlsCounters {
+  ticketsNotFound: number;
+  ticketsVerifiedOldKey: number;
+}
+
+/** Buckets of the rotation duration histograms: 10 ms (one pod, in-memory bridge) to 5 min (promotion.timeout territory). */
+export const ROTATION_DURATION_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
 /** Domain metrics, prefixed `ticketkeys_`. Never carries key bytes: only times, counts, results. */
 export class TicketKeyMetrics {
   readonly lastRotation: Gauge<'namespace' | 'name'>;
@@ -33,12 +42,34 @@ export class TicketKeyMetrics {
   readonly rejectedReports: Counter;
   readonly pkiIssued: Counter<'kind' | 'reason'>;
   readonly pkiErrors: Counter<'stage'>;
+  readonly rotationStageDuration: Histogram<'namespace' | 'name'>;
+  readonly rotationPromoteDuration: Histogram<'namespace' | 'name'>;
+  readonly podTicketsNotFound: Gauge<'namespace' | 'name' | 'pod'>;
+  readonly podTicketsVerifiedOldKey: Gauge<'namespace' | 'name' | 'pod'>;
   private readonly activeKeyCreatedAt = new Map<string, { ref: ObjectRef; at: number }>();
+  /** Per TicketKeySet, per target pod: the last valid ATS ticket counters (series set at scrape time). */
+  private readonly podTls = new Map<string, { ref: ObjectRef; pods: Map<string, PodTlsCounters> }>();
 
   constructor(registry: Registry, clock: Clock = systemClock) {
     const registers = [registry];
     const labelNames = ['namespace', 'name'] as const;
     const createdAt = this.activeKeyCreatedAt;
+    const podTls = this.podTls;
+    const podLabelNames = ['namespace', 'name', 'pod'] as const;
+    /** A per-pod gauge rebuilt from podTls at every scrape: a pod or set that is gone has no series. */
+    const podGauge = (name: string, help: string, field: keyof PodTlsCounters): Gauge<'namespace' | 'name' | 'pod'> =>
+      new Gauge({
+        name,
+        help,
+        labelNames: podLabelNames,
+        registers,
+        collect() {
+          this.reset();
+          for (const { ref, pods } of podTls.values()) {
+            for (const [pod, c] of pods) this.set({ namespace: ref.namespace, name: ref.name, pod }, c[field]);
+          }
+        },
+      });
     this.lastRotation = new Gauge({ name: 'ticketkeys_last_rotation_timestamp_seconds', help: 'Unix time of the last completed rotation (promotion) of a TicketKeySet', labelNames, registers });
     this.nextRotation = new Gauge({ name: 'ticketkeys_next_rotation_timestamp_seconds', help: 'Unix time of the next scheduled rotation of a TicketKeySet', labelNames, registers });
     this.activeKeyAge = new Gauge({
@@ -59,7 +90,7 @@ export class TicketKeyMetrics {
     this.pushes = new Counter({ name: 'ticketkeys_pushes_total', help: 'Ring pushes to pod agents by result', labelNames: ['result'], registers });
     this.pushDuration = new Histogram({
       name: 'ticketkeys_push_duration_seconds',
-      help: 'Latency of ring pushes to pod agents',
+      help: 'Latency of one ring push to one pod agent (PUT /v1/ring until the agent proved ATS holds the ring), by result',
       labelNames: ['result'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
@@ -70,6 +101,30 @@ export class TicketKeyMetrics {
       registers,
     });
     this.rotations = new Counter({ name: 'ticketkeys_rotations_total', help: 'Rotations by result', labelNames: ['result'], registers });
+    this.rotationStageDuration = new Histogram({
+      name: 'ticketkeys_rotation_stage_duration_seconds',
+      help: 'From the new key persisted as staged until every ready target pod acknowledged the staged ring (observed only when this operator process saw both)',
+      labelNames,
+      buckets: ROTATION_DURATION_BUCKETS,
+      registers,
+    });
+    this.rotationPromoteDuration = new Histogram({
+      name: 'ticketkeys_rotation_promote_duration_seconds',
+      help: 'From the promotion persisted until every ready target pod acknowledged the promoted ring (observed only when this operator process saw both)',
+      labelNames,
+      buckets: ROTATION_DURATION_BUCKETS,
+      registers,
+    });
+    this.podTicketsNotFound = podGauge(
+      'ticketkeys_pod_tls_tickets_not_found',
+      'Session tickets this pod\'s ATS could not decrypt with any key it holds (ATS proxy.process.ssl.total_tickets_not_found: a failed resumption; resets when ATS restarts)',
+      'ticketsNotFound',
+    );
+    this.podTicketsVerifiedOldKey = podGauge(
+      'ticketkeys_pod_tls_tickets_verified_old_key',
+      'Session tickets this pod\'s ATS decrypted with a key other than the encrypting one (ATS proxy.process.ssl.total_tickets_verified_old_key: resumed and renewed; resets when ATS restarts)',
+      'ticketsVerifiedOldKey',
+    );
   }
 
   /** Sets the per-TicketKeySet gauges from one reconcile's view. */
@@ -87,7 +142,37 @@ export class TicketKeyMetrics {
   forgetTicketKeySet(ref: ObjectRef): void {
     const labels = { namespace: ref.namespace, name: ref.name };
     for (const g of [this.lastRotation, this.nextRotation, this.podsConverged, this.podsTotal]) g.remove(labels);
+    for (const h of [this.rotationStageDuration, this.rotationPromoteDuration]) h.remove(labels);
     this.activeKeyCreatedAt.delete(refKey(ref));
+    this.podTls.delete(refKey(ref));
+  }
+
+  /**
+   * The ATS ticket counters of a set's pods after one reconcile: `reports` has the pods whose
+   * agent answered with valid counters (a pod whose agent could not be read keeps its last value
+   * while it stays in `targets`); pods not in `targets`, or that answered without counters, lose
+   * their series.
+   */
+  observePodTls(ref: ObjectRef, targets: Iterable<string>, reports: ReadonlyMap<string, PodTlsCounters | undefined>): void {
+    const key = refKey(ref);
+    const previous = this.podTls.get(key)?.pods;
+    const pods = new Map<string, PodTlsCounters>();
+    for (const pod of targets) {
+      const c = reports.has(pod) ? reports.get(pod) : previous?.get(pod);
+      if (c) pods.set(pod, { ticketsNotFound: c.ticketsNotFound, ticketsVerifiedOldKey: c.ticketsVerifiedOldKey });
+    }
+    if (pods.size === 0) this.podTls.delete(key);
+    else this.podTls.set(key, { ref: { ...ref }, pods });
+  }
+
+  /** One staged ring acknowledged by every ready target pod, `seconds` after it was persisted. */
+  recordStageDuration(ref: ObjectRef, seconds: number): void {
+    this.rotationStageDuration.observe({ namespace: ref.namespace, name: ref.name }, seconds);
+  }
+
+  /** One promoted ring acknowledged by every ready target pod, `seconds` after the promotion was persisted. */
+  recordPromoteDuration(ref: ObjectRef, seconds: number): void {
+    this.rotationPromoteDuration.observe({ namespace: ref.namespace, name: ref.name }, seconds);
   }
 
   recordPush(result: PushResult, durationSeconds: number): void {

@@ -54,6 +54,8 @@ export interface SpawnAgentOptions {
   env?: Record<string, string>;
   /** Node/V8 flags before the entry (for flags NODE_OPTIONS does not accept). */
   nodeArgs?: string[];
+  /** More `tko agent` flags, e.g. ['--ack-fifo', path]. */
+  extraArgs?: string[];
 }
 
 export interface SpawnedAgent {
@@ -86,6 +88,7 @@ export async function spawnAgent(options: SpawnAgentOptions): Promise<SpawnedAge
   if (options.reassertIntervalMs) args.push('--reassert-interval-ms', String(options.reassertIntervalMs));
   if (options.configDir) args.push('--config-dir', options.configDir);
   if (options.configDebounceMs) args.push('--config-debounce-ms', String(options.configDebounceMs));
+  args.push(...(options.extraArgs ?? []));
 
   const child = spawn(process.execPath, args, {
     cwd: REPO,

@@ -11,18 +11,40 @@
 // "stats flush"). So readInstalled() lags install() by a few hundred ms: poll until it matches.
 // Do not send extra messages to hurry it: every message from traffic_manager restarts
 // traffic_server's 1 s idle wait and delays the stats further (measured).
+//
+// With an ack channel (options.ackFifo, the plugin loaded with --ack-fifo=<same path>), install()
+// waits up to ackWaitMs for the plugin's own record of the install and returns it as a receipt
+// (or throws AtsRejectedError with the plugin's reason): no stats lag on the push path. Only a
+// record matching an install this bridge sent (generation + ring fingerprint + key count) counts.
+// Until the stats catch up, readInstalled() reports the acked ring when the stats still show an
+// older generation of the same plugin load (so re-assert checks do not undo a fresh push); when
+// the stats have not shown it after ackTrustMs the overlay is dropped (counted: unverified) and
+// the stats are believed again, so a forged or lost ack is corrected by the re-assert loop.
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import type { Logger } from '../../observability/logger.ts';
-import { ringFingerprintFromStat } from '../../core/fingerprint.ts';
-import { AtsUnavailableError, type AtsBridge, type AtsInstalled, type RingInstall, type SessionCacheStats } from '../ats-bridge.ts';
+import { ringFingerprint, ringFingerprintFromStat } from '../../core/fingerprint.ts';
+import {
+  AtsRejectedError,
+  AtsUnavailableError,
+  type AckChannelStats,
+  type AtsBridge,
+  type AtsInstalled,
+  type InstallReceipt,
+  type RingInstall,
+  type SessionCacheStats,
+} from '../ats-bridge.ts';
+import { AckChannel, type Ack } from './ack-channel.ts';
+import type { TlsTicketStats } from '../ats-bridge.ts';
+import { TLS_TICKET_RECORDS } from './tls-records.ts';
 import { MgmtClient, MgmtRequestError } from './mgmt-client.ts';
 import {
   CACHE_TAG,
   encodeFlush,
   encodeRemoveSession,
   encodeRingFrame,
+  FRAME_HEADER_BYTES,
   PLUGIN_STATS,
   PROXY_START_TIME,
   RING_TAG,
@@ -37,7 +59,37 @@ export interface Ats9BridgeOptions {
   /** Per management request. Default 5000 ms. */
   timeoutMs?: number;
   logger?: Logger;
+  /** An opened ack channel (AckChannel.open); the bridge closes it. See also Ats9Bridge.create. */
+  ackChannel?: AckChannel;
+  /** How long install() waits for the plugin's ack before leaving confirmation to the stats. Default 500 ms. */
+  ackWaitMs?: number;
+  /** How long an acked ring may be missing from the stats before they are believed again. Default 3000 ms. */
+  ackTrustMs?: number;
 }
+
+type Ring = Extract<Ack, { kind: 'ring' }>;
+
+interface SentInstall {
+  generation: number;
+  keyCount: number;
+  ringFingerprint: string;
+  sentAt: number;
+  settle?: (ack: Ring) => void;
+}
+
+interface AckOverlay {
+  generation: number;
+  keyCount: number;
+  ringFingerprint: string;
+  loadedAt: number;
+  at: number;
+}
+
+/** Installs remembered for late acks (at most SENT_MAX of them). */
+const SENT_MEMORY_MS = 30_000;
+const SENT_MAX = 64;
+/** After this many installs in a row without an ack, install() stops waiting for one until an ack shows up again. */
+const MISSES_BEFORE_NO_WAIT = 3;
 
 /** Every plugin counter, for tests and metrics (AtsInstalled/SessionCacheStats are the contract). */
 export interface PluginStats {
@@ -59,6 +111,9 @@ export interface PluginStats {
   startTime: number;
   /** The plugin's key store is not mlock'd; undefined from a plugin that does not publish it. */
   mlockFailed: boolean | undefined;
+  /** Ack records written / dropped by the plugin; undefined from a plugin without the ack channel. */
+  acksSent: number | undefined;
+  acksDropped: number | undefined;
 }
 
 /** The mgmtapi.sock of a runroot: reads runtimedir from its runroot.yaml. */
@@ -74,15 +129,68 @@ export class Ats9Bridge implements AtsBridge {
   readonly socketPath: string;
   private readonly mgmt: MgmtClient;
   private readonly logger: Logger | undefined;
+  readonly ackChannel: AckChannel | undefined;
+  private readonly ackWaitMs: number;
+  private readonly ackTrustMs: number;
+  private readonly sent: SentInstall[] = [];
+  private overlay: AckOverlay | null = null;
+  private pluginAcksDropped: number | undefined;
+  private missStreak = 0;
+  /** Acked rings the stats later showed (verified) or never showed within ackTrustMs (unverified). */
+  readonly ackVerification = { verified: 0, unverified: 0 };
 
-  static async fromRunroot(runroot: string, options: Ats9BridgeOptions = {}): Promise<Ats9Bridge> {
-    return new Ats9Bridge({ socketPath: await mgmtSocketFromRunroot(runroot) }, options);
+  static async fromRunroot(runroot: string, options: Ats9BridgeOptions & { ackFifo?: string; ackFifoMode?: number } = {}): Promise<Ats9Bridge> {
+    return Ats9Bridge.create({ socketPath: await mgmtSocketFromRunroot(runroot) }, options);
+  }
+
+  /** The constructor, opening the ack channel at `ackFifo` first (created when missing). */
+  static async create(target: Ats9BridgeTarget, options: Ats9BridgeOptions & { ackFifo?: string; ackFifoMode?: number } = {}): Promise<Ats9Bridge> {
+    const { ackFifo, ackFifoMode, ...rest } = options;
+    const ackChannel = ackFifo === undefined ? undefined : await AckChannel.open(ackFifo, ackFifoMode === undefined ? {} : { mode: ackFifoMode });
+    return new Ats9Bridge(target, { ...rest, ...(ackChannel ? { ackChannel } : {}) });
   }
 
   constructor(target: Ats9BridgeTarget, options: Ats9BridgeOptions = {}) {
     this.socketPath = 'socketPath' in target ? target.socketPath : join(target.runtimeDir, MGMT_SOCKET_NAME);
     this.mgmt = new MgmtClient({ socketPath: this.socketPath, timeoutMs: options.timeoutMs ?? 5000 });
     this.logger = options.logger;
+    this.ackChannel = options.ackChannel;
+    this.ackWaitMs = options.ackWaitMs ?? 500;
+    this.ackTrustMs = options.ackTrustMs ?? 3000;
+    this.ackChannel?.on('ack', (ack: Ack) => this.onAck(ack));
+    let invalidLogged = false;
+    this.ackChannel?.on('invalid', (error: string) => {
+      // Once: a writer flooding the FIFO must not flood the log. Counted either way.
+      if (!invalidLogged) this.logger?.warn('malformed record on the ack channel dropped', { error });
+      invalidLogged = true;
+    });
+  }
+
+  ackChannelStats(): AckChannelStats | undefined {
+    if (!this.ackChannel) return undefined;
+    return { records: { ...this.ackChannel.counts }, pluginDropped: this.pluginAcksDropped, statsChecks: { ...this.ackVerification } };
+  }
+
+  private onAck(ack: Ack): void {
+    const ch = this.ackChannel!;
+    if (ack.kind !== 'ring') return;
+    const now = performance.now();
+    while (this.sent.length > 0 && now - this.sent[0]!.sentAt > SENT_MEMORY_MS) this.sent.shift();
+    const i = this.sent.findIndex(
+      (s) => s.generation === ack.generation && s.ringFingerprint === ack.ringFingerprint && s.keyCount === ack.keyCount,
+    );
+    if (i === -1) {
+      ch.count('unmatched');
+      return;
+    }
+    const s = this.sent[i]!;
+    this.sent.splice(i, 1);
+    ch.count(s.settle ? 'matched' : 'late');
+    this.missStreak = 0;
+    if (ack.result === 'installed') {
+      this.overlay = { generation: ack.generation, keyCount: ack.keyCount, ringFingerprint: ack.ringFingerprint, loadedAt: ack.loadedAt, at: now };
+    }
+    s.settle?.(ack);
   }
 
   /**
@@ -93,19 +201,74 @@ export class Ats9Bridge implements AtsBridge {
    * traffic_server is still starting can still be lost: confirm with readInstalled() and
    * send again if it does not show up.
    */
+  /** See installWithReceipt: the same without waiting for the ack (a late one still sets the overlay). */
   async install(ring: RingInstall): Promise<void> {
+    await this.send(ring, false);
+  }
+
+  /**
+   * Sends the ring and, with an ack channel, waits up to ackWaitMs for the plugin's record of it:
+   * the receipt when it installed it, AtsRejectedError when it refused it, undefined when no
+   * record came (no channel, old plugin, dropped ack): confirm through readInstalled() then.
+   */
+  installWithReceipt(ring: RingInstall): Promise<InstallReceipt | undefined> {
+    return this.send(ring, true);
+  }
+
+  private async send(ring: RingInstall, wait: boolean): Promise<InstallReceipt | undefined> {
     const frame = encodeRingFrame({ generation: ring.generation, keys: ring.keys, revoke: ring.revoke, reassert: ring.reassert === true });
+    let sent: SentInstall | undefined;
+    let acked: Promise<Ring> | undefined;
     try {
+      if (this.ackChannel) {
+        // Registered before the message goes out: the ack can arrive before the request returns.
+        const s: SentInstall = {
+          generation: ring.generation,
+          keyCount: ring.keys.length,
+          ringFingerprint: ringFingerprint(frame.subarray(FRAME_HEADER_BYTES)),
+          sentAt: performance.now(),
+        };
+        acked = new Promise<Ring>((resolve) => (s.settle = resolve));
+        while (this.sent.length > 0 && (this.sent.length >= SENT_MAX || s.sentAt - this.sent[0]!.sentAt > SENT_MEMORY_MS)) this.sent.shift();
+        this.sent.push((sent = s));
+      }
       await this.requireProxy();
       await this.mgmt.lifecycleMessage(RING_TAG, frame);
+    } catch (err) {
+      if (sent) this.sent.splice(this.sent.indexOf(sent), 1);
+      throw err;
     } finally {
       frame.fill(0);
     }
     this.logger?.debug('ring sent to ATS', { generation: ring.generation, keyCount: ring.keys.length, revoke: ring.revoke, reassert: ring.reassert === true });
+    if (!sent || !acked) return undefined;
+    // A plugin that sends no acks (loaded without --ack-fifo, or an older one) must not cost
+    // every push the wait: after a few misses, confirm from the stats at once (a late ack still
+    // counts, and resets this).
+    if (!wait || this.missStreak >= MISSES_BEFORE_NO_WAIT) {
+      delete sent.settle;
+      if (wait && this.missStreak++ === MISSES_BEFORE_NO_WAIT) {
+        this.logger?.warn('no acks from the plugin on the ack channel: confirming installs from its stats (is it loaded with --ack-fifo?)', {
+          ackFifo: this.ackChannel?.path,
+        });
+      }
+      return undefined;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const ack = await Promise.race([acked, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), this.ackWaitMs)))]);
+    clearTimeout(timer);
+    // No ack in time: a late one still counts (as 'late') and still sets the overlay.
+    delete sent.settle;
+    if (!ack) {
+      this.missStreak++;
+      return undefined;
+    }
+    if (ack.result === 'rejected') throw new AtsRejectedError(ack.reason ?? 'other', ack.installedGeneration);
+    return { via: 'ack', generation: ack.generation, keyCount: ack.keyCount, ringFingerprint: ack.ringFingerprint };
   }
 
   async readInstalled(): Promise<AtsInstalled> {
-    const s = await this.readStats();
+    const s = this.applyOverlay(await this.readStats());
     return {
       generation: s.generation,
       keyCount: s.keyCount,
@@ -114,6 +277,30 @@ export class Ats9Bridge implements AtsBridge {
       startTime: s.startTime,
       ...(s.mlockFailed === undefined ? {} : { mlockFailed: s.mlockFailed }),
     };
+  }
+
+  /**
+   * Stats lag an acked install by a stats sync: while they still show an older generation of the
+   * same plugin load, report the acked ring; drop the overlay once they show it (verified), show
+   * something else, come from another load, or have not shown it within ackTrustMs (unverified).
+   */
+  private applyOverlay(s: PluginStats): PluginStats {
+    const o = this.overlay;
+    if (!o) return s;
+    // Older generation, or the same one with another ring (an acked re-assert): the stats lag.
+    if (s.loadedAt === o.loadedAt && (s.generation < o.generation || (s.generation === o.generation && s.ringFingerprint !== o.ringFingerprint))) {
+      if (performance.now() - o.at <= this.ackTrustMs) return { ...s, generation: o.generation, keyCount: o.keyCount, ringFingerprint: o.ringFingerprint };
+      this.ackVerification.unverified++;
+      this.logger?.warn('acked ring not shown by the plugin stats: believing the stats', {
+        generation: o.generation,
+        ringFingerprint: o.ringFingerprint,
+        atsGeneration: s.generation,
+      });
+    } else if (s.loadedAt === o.loadedAt && s.generation === o.generation && s.ringFingerprint === o.ringFingerprint) {
+      this.ackVerification.verified++;
+    }
+    this.overlay = null;
+    return s;
   }
 
   async flushSessionCache(): Promise<void> {
@@ -183,7 +370,15 @@ export class Ats9Bridge implements AtsBridge {
       loadedAt,
       startTime,
       mlockFailed: await this.readMlockFailed(),
+      ...(await this.readAckCounters()),
     };
+  }
+
+  private async readAckCounters(): Promise<{ acksSent: number | undefined; acksDropped: number | undefined }> {
+    const acksSent = await this.readOptionalInt(PLUGIN_STATS.acksSent);
+    const acksDropped = acksSent === undefined ? undefined : await this.readOptionalInt(PLUGIN_STATS.acksDropped);
+    if (acksDropped !== undefined) this.pluginAcksDropped = acksDropped;
+    return { acksSent, acksDropped };
   }
 
   /** Optional: a plugin older than this stat still serves rings, so its absence is no outage. */
@@ -221,8 +416,17 @@ export class Ats9Bridge implements AtsBridge {
     return Number(await this.mgmt.recordGetInt(RECONFIGURE_TIME_RECORD));
   }
 
-  close(): Promise<void> {
-    return this.mgmt.close();
+  /** ATS's own session-ticket counters (records in tls-records.ts); the agent reads them after readInstalled(). */
+  async readTlsTicketStats(): Promise<TlsTicketStats> {
+    return {
+      ticketsNotFound: Number(await this.mgmt.recordGetInt(TLS_TICKET_RECORDS.ticketsNotFound)),
+      ticketsVerifiedOldKey: Number(await this.mgmt.recordGetInt(TLS_TICKET_RECORDS.ticketsVerifiedOldKey)),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.ackChannel?.close();
+    await this.mgmt.close();
   }
 
   private async requireProxy(): Promise<void> {

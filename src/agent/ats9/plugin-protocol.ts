@@ -37,6 +37,9 @@ export const PLUGIN_STATS = {
   loadedAt: 'plugin.ticketkeys.loaded_at',
   /** 1 when the plugin could not mlock its key store (keys may reach swap). */
   mlockFailed: 'plugin.ticketkeys.mlock_failed',
+  /** Ack records written to the ack FIFO / dropped (no reader, pipe full, not a FIFO). */
+  acksSent: 'plugin.ticketkeys.acks_sent',
+  acksDropped: 'plugin.ticketkeys.acks_dropped',
 } as const;
 
 /** traffic_manager's record: when traffic_server was (re)started, seconds since the epoch. */

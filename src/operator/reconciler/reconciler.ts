@@ -9,6 +9,7 @@
 // A conflict on the Secret stops the reconcile (another writer won): it runs again from the
 // stored state. Key bytes never reach logs, Events, status or errors: only fingerprints.
 import type { V1Pod } from '@kubernetes/client-node';
+import type { GetRingResponse } from '../../agent/protocol.ts';
 import {
   ANNOTATION_FLUX_REQUESTED_AT,
   ANNOTATION_REVOKE,
@@ -19,7 +20,9 @@ import {
   secretName,
   withSpecDefaults,
   type DefaultedTicketKeySetSpec,
+  type ResumptionStatus,
   type TicketKeySet,
+  type TicketKeySetStatus,
 } from '../../api/index.ts';
 import {
   ackBound,
@@ -62,6 +65,7 @@ import type { FaultHook } from './fault.ts';
 import { observePods } from './observe.ts';
 import { agentAddress, targetPods, type TargetPod } from './pods.ts';
 import { findSelectorConflicts } from './selector-conflicts.ts';
+import { PodSelectorIndex } from '../pod-selector-index.ts';
 import { recordedGeneration, secretCorrupt, secretMissing, secretTampered, type SecretLoss } from './secret-loss.ts';
 import { buildStatus, sameStatus, statusMergePatch, withTransitionTimes } from './status.ts';
 import { resolveIntOrPercent } from '../../api/schema-kit.ts';
@@ -71,6 +75,9 @@ import { ConfigConsistencyChecker } from './config-consistency.ts';
 import { configReportOf, ConfigRollout, CONFIG_ROLLOUT_BOUND_MS, type PodConfigReport } from './config-rollout.ts';
 import { formatDuration } from '../../core/duration.ts';
 import { withKstatusConditions, type StalledCause } from './kstatus.ts';
+import { RotationTiming } from './rotation-timing.ts';
+import { ResumptionWrites, resumptionSummary, tlsCountersOf } from './tls-report.ts';
+import type { PodTlsCounters } from '../metrics.ts';
 import { decideScheduledRotation } from '../../core/schedule/index.ts';
 
 export interface ReconcilerOptions {
@@ -118,10 +125,18 @@ const EVENT_ACTIONS: Record<string, string> = {
 
 export class TicketKeySetReconciler {
   private readonly o: ReconcilerOptions;
+  /** The pods each set's selector selects, without a scan of every pod per reconcile. */
+  private readonly podIndex: PodSelectorIndex;
   /** Per TicketKeySet (two sets selecting one pod must not mix their rings), per pod uid. */
   private readonly histories = new Map<string, AckHistory>();
   /** Per TicketKeySet: when its ConfigMap's current content was first seen. */
   private readonly rollouts = new Map<string, ConfigRollout>();
+  /** Per TicketKeySet: when this process persisted the staged / promoted key now in flight. */
+  private readonly timings = new Map<string, RotationTiming>();
+  /** Rate limit of status.pods.resumption writes (tls-report.ts). */
+  private readonly resumptionWrites = new ResumptionWrites();
+  /** Per TicketKeySet: pods whose last ATS ticket counters were refused (warned once per pod). */
+  private readonly badTlsReports = new Map<string, Set<string>>();
   private readonly concurrency: number;
   private readonly maxSteps: number;
   private readonly resyncMs: number;
@@ -133,6 +148,7 @@ export class TicketKeySetReconciler {
     this.maxSteps = options.maxStepsPerReconcile ?? 8;
     this.resyncMs = options.resyncMs ?? 60_000;
     this.configCheck = options.configMaps && new ConfigConsistencyChecker(options.configMaps);
+    this.podIndex = new PodSelectorIndex(options.pods);
   }
 
   /** The Controller's Reconciler. */
@@ -145,12 +161,17 @@ export class TicketKeySetReconciler {
       // Gone: the Secret goes with it (owner reference); only our memory and metrics need forgetting.
       this.histories.delete(`${namespace}/${name}`);
       this.rollouts.delete(`${namespace}/${name}`);
+      this.timings.delete(`${namespace}/${name}`);
+      this.resumptionWrites.forget(`${namespace}/${name}`);
+      this.badTlsReports.delete(`${namespace}/${name}`);
       this.o.metrics?.forgetTicketKeySet({ namespace, name });
       this.configCheck?.retain(this.o.ticketKeySets.list().flatMap((t) => (t.spec?.atsConfig?.configMapRef?.name ? [`${t.metadata.namespace ?? ''}/${t.spec.atsConfig.configMapRef.name}`] : [])));
       return {};
     }
     let history = this.histories.get(`${namespace}/${name}`);
     if (!history) this.histories.set(`${namespace}/${name}`, (history = new AckHistory()));
+    let timing = this.timings.get(`${namespace}/${name}`);
+    if (!timing) this.timings.set(`${namespace}/${name}`, (timing = new RotationTiming()));
     const ref = { namespace, name };
     const spec = withSpecDefaults(tks.spec);
     const annotations = tks.metadata.annotations ?? {};
@@ -209,18 +230,36 @@ export class TicketKeySetReconciler {
     if (secretLoss) log.error('owned Secret lost; regenerating the ring', { secret: secretRef.name, reason: secretLoss.reason, detail: secretLoss.detail });
 
     // Pods another, older TicketKeySet also selects are left to that set (no push war).
-    const allPods = this.o.pods.list(namespace);
-    const conflicts = findSelectorConflicts(tks, this.o.ticketKeySets.list(namespace), allPods, (t) => t.spec?.selector);
-    const targets = targetPods(allPods, spec.selector).filter((t) => !conflicts.ceded.has(t.name));
+    const selected = this.podIndex.select(namespace, spec.selector);
+    const conflicts = findSelectorConflicts(tks, this.o.ticketKeySets.list(namespace), selected, (t) => t.spec?.selector);
+    const targets = targetPods(selected, spec.selector).filter((t) => !conflicts.ceded.has(t.name));
     const byName = new Map(targets.map((t) => [t.name, t]));
     const port = spec.agent.port;
     const issuedGeneration = recordedGeneration(tks.status);
     // Reports are input: a generation above what the operator issued is that pod's error.
     const configReports = new Map<string, PodConfigReport>();
+    // ATS ticket counters by pod, for the pods whose agent answered (undefined: none or refused).
+    const tlsReports = new Map<string, PodTlsCounters | undefined>();
+    const badTls = this.badTlsReports.get(`${namespace}/${name}`) ?? new Set<string>();
+    const onRing = (pod: TargetPod, ring: GetRingResponse): void => {
+      configReports.set(pod.name, configReportOf(ring));
+      const tls = tlsCountersOf(ring.tls);
+      if (tls && 'error' in tls) {
+        tlsReports.set(pod.name, undefined);
+        if (!badTls.has(pod.uid)) log.warn('pod reports ATS ticket counters the operator refuses', { pod: pod.name, error: tls.error });
+        badTls.add(pod.uid);
+      } else {
+        tlsReports.set(pod.name, tls);
+        badTls.delete(pod.uid);
+      }
+    };
     let observations = screenAcks(
-      await observePods(targets, this.o.agents, port, this.concurrency, (uid) => history.get(uid), (pod, ring) => configReports.set(pod.name, configReportOf(ring))),
+      await observePods(targets, this.o.agents, port, this.concurrency, (uid) => history.get(uid), onRing),
       ackBound(state.keys.length > 0, state.keys.length > 0 ? state.generation : Math.max(state.generation, issuedGeneration)),
     );
+    for (const uid of badTls) if (!targets.some((t) => t.uid === uid)) badTls.delete(uid);
+    if (badTls.size > 0) this.badTlsReports.set(`${namespace}/${name}`, badTls);
+    else this.badTlsReports.delete(`${namespace}/${name}`);
     for (const obs of observations) {
       if (obs.rejectedAck && history.markRejected(obs.uid, obs.rejectedAck)) {
         this.o.metrics?.recordRejectedReport();
@@ -259,6 +298,7 @@ export class TicketKeySetReconciler {
         } finally {
           zeroize(...Object.values(data));
         }
+        timing.persisted(state, next, this.o.clock.now());
         log.info('persisted ticket-key state', { generation: next.generation, phase: next.phase, fingerprints: next.keys.map((k) => `${k.material.fingerprint}:${k.state}`) });
       },
       push: async (podName, request) => {
@@ -284,6 +324,14 @@ export class TicketKeySetReconciler {
       ...(this.o.fault ? { fault: this.o.fault } : {}),
     };
 
+    const observeDurations = (): void => {
+      const d = timing.observe(state, observations, this.o.clock.now());
+      if (d.stageSeconds !== undefined) this.o.metrics?.recordStageDuration(ref, d.stageSeconds);
+      if (d.promoteSeconds !== undefined) this.o.metrics?.recordPromoteDuration(ref, d.promoteSeconds);
+    };
+    // What the agents answered before any step: a ring in flight may already be everywhere.
+    observeDurations();
+
     let conditions: readonly Condition[] = [];
     let requeueAfterMs = MAX_REQUEUE_MS;
     let rounds = 0;
@@ -302,6 +350,7 @@ export class TicketKeySetReconciler {
       state = result.state;
       if (outcome.persisted) secretLoss = undefined; // the regenerated ring is the record now
       observations = observations.map((o) => applyPush(o, outcome.pushes.get(o.name)));
+      observeDurations();
       for (const [pod, message] of outcome.flushErrors) log.warn('session cache flush failed', { pod, error: message });
       for (const podName of [...drifted]) {
         const r = outcome.pushes.get(podName);
@@ -359,10 +408,31 @@ export class TicketKeySetReconciler {
         ? { schedule: { decision: decideScheduledRotation(policy.schedule, state.lastRotationTime, this.o.clock.now()), hasWindows: policy.schedule.windows.length > 0 } }
         : {}),
     });
+    // status.pods.resumption: see ResumptionWrites (a moving counter alone writes at most once per resync period).
+    const writtenResumption = tks.status?.pods?.resumption;
+    const freshResumption = resumptionSummary(targets.filter((t) => !t.terminating).map((t) => tlsReports.get(t.name)));
+    const resumption = this.resumptionWrites.choose(
+      `${namespace}/${name}`,
+      freshResumption,
+      writtenResumption,
+      sameStatus(withResumption(status, writtenResumption), tks.status),
+      this.o.clock.now(),
+      this.resyncMs,
+    );
+    if (status.pods) {
+      if (resumption) status.pods.resumption = resumption;
+      else delete status.pods.resumption;
+    }
     if (!sameStatus(status, tks.status)) {
       const { observedGeneration, ...rest } = status;
       await this.o.status.patchStatus(ref, statusMergePatch(rest), observedGeneration ?? 0);
+      if (!sameStatus(resumption, writtenResumption)) this.resumptionWrites.wrote(`${namespace}/${name}`, this.o.clock.now());
     }
+    this.o.metrics?.observePodTls(
+      ref,
+      targets.filter((t) => !t.terminating).map((t) => t.name),
+      tlsReports,
+    );
     this.o.metrics?.observeTicketKeySet(ref, {
       ...(state.lastRotationTime !== undefined ? { lastRotationTime: state.lastRotationTime } : {}),
       ...(state.nextRotationTime !== undefined && !policy.suspend ? { nextRotationTime: state.nextRotationTime } : {}),
@@ -515,6 +585,13 @@ function selectorConflictCondition(ceded: ReadonlyMap<string, string>): Conditio
   for (const [pod, owner] of ceded) byOwner.set(owner, [...(byOwner.get(owner) ?? []), pod]);
   const parts = [...byOwner].sort().map(([owner, pods]) => `${namePods(pods.sort())} (kept by the older TicketKeySet ${owner})`);
   return { type: CONDITION_SELECTOR_CONFLICT, status: 'True', reason: 'SelectorConflict', message: `pods also selected by an older TicketKeySet are left to it: ${parts.join('; ')}` };
+}
+
+/** The status with status.pods.resumption set to `r` (absent when undefined). */
+function withResumption(status: TicketKeySetStatus, r: ResumptionStatus | undefined): TicketKeySetStatus {
+  if (!status.pods) return status;
+  const { resumption: _drop, ...pods } = status.pods;
+  return { ...status, pods: r ? { ...pods, resumption: r } : pods };
 }
 
 function currentAck(state: RotationState): PodAck | undefined {

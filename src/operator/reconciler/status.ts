@@ -151,6 +151,8 @@ export function scheduleStatus(d: ScheduleDecision, hasWindows: boolean, suspend
 export function statusMergePatch(status: TicketKeySetStatus): Record<string, unknown> {
   const patch: Record<string, unknown> = { ...status };
   for (const f of CLEARABLE) if (status[f] === undefined) patch[f] = null;
+  // A merge patch merges nested objects: a summary no pod reports any more is deleted explicitly.
+  if (status.pods && status.pods.resumption === undefined) patch.pods = { ...status.pods, resumption: null };
   return patch;
 }
 

@@ -1,4 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
+import { Value } from '@sinclair/typebox/value';
+import { TlsTicketCounters } from '../../../src/agent/protocol.ts';
 import { ApiError } from '../../../src/agent/api-error.ts';
 import { MemoryBridge } from '../../../src/agent/memory-bridge.ts';
 import { AgentMetrics } from '../../../src/agent/metrics.ts';
@@ -343,5 +345,40 @@ describe('RingKeeper', () => {
     expect(after.accepted).toMatchObject({ generation: 3, keyFingerprints: ring(3, [k1, k2]).keyFingerprints });
     bridge.restart();
     expect((await keeper.getRing()).inSync).toBe(false);
+  });
+});
+
+describe('RingKeeper: ATS ticket counters in GET /v1/ring', () => {
+  it('reports the bridge\'s counters as `tls`, valid per TlsTicketCounters', async () => {
+    const { bridge, keeper } = setup();
+    bridge.tlsTicketStats = { ticketsNotFound: 4, ticketsVerifiedOldKey: 9 };
+    const got = await keeper.getRing();
+    expect(got.tls).toEqual({ ticketsNotFound: 4, ticketsVerifiedOldKey: 9 });
+    expect(Value.Check(TlsTicketCounters, got.tls)).toBe(true);
+  });
+
+  it('leaves `tls` out when the bridge cannot read them, or has no such method, and still answers', async () => {
+    const { bridge, keeper } = setup();
+    bridge.tlsTicketStats = null;
+    const got = await keeper.getRing();
+    expect(got).not.toHaveProperty('tls');
+    expect(got.ats.generation).toBe(0);
+    const plain = new MemoryBridge();
+    Object.defineProperty(plain, 'readTlsTicketStats', { value: undefined });
+    const keeper2 = new RingKeeper({ bridge: plain, logger: capturedLogger().logger, metrics: new AgentMetrics() });
+    expect(await keeper2.getRing()).not.toHaveProperty('tls');
+  });
+
+  it('never reports values that are not counters', async () => {
+    const { bridge, keeper } = setup();
+    bridge.tlsTicketStats = { ticketsNotFound: -1, ticketsVerifiedOldKey: 0 };
+    expect(await keeper.getRing()).not.toHaveProperty('tls');
+  });
+
+  it('starts again from 0 when ATS restarts, like ATS\'s own stats', async () => {
+    const { bridge, keeper } = setup();
+    bridge.tlsTicketStats = { ticketsNotFound: 4, ticketsVerifiedOldKey: 9 };
+    bridge.restart();
+    expect((await keeper.getRing()).tls).toEqual({ ticketsNotFound: 0, ticketsVerifiedOldKey: 0 });
   });
 });

@@ -33,6 +33,7 @@ describe('chart templates', () => {
       'service.yaml: Service',
       'poddisruptionbudget.yaml: PodDisruptionBudget',
       'servicemonitor.yaml: ServiceMonitor',
+      'grafana-dashboard.yaml: ConfigMap',
       'networkpolicy-agents.yaml: NetworkPolicy',
       'cert-manager-bootstrap.yaml: ClusterIssuer,Certificate,ClusterIssuer',
       'cert-manager-certificates.yaml: Certificate',
@@ -58,7 +59,7 @@ describe('chart templates', () => {
 
   it('disables core dumps before starting the operator (process memory holds keys)', () => {
     expect(container.command).toEqual(OPERATOR_COMMAND);
-    expect(OPERATOR_COMMAND[2]).toMatch(/^ulimit -c 0 && exec tko operator "\$@"$/);
+    expect(OPERATOR_COMMAND[2]).toMatch(/^ulimit -c 0 && exec node (--[a-z-]+(=\d+)? )+\/usr\/local\/bin\/tko operator "\$@"$/);
   });
 
   it('probes /healthz and /readyz on the metrics port, which the Service exposes', () => {

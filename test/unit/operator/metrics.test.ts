@@ -26,10 +26,14 @@ describe('OperatorMetrics', () => {
         'ticketkeys_last_rotation_timestamp_seconds',
         'ticketkeys_next_rotation_timestamp_seconds',
         'ticketkeys_pod_reports_rejected_total',
+        'ticketkeys_pod_tls_tickets_not_found',
+        'ticketkeys_pod_tls_tickets_verified_old_key',
         'ticketkeys_pods_converged',
         'ticketkeys_pods_total',
         'ticketkeys_push_duration_seconds',
         'ticketkeys_pushes_total',
+        'ticketkeys_rotation_promote_duration_seconds',
+        'ticketkeys_rotation_stage_duration_seconds',
         'ticketkeys_rotations_total',
         'workqueue_adds_total',
         'workqueue_depth',
@@ -67,6 +71,10 @@ describe('OperatorMetrics', () => {
     const m = new OperatorMetrics();
     const ref = { namespace: 'edge', name: 'web' };
     m.ticketKeys.observeTicketKeySet(ref, { lastRotationTime: 1, nextRotationTime: 2, activeKeyCreatedAt: 3, podsConverged: 1, podsTotal: 1 });
+    m.ticketKeys.recordStageDuration(ref, 0.5);
+    m.ticketKeys.recordPromoteDuration(ref, 0.7);
+    m.ticketKeys.observePodTls(ref, ['p'], new Map([['p', { ticketsNotFound: 1, ticketsVerifiedOldKey: 2 }]]));
+    expect(await m.registry.metrics()).toContain('ticketkeys_pod_tls_tickets_not_found{namespace="edge",name="web",pod="p"} 1');
     m.ticketKeys.forgetTicketKeySet(ref);
     expect(await m.registry.metrics()).not.toContain('name="web"');
   });
