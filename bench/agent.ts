@@ -19,18 +19,18 @@
 // rss: the agent process's VmRSS / VmHWM from /proc after all pushes; RssFile is mostly the
 // node binary's own pages (shared, ~37 MB for an empty Node), RssAnon the agent's heap.
 // Goals (issue 4): effective p99 <= 50 ms, agent RSS <= 80 MB.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { access, copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { connect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import type { PutRingRequest } from '../src/agent/protocol.ts';
 import { AGENT_NODE_OPTIONS, AGENT_V8_FLAGS } from '../src/agent/runtime-flags.ts';
 import { keyFingerprint } from '../src/core/fingerprint.ts';
 import { startAtsWithAgent } from '../test/helpers/agent.ts';
+import { buildCompiledTko } from './build.ts';
 import { parseSession } from '../test/helpers/tls-probe.ts';
 
 const GOAL_P99_MS = 50;
@@ -74,25 +74,6 @@ function ticketKeyName(host: string, port: number): Promise<string> {
   });
 }
 
-/** Compiles src/ as the Dockerfile does, into a temp dir that resolves this repo's packages. */
-async function buildAgent(): Promise<{ entry: string; dir: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'tko-bench-build-'));
-  await copyFile(join(REPO, 'package.json'), join(dir, 'package.json')); // "type": "module"
-  await symlink(join(REPO, 'node_modules'), join(dir, 'node_modules'));
-  const entry = join(dir, 'dist', 'src', 'cli', 'main.js');
-  const tsc = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
-  try {
-    await promisify(execFile)(process.execPath, [tsc, '-p', join(REPO, 'tsconfig.build.json'), '--outDir', join(dir, 'dist')], { cwd: REPO });
-  } catch (err) {
-    // Type errors elsewhere in the tree still emit JavaScript; only a missing entry is fatal.
-    await access(entry).catch(() => {
-      throw err;
-    });
-    log('note: tsc reported errors; benchmarking the JavaScript it emitted');
-  }
-  return { entry, dir };
-}
-
 function ring(generation: number, keys: Buffer[]): PutRingRequest {
   return {
     generation,
@@ -117,7 +98,7 @@ const log = (line: string) => {
   if (!args.json) process.stderr.write(`${line}\n`);
 };
 
-const build = args.ts ? undefined : await buildAgent();
+const build = args.ts ? undefined : await buildCompiledTko(log);
 const nodeOptions = args['node-options'];
 const v8Flags = args['v8-flags'];
 const nodeArgs = args['node-args'].split(/\s+/).filter(Boolean);

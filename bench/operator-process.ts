@@ -8,14 +8,26 @@ import { REPO_ROOT } from '../test/testbed/testbed.ts';
 
 export interface BenchOperator {
   pid: number;
+  /** host:port of its /metrics (plain HTTP). */
+  metrics: string;
   /** JSON log lines (stderr) so far. */
   logs(): string[];
   stop(): Promise<void>;
 }
 
-export async function startBenchOperator(options: { kubeconfig: string; certs: DevCertFiles; namespaces: string[]; flags: string[] }): Promise<BenchOperator> {
+export async function startBenchOperator(options: {
+  kubeconfig: string;
+  certs: DevCertFiles;
+  namespaces: string[];
+  flags: string[];
+  /** Node options before the entry (e.g. the heap sizes the chart's container sets). */
+  nodeArgs?: string[];
+  /** The `tko` CLI to run (default src/cli/main.ts, type-stripped; bench/build.ts compiles one). */
+  entry?: string;
+}): Promise<BenchOperator> {
   const args = [
-    join(REPO_ROOT, 'src/cli/main.ts'),
+    ...(options.nodeArgs ?? []),
+    options.entry ?? join(REPO_ROOT, 'src/cli/main.ts'),
     'operator',
     '--kubeconfig', options.kubeconfig,
     `--namespaces=${options.namespaces.join(',')}`,
@@ -37,14 +49,15 @@ export async function startBenchOperator(options: { kubeconfig: string; certs: D
     errBuf = parts.pop()!;
     if (lines.length < 10_000) lines.push(...parts.filter((l) => l !== ''));
   });
-  await new Promise<void>((resolve, reject) => {
+  const metrics = await new Promise<string>((resolve, reject) => {
     let outBuf = '';
     const timer = setTimeout(() => reject(new Error(`tko operator not listening after 60 s:\n${lines.slice(-20).join('\n')}`)), 60_000);
     child.stdout.on('data', (d: Buffer) => {
       outBuf += d.toString('utf8');
-      if (/"event":"listening"/.test(outBuf)) {
+      const listening = /"event":"listening","metrics":"([^"]+)"/.exec(outBuf);
+      if (listening) {
         clearTimeout(timer);
-        resolve();
+        resolve(listening[1]!);
       }
     });
     void exited.then(() => {
@@ -57,6 +70,7 @@ export async function startBenchOperator(options: { kubeconfig: string; certs: D
   });
   return {
     pid: child.pid!,
+    metrics,
     logs: () => [...lines],
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -2,7 +2,8 @@
 // to all namespaces or to the list given with `--namespaces` (then nothing is ever listed or
 // watched cluster-wide). Scope and memory:
 // - Pods: only those carrying the `--pod-label-selector` label (default ticketkeys.dev/agent=true,
-//   the label the pods running the agent carry), not every pod of the cluster.
+//   the label the pods running the agent carry), not every pod of the cluster, and of each only
+//   the fields the operator reads (kube/slim-pod.ts).
 // - Secrets and ConfigMaps: metadata only (PartialObjectMetadata). The reconciler reads its
 //   Secret live and only for the reconcile that uses it; the informer only maps changes to their
 //   TicketKeySet, so key bytes are never cached. Objects are stripped to metadata on arrival too,
@@ -18,9 +19,11 @@ import {
   type KubernetesObject,
   type V1ObjectMeta,
   type V1Pod,
+  type V1PodList,
 } from '@kubernetes/client-node';
 // The generated serializer turns raw watch JSON into the same model objects typed lists return.
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
+import { slimPod } from './kube/slim-pod.ts';
 import { MANAGED_BY_SELECTOR } from './labels.ts';
 import { ACCEPT_METADATA, DEFAULT_KUBE_TIMEOUT_MS, metadataOnlyList, withTimeout } from './kube/request-options.ts';
 import { TICKETKEYSET } from './kube/resources.ts';
@@ -79,9 +82,9 @@ export function podInformer(kc: KubeConfig, options: InformerFactoryOptions & { 
   return build<V1Pod>(kc, 'pods', options, labelSelector, {
     allPath: '/api/v1/pods',
     nsPath: (ns) => `/api/v1/namespaces/${ns}/pods`,
-    listAll: () => api.listPodForAllNamespaces({ labelSelector }, bounded()),
-    listNs: (namespace) => api.listNamespacedPod({ namespace, labelSelector }, bounded()),
-    decode: decoder<V1Pod>('V1Pod'),
+    listAll: async () => slimList(await api.listPodForAllNamespaces({ labelSelector }, bounded())),
+    listNs: async (namespace) => slimList(await api.listNamespacedPod({ namespace, labelSelector }, bounded())),
+    decode: (raw) => slimPod(decoder<V1Pod>('V1Pod')(raw)),
   });
 }
 
@@ -188,6 +191,10 @@ function metadataWatch(kc: KubeConfig): WatchTransport {
     ctx.setHeaderParam('Accept', ACCEPT_METADATA);
   };
   return new Watch(view);
+}
+
+function slimList(list: V1PodList): V1PodList {
+  return { ...list, items: (list.items ?? []).map(slimPod) }; // an empty list may have items: null
 }
 
 function decoder<T>(type: string): (raw: unknown) => T {

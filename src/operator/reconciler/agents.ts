@@ -4,7 +4,7 @@
 // bundle whose URI SAN names this pod or its service account, so another pod's certificate at
 // this address is refused), a timeout per request. Tests of the reconcile shell substitute fakes.
 import type { Agent } from 'undici';
-import { AgentClient, AgentError, createAgentDispatcher, type AgentClientTls } from '../../agent/client.ts';
+import { AgentClient, AgentError, createAgentDispatcher, createAgentSecureContext, type AgentClientTls } from '../../agent/client.ts';
 import { acceptedAgentIdentities, type PodIdentity } from '../../agent/identity.ts';
 import type { GetRingResponse, PutRingRequest, PutRingResponse, SessionCacheStatsResponse } from '../../agent/protocol.ts';
 import { checkTlsMaterial } from '../../tls/material.ts';
@@ -24,7 +24,7 @@ export interface AgentPort {
 }
 
 /** The operator's TLS material: client certificate and key, and the CA bundle agents chain to. */
-export type OperatorTls = Omit<AgentClientTls, 'agentIdentities'>;
+export type OperatorTls = Omit<AgentClientTls, 'agentIdentities' | 'secureContext'>;
 
 interface PodConnection {
   readonly uid: string;
@@ -33,7 +33,8 @@ interface PodConnection {
 }
 
 export class AgentPool implements AgentPort {
-  private tls: OperatorTls | undefined;
+  /** With its secure context, parsed once for every pod's connections. */
+  private tls: (OperatorTls & Pick<AgentClientTls, 'secureContext'>) | undefined;
   private readonly timeoutMs: number;
   private readonly maxPods: number;
   /** By pod uid and address, least recently used first. */
@@ -52,7 +53,7 @@ export class AgentPool implements AgentPort {
    */
   setTls(tls: OperatorTls): void {
     checkTlsMaterial(tls);
-    this.tls = tls;
+    this.tls = { ...tls, secureContext: createAgentSecureContext(tls) };
     this.closeAll();
   }
 
