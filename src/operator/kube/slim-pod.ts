@@ -19,6 +19,7 @@ export function slimPod(pod: V1Pod): V1Pod {
       ...(m.namespace !== undefined ? { namespace: m.namespace } : {}),
       ...(m.uid !== undefined ? { uid: m.uid } : {}),
       ...(m.resourceVersion !== undefined ? { resourceVersion: m.resourceVersion } : {}),
+      ...(m.creationTimestamp !== undefined ? { creationTimestamp: m.creationTimestamp } : {}),
       ...(m.labels ? { labels: m.labels } : {}),
       ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
     },

@@ -11,6 +11,7 @@ const full: V1Pod = {
     namespace: 'edge',
     uid: 'u-1',
     resourceVersion: '42',
+    creationTimestamp: new Date('2026-12-06T08:00:00Z'),
     labels: { app: 'edge' },
     annotations: { big: 'x'.repeat(10_000) },
     managedFields: [{ manager: 'kubelet', operation: 'Update', fieldsV1: { 'f:status': {} } }],
@@ -38,7 +39,7 @@ const full: V1Pod = {
 describe('slimPod', () => {
   it('keeps what the operator reads and drops the rest', () => {
     const slim = slimPod(full);
-    expect(slim.metadata).toEqual({ name: 'ats-0', namespace: 'edge', uid: 'u-1', resourceVersion: '42', labels: { app: 'edge' }, deletionTimestamp: full.metadata!.deletionTimestamp });
+    expect(slim.metadata).toEqual({ name: 'ats-0', namespace: 'edge', uid: 'u-1', resourceVersion: '42', creationTimestamp: full.metadata!.creationTimestamp, labels: { app: 'edge' }, deletionTimestamp: full.metadata!.deletionTimestamp });
     expect(slim.spec).toEqual({ containers: [], serviceAccountName: 'ats', readinessGates: [{ conditionType: 'ticketkeys.dev/keys-installed' }] });
     expect(slim.status).toEqual({ phase: 'Running', podIP: '10.0.0.5', conditions: full.status!.conditions });
     expect(JSON.stringify(slim).length).toBeLessThan(JSON.stringify(full).length / 10);
