@@ -299,20 +299,24 @@ try {
       await sleep(100);
     }
   })();
+  // Status: every set Stable, every pod converged, a new active key; read alongside the agents
+  // (a LIST of every set every 5 s: the API server serves the operator too).
+  const statusWatch = (async () => {
+    for (;;) {
+      const now = Date.now();
+      const all = await listSets();
+      for (let s = 0; s < SETS; s++) if (Number.isNaN(statusDoneAt[s]) && converged(all.get(setName(s)), activeBefore.get(setName(s)) ?? '')) statusDoneAt[s] = now;
+      const left = statusDoneAt.filter(Number.isNaN).length;
+      if (left === 0 || stopping() || now - waveStart > WAVE_DEADLINE_MS) break;
+      await sleep(5000);
+    }
+  })();
   await patching;
   const patchAllMs = Date.now() - waveStart;
   log(`rotate-now sent to ${SETS} sets in ${patchAllMs} ms`);
   await agentsWatch;
   log(`agents: ${SETS - pendingSets.length}/${SETS} sets promoted on every pod`);
-  // Status: every set Stable, every pod converged, a new active key.
-  for (;;) {
-    const now = Date.now();
-    const all = await listSets();
-    for (let s = 0; s < SETS; s++) if (Number.isNaN(statusDoneAt[s]) && converged(all.get(setName(s)), activeBefore.get(setName(s)) ?? '')) statusDoneAt[s] = now;
-    const left = statusDoneAt.filter(Number.isNaN).length;
-    if (left === 0 || stopping() || now - waveStart > WAVE_DEADLINE_MS) break;
-    await sleep(2000);
-  }
+  await statusWatch;
   const waveSeconds = (Date.now() - waveStart) / 1000;
   const waveProc = cpuPart(await proc.stop(), waveSeconds);
   const waveMemory = await memoryBreakdown(op.pid, await operatorMetrics(op.metrics));
@@ -346,7 +350,7 @@ try {
       'benchmark child processes (bench/agent-fleet.ts: at most 4000 agents each) (startAgent + in-memory ATS bridge, each on its own 127.2.x.y with real mutual TLS and a per-pod ' +
       'certificate); one TicketKeySet per podsPerSet pods (AllPodsAcknowledged). idle: the operator with nothing to do but its ' +
       'resyncs. wave: a rotate-now on every set; per set, from its own PATCH until every agent of the set holds the promoted ring ' +
-      '(as the fleet processes saw it, reported every 50 ms) and until its status shows Stable, every pod converged and a new active key (LIST every 2 s). ' +
+      '(as the fleet processes saw it, reported every 50 ms) and until its status shows Stable, every pod converged and a new active key (LIST every 5 s). ' +
       'Operator CPU/RSS from /proc every second; work queue depth from its /metrics every second, queue latency from its histogram; ' +
       'API requests from apiserver_request_total less the benchmark\'s own. The benchmark, its agents, the API server, etcd and the ' +
       'operator share the machine\'s CPUs.',
