@@ -38,8 +38,8 @@
 // Results: bench/results/convergence.json, merged: a run replaces only the entries of the
 // variants it ran (same pods, bridge, confirm, delay, concurrency) and keeps the others (and
 // stdout with --json). No key bytes are reported.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
@@ -58,7 +58,7 @@ import { FakePods } from '../test/helpers/pods.ts';
 import { ticketKeySet, TicketKeySets } from '../test/helpers/ticket-key-sets.ts';
 import { REPO_ROOT } from '../test/testbed/testbed.ts';
 import { BenchCleanups } from './cleanups.ts';
-import { apiserverRequests, dist, machineFacts, mapBounded as mapBoundedUntil, percentile, procStat } from './measure.ts';
+import { apiserverRequests, dist, machineFacts, mapBounded as mapBoundedUntil, percentile, procStat, writeResult } from './measure.ts';
 import { startBenchTestbed } from './testbed.ts';
 
 const RESULT_FILE = join(REPO_ROOT, 'bench', 'results', 'convergence.json');
@@ -545,10 +545,7 @@ try {
     sizes: merged,
     fileBasedAlternative: FILE_BASED,
   };
-  await mkdir(dirname(RESULT_FILE), { recursive: true });
-  await writeFile(RESULT_FILE, `${JSON.stringify(result, null, 2)}\n`);
-  if (args.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  else log(`written to ${RESULT_FILE}`);
+  await writeResult(RESULT_FILE, result, args.json, log);
 } catch (err) {
   console.error(err);
   exitCode = 1;

@@ -1,8 +1,9 @@
 // What the benchmarks measure with, shared: percentiles, a process's CPU and RSS from /proc, the
 // API server's request counters, the operator's own /metrics, and a bounded parallel map.
 import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
+import { dirname } from 'node:path';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 
@@ -176,4 +177,12 @@ export function counterDelta(before: ReadonlyMap<string, number>, after: Readonl
     if (d > 0) out.set(k, d);
   }
   return out;
+}
+
+/** Writes a benchmark's result (pretty JSON) to `file`; prints it too with --json, else says where it went. */
+export async function writeResult(file: string, result: unknown, json: boolean, log: (line: string) => void): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
+  if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  else log(`written to ${file}`);
 }

@@ -21,8 +21,8 @@
 //          requests the operator made (apiserver_request_total less the benchmark's own), by
 //          verb and resource, per rotation and per pod touched, and every LIST among them.
 // Results: bench/results/scale.json (and stdout with --json). No key bytes are reported.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
@@ -45,6 +45,7 @@ import {
   machineFacts,
   mapBounded,
   memoryBreakdown,
+  writeResult,
   operatorMetrics,
   procStat,
   samplesOf,
@@ -381,10 +382,7 @@ try {
       noListStorm: { target: 'no LIST by the operator during the wave', measured: Object.values(waveRequests.lists).reduce((a, b) => a + b, 0), met: Object.keys(waveRequests.lists).length === 0 },
     },
   };
-  await mkdir(dirname(RESULT_FILE), { recursive: true });
-  await writeFile(RESULT_FILE, `${JSON.stringify(result, null, 2)}\n`);
-  if (args.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  else log(`written to ${RESULT_FILE}`);
+  await writeResult(RESULT_FILE, result, args.json, log);
 } catch (err) {
   console.error(err);
   exitCode = 1;
