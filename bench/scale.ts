@@ -2,7 +2,7 @@
 // rotates at once.
 //
 //   npm run bench:scale -- [--json] [--sets 1000] [--pods-per-set 10] [--idle-seconds 90]
-//                          [--wave-deadline-seconds 300]
+//                          [--wave-deadline-seconds 300] [--operator-flags "--workers 16"]
 //
 // One test bed (kube-apiserver + etcd) and one real `tko operator` process (flags at their
 // defaults; started with the Node flags its container uses, OPERATOR_NODE_FLAGS). In one namespace:
@@ -71,6 +71,8 @@ const { values: args } = parseArgs({
     'pods-per-set': { type: 'string', default: '10' },
     'idle-seconds': { type: 'string', default: '90' },
     'wave-deadline-seconds': { type: 'string', default: '300' },
+    // Extra `tko operator` flags, space-separated (e.g. "--workers 16"): experiments off the defaults.
+    'operator-flags': { type: 'string', default: '' },
     dir: { type: 'string', default: join(REPO_ROOT, '.tko', 'bench-scale') },
   },
 });
@@ -84,6 +86,7 @@ const PODS_PER_SET = intArg('pods-per-set', 1, 16);
 const IDLE_SECONDS = intArg('idle-seconds', 0, 3600);
 const WAVE_DEADLINE_MS = intArg('wave-deadline-seconds', 10, 3600) * 1000;
 const PODS = SETS * PODS_PER_SET;
+const OPERATOR_FLAGS = args['operator-flags'].split(/\s+/).filter(Boolean);
 if (PODS > 250 * 250) throw new Error('at most 62,500 pods (one loopback address each)');
 
 const log = (line: string) => {
@@ -201,7 +204,7 @@ try {
   const nodeArgs = [...OPERATOR_NODE_FLAGS];
   const build = await buildCompiledTko(log);
   cleanups.push(() => rm(build.dir, { recursive: true, force: true }));
-  const op = await startBenchOperator({ kubeconfig: testbed.kubeconfig, certs: files, namespaces: [NAMESPACE], flags: [], nodeArgs, entry: build.entry });
+  const op = await startBenchOperator({ kubeconfig: testbed.kubeconfig, certs: files, namespaces: [NAMESPACE], flags: OPERATOR_FLAGS, nodeArgs, entry: build.entry });
   cleanups.push(() => op.stop());
   const startupMemory = await memoryBreakdown(op.pid, await operatorMetrics(op.metrics));
 
@@ -355,7 +358,7 @@ try {
       'Operator CPU/RSS from /proc every second; work queue depth from its /metrics every second, queue latency from its histogram; ' +
       'API requests from apiserver_request_total less the benchmark\'s own. The benchmark, its agents, the API server, etcd and the ' +
       'operator share the machine\'s CPUs.',
-    config: { sets: SETS, podsPerSet: PODS_PER_SET, pods: PODS, idleSeconds: IDLE_SECONDS, operatorNodeFlags: OPERATOR_NODE_FLAGS },
+    config: { sets: SETS, podsPerSet: PODS_PER_SET, pods: PODS, idleSeconds: IDLE_SECONDS, operatorNodeFlags: OPERATOR_NODE_FLAGS, operatorFlags: OPERATOR_FLAGS },
     setup: { agentStartMs, podCreateMs, setCreateMs, firstRingsMs, operatorMemoryAtStart: startupMemory },
     idle: { seconds: Math.round(idleSeconds), operator: idleProc, memoryAtEnd: idleMemory, queue: idleQueue, apiRequestsPerMinute: Object.fromEntries(Object.entries(idleRequests.byRequest).map(([k, v]) => [k, Math.round((v / idleSeconds) * 600) / 10])), lists: idleRequests.lists },
     wave: {
