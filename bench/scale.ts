@@ -2,7 +2,7 @@
 // rotates at once.
 //
 //   npm run bench:scale -- [--json] [--sets 1000] [--pods-per-set 10] [--idle-seconds 90]
-//                          [--wave-deadline-seconds 300] [--operator-flags "--workers 16"]
+//                          [--wave-deadline-seconds 300] [--operator-flags="--workers 16"]
 //
 // One test bed (kube-apiserver + etcd) and one real `tko operator` process (flags at their
 // defaults; started with the Node flags its container uses, OPERATOR_NODE_FLAGS). In one namespace:
@@ -71,7 +71,8 @@ const { values: args } = parseArgs({
     'pods-per-set': { type: 'string', default: '10' },
     'idle-seconds': { type: 'string', default: '90' },
     'wave-deadline-seconds': { type: 'string', default: '300' },
-    // Extra `tko operator` flags, space-separated (e.g. "--workers 16"): experiments off the defaults.
+    // Extra `tko operator` flags, space-separated, given with = (--operator-flags="--workers 16"):
+    // experiments off the defaults.
     'operator-flags': { type: 'string', default: '' },
     dir: { type: 'string', default: join(REPO_ROOT, '.tko', 'bench-scale') },
   },
