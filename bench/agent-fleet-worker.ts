@@ -8,6 +8,7 @@ import { MemoryBridge } from '../src/agent/memory-bridge.ts';
 import { issueAgentCert, loadCa } from '../src/dev/certs.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import type { FleetCommand, FleetReport } from './agent-fleet.ts';
+import { mapBounded } from './measure.ts';
 
 const send = (m: FleetReport) => process.send!(m);
 const agents: RunningAgent[] = [];
@@ -16,26 +17,19 @@ let reporting: NodeJS.Timeout | undefined;
 async function start(cmd: Extract<FleetCommand, { kind: 'start' }>): Promise<void> {
   const ca = await loadCa(cmd.ca);
   const logger = createLogger({ component: 'bench-agent', level: 'error' });
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      while (next < cmd.pods.length) {
-        const i = next++;
-        const pod = cmd.pods[i]!;
-        const pem = await issueAgentCert(ca, { namespace: cmd.namespace, pod: pod.name });
-        agents[i] = await startAgent({
-          listen: { host: pod.ip, port: cmd.port },
-          healthListen: { host: pod.ip, port: 0 },
-          tls: { cert: pem.cert, key: pem.key, clientCa: cmd.ca.cert },
-          bridge: new MemoryBridge(),
-          logger,
-          // Thousands of agents share the machine: a slow re-assert keeps their background reads
-          // from competing with the operator for the CPUs.
-          reassertIntervalMs: cmd.reassertIntervalMs,
-        });
-      }
-    }),
-  );
+  await mapBounded(cmd.pods, 16, async (pod, i) => {
+    const pem = await issueAgentCert(ca, { namespace: cmd.namespace, pod: pod.name });
+    agents[i] = await startAgent({
+      listen: { host: pod.ip, port: cmd.port },
+      healthListen: { host: pod.ip, port: 0 },
+      tls: { cert: pem.cert, key: pem.key, clientCa: cmd.ca.cert },
+      bridge: new MemoryBridge(),
+      logger,
+      // Thousands of agents share the machine: a slow re-assert keeps their background reads
+      // from competing with the operator for the CPUs.
+      reassertIntervalMs: cmd.reassertIntervalMs,
+    });
+  });
   const last = new Array<string>(agents.length).fill('');
   reporting = setInterval(() => {
     const changes: Array<[number, string]> = [];
