@@ -94,7 +94,13 @@ describe('fault injection: ATS killed mid-promotion and restarted by its supervi
       60_000,
     );
     expect(back.generation).toBeGreaterThan(0);
-    const done = await untilStable('the staged key promoted and on every pod', (t) => t.status?.activeKey?.fingerprint === stagedFp);
+    // The restart takes about as long as the rotation interval, so the next rotation may already
+    // be staged when this key is promoted: the phase then goes Promoting -> Staging without a
+    // Stable in between. Promoted means active or retired, and every pod past its generation.
+    const promoted = (t: TicketKeySet) =>
+      (t.status?.keyGeneration ?? 0) > staged!.generation &&
+      (t.status?.activeKey?.fingerprint === stagedFp || (t.status?.retiredKeys ?? []).some((k) => k.fingerprint === stagedFp));
+    const done = await untilStable('the staged key promoted and on every pod', promoted);
     convergedAgainAt = Date.now();
     for (const s of await obs.rings.sampleNow()) expect(s.generation).toBeGreaterThanOrEqual(done.status!.keyGeneration!);
     // And the next rotation goes through as usual.
