@@ -1,7 +1,7 @@
 // What both local stacks print on every refresh, and how they report a fatal error.
 import type { TicketKeySet } from '../src/api/index.ts';
 import { formatStatus } from '../src/cli/ctl.ts';
-import { toKubeError } from '../src/operator/kube/errors.ts';
+import { toKubeError } from '../src/operator/runtime/api-errors.ts';
 
 export interface ResumptionTally {
   resumed: number;

@@ -67,12 +67,12 @@ export async function runCacheAction(action: CacheAction, name: string, flags: C
     import('node:fs/promises'),
     import('@kubernetes/client-node'),
     import('../api/names.ts'),
-    import('../operator/kube/request-options.ts'),
-    import('../operator/kube/errors.ts'),
+    import('../operator/runtime/request-options.ts'),
+    import('../operator/runtime/api-errors.ts'),
     import('../core/duration.ts'),
   ]);
   const [{ labelSelectorToString }, { targetPods, agentAddress }, { AgentPool, describeAgentError }, { mapBounded }, { withSpecDefaults }] = await Promise.all([
-    import('../operator/label-selector.ts'),
+    import('../operator/runtime/label-selector.ts'),
     import('../operator/reconciler/pods.ts'),
     import('../operator/reconciler/agents.ts'),
     import('../operator/reconciler/fan-out.ts'),

@@ -50,8 +50,8 @@ export function registerCrd(program: Command): void {
           import('node:fs'),
           import('yaml'),
           import('@kubernetes/client-node'),
-          import('../operator/kube/request-options.ts'),
-          import('../operator/kube/errors.ts'),
+          import('../operator/runtime/request-options.ts'),
+          import('../operator/runtime/api-errors.ts'),
           import('../core/duration.ts'),
           import('./kube-config.ts'),
         ]);

@@ -68,8 +68,8 @@ export function registerCtl(program: Command): void {
     const { kc, namespace } = await clientKubeConfig(flags);
     const { CustomObjectsApi } = await import('@kubernetes/client-node');
     const { GROUP, VERSION, PLURAL } = await import('../api/names.ts');
-    const { withTimeout } = await import('../operator/kube/request-options.ts');
-    const { toKubeError } = await import('../operator/kube/errors.ts');
+    const { withTimeout } = await import('../operator/runtime/request-options.ts');
+    const { toKubeError } = await import('../operator/runtime/api-errors.ts');
     const timeoutMs = await kubeTimeoutMs(flags);
     let tks: TicketKeySet;
     try {

@@ -74,7 +74,7 @@ export function registerOperator(program: Command): void {
         import('../operator/run.ts'),
         import('../core/duration.ts'),
         import('../operator/informers.ts'),
-        import('../operator/leader-election.ts'),
+        import('../operator/runtime/leader-election.ts'),
         import('../observability/logger.ts'),
       ]);
       const logger = createLogger({ component: 'operator', level: flags.logLevel });

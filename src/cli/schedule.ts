@@ -113,8 +113,8 @@ export function registerSchedule(program: Command): void {
 async function fetchTicketKeySet(name: string, flags: ScheduleFlags): Promise<TicketKeySet> {
   const { CustomObjectsApi } = await import('@kubernetes/client-node');
   const { GROUP, VERSION, PLURAL } = await import('../api/names.ts');
-  const { withTimeout } = await import('../operator/kube/request-options.ts');
-  const { toKubeError } = await import('../operator/kube/errors.ts');
+  const { withTimeout } = await import('../operator/runtime/request-options.ts');
+  const { toKubeError } = await import('../operator/runtime/api-errors.ts');
   const { parseDuration } = await import('../core/duration.ts');
   const { kc, namespace } = await clientKubeConfig(flags);
   try {

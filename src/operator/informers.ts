@@ -25,9 +25,9 @@ import {
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import { slimPod } from './kube/slim-pod.ts';
 import { MANAGED_BY_SELECTOR } from './labels.ts';
-import { ACCEPT_METADATA, DEFAULT_KUBE_TIMEOUT_MS, metadataOnlyList, withTimeout } from './kube/request-options.ts';
+import { ACCEPT_METADATA, DEFAULT_KUBE_TIMEOUT_MS, metadataOnlyList, withTimeout } from './runtime/request-options.ts';
 import { TICKETKEYSET } from './kube/resources.ts';
-import { ResilientInformer, type ListTarget, type ResilientInformerOptions, type WatchTransport } from './informer.ts';
+import { ResilientInformer, type ListTarget, type ResilientInformerOptions, type WatchTransport } from './runtime/informer.ts';
 
 export { DEFAULT_POD_LABEL_SELECTOR } from '../api/names.ts';
 

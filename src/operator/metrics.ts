@@ -2,10 +2,10 @@
 // and several operators in one process do not collide), holding the controller-runtime style
 // work-queue and reconcile metrics and the domain metrics of the rotation.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { systemClock, type Clock } from './clock.ts';
-import { ControllerMetrics } from './controller-metrics.ts';
-import type { ObjectRef } from './kube/resources.ts';
-import { WorkqueueMetrics } from './workqueue-metrics.ts';
+import { systemClock, type Clock } from './runtime/clock.ts';
+import { ControllerMetrics } from './runtime/controller-metrics.ts';
+import type { ObjectRef } from './runtime/object-key.ts';
+import { WorkqueueMetrics } from './runtime/workqueue-metrics.ts';
 
 export type PushResult = 'success' | 'error' | 'timeout' | 'rejected';
 export type RotationResult = 'success' | 'failure' | 'timeout';

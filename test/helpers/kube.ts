@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll } from '@jest/globals';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../src/api/names.ts';
-import { statusCodeOf } from '../../src/operator/kube/errors.ts';
+import { statusCodeOf } from '../../src/operator/runtime/api-errors.ts';
 import { kubeConfigFor } from '../testbed/testbed.ts';
 import type { Identity } from '../testbed/testbed.ts';
 

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { CoreV1Api, type KubernetesObject } from '@kubernetes/client-node';
 import winston from 'winston';
 import type { TicketKeySet } from '../../src/api/ticket-key-set.ts';
-import type { ResilientInformer } from '../../src/operator/informer.ts';
+import type { ResilientInformer } from '../../src/operator/runtime/informer.ts';
 import { configMapInformer, managedSecretInformer, podInformer, ticketKeySetInformer } from '../../src/operator/informers.ts';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/operator/labels.ts';
 import { eventually, testKubeConfig, useNamespace } from '../helpers/kube.ts';

@@ -6,7 +6,7 @@ import { CoreV1Api, EventsV1Api, type EventsV1Event } from '@kubernetes/client-n
 import winston from 'winston';
 import type { TicketKeySet } from '../../src/api/ticket-key-set.ts';
 import { TicketKeySetAnnotator } from '../../src/operator/kube/annotations.ts';
-import { AlreadyExistsError, ConflictError, NotFoundError } from '../../src/operator/kube/errors.ts';
+import { AlreadyExistsError, ConflictError, NotFoundError } from '../../src/operator/runtime/api-errors.ts';
 import { EventRecorder } from '../../src/operator/kube/event-recorder.ts';
 import { PodReadinessGate } from '../../src/operator/kube/pod-readiness.ts';
 import { SecretStore } from '../../src/operator/kube/secret-store.ts';

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
 import winston from 'winston';
-import { LeaderElector, type LeaderElectorOptions, type StoppedReason } from '../../src/operator/leader-election.ts';
+import { LeaderElector, type LeaderElectorOptions, type StoppedReason } from '../../src/operator/runtime/leader-election.ts';
 import { eventually, testKubeConfig, useNamespace } from '../helpers/kube.ts';
 
 const ns = useNamespace('leader-election');

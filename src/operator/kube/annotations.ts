@@ -1,11 +1,12 @@
 // Sets the action annotations of a TicketKeySet (`tko rotate` / `tko revoke`). A new value is
 // what triggers the action, so each request writes a fresh timestamp.
 import { CustomObjectsApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import { systemClock, type Clock } from '../clock.ts';
+import { systemClock, type Clock } from '../runtime/clock.ts';
 import { ANNOTATION_REVOKE, ANNOTATION_ROTATE_NOW } from '../../api/names.ts';
-import { toKubeError } from './errors.ts';
-import { DEFAULT_KUBE_TIMEOUT_MS, mergePatch, withTimeout } from './request-options.ts';
-import { TICKETKEYSET, type ObjectRef } from './resources.ts';
+import { toKubeError } from '../runtime/api-errors.ts';
+import { DEFAULT_KUBE_TIMEOUT_MS, mergePatch, withTimeout } from '../runtime/request-options.ts';
+import { TICKETKEYSET } from './resources.ts';
+import type { ObjectRef } from '../runtime/object-key.ts';
 
 export class TicketKeySetAnnotator {
   private readonly api: CustomObjectsApi;

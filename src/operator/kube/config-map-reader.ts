@@ -2,9 +2,9 @@
 // per reconcile): the informer keeps ConfigMaps as metadata only, so their files never sit in
 // the operator's memory between reconciles. Read only; errors are typed and carry no content.
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { isNotFound, toKubeError } from './errors.ts';
-import { DEFAULT_KUBE_TIMEOUT_MS, withTimeout } from './request-options.ts';
-import type { ObjectRef } from './resources.ts';
+import { isNotFound, toKubeError } from '../runtime/api-errors.ts';
+import { DEFAULT_KUBE_TIMEOUT_MS, withTimeout } from '../runtime/request-options.ts';
+import type { ObjectRef } from '../runtime/object-key.ts';
 
 export interface ReadConfigMap {
   /** Changes with every write: the analysis cache key. */

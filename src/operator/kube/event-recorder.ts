@@ -8,10 +8,10 @@
 import { EventsV1Api, V1MicroTime, type EventsV1Event, type KubeConfig, type KubernetesObject, type V1ObjectReference } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import { createLogger, type Logger } from '../../observability/logger.ts';
-import { systemClock, type Clock } from '../clock.ts';
+import { systemClock, type Clock } from '../runtime/clock.ts';
 import { REPORTING_CONTROLLER } from '../labels.ts';
-import { isNotFound, statusCodeOf } from './errors.ts';
-import { DEFAULT_KUBE_TIMEOUT_MS, mergePatch, withTimeout } from './request-options.ts';
+import { isNotFound, statusCodeOf } from '../runtime/api-errors.ts';
+import { DEFAULT_KUBE_TIMEOUT_MS, mergePatch, withTimeout } from '../runtime/request-options.ts';
 
 export type EventType = 'Normal' | 'Warning';
 

@@ -3,10 +3,10 @@
 // current ring, False when it falls behind. Written through pods/status with a strategic merge
 // patch keyed by condition type, so the kubelet's own conditions are left alone.
 import { CoreV1Api, type KubeConfig, type V1Pod, type V1PodCondition } from '@kubernetes/client-node';
-import { systemClock, type Clock } from '../clock.ts';
+import { systemClock, type Clock } from '../runtime/clock.ts';
 import { READINESS_GATE_CONDITION_TYPE } from '../../api/names.ts';
-import { ConflictError, KubeApiError, toKubeError } from './errors.ts';
-import { DEFAULT_KUBE_TIMEOUT_MS, strategicMergePatch, withTimeout } from './request-options.ts';
+import { ConflictError, KubeApiError, toKubeError } from '../runtime/api-errors.ts';
+import { DEFAULT_KUBE_TIMEOUT_MS, strategicMergePatch, withTimeout } from '../runtime/request-options.ts';
 
 export interface PodConditionUpdate {
   status: boolean;

@@ -9,8 +9,3 @@ export const TICKETKEYSET = {
   apiVersion: API_VERSION,
 } as const;
 
-/** namespace/name of a namespaced object. */
-export interface ObjectRef {
-  namespace: string;
-  name: string;
-}

@@ -5,9 +5,10 @@
 import { CoreV1Api, type KubeConfig, type V1OwnerReference, type V1Secret } from '@kubernetes/client-node';
 import { LABEL_TICKET_KEY_SET } from '../../api/names.ts';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../labels.ts';
-import { isNotFound, toKubeError } from './errors.ts';
-import { DEFAULT_KUBE_TIMEOUT_MS, withTimeout } from './request-options.ts';
-import { TICKETKEYSET, type ObjectRef } from './resources.ts';
+import { isNotFound, toKubeError } from '../runtime/api-errors.ts';
+import { DEFAULT_KUBE_TIMEOUT_MS, withTimeout } from '../runtime/request-options.ts';
+import { TICKETKEYSET } from './resources.ts';
+import type { ObjectRef } from '../runtime/object-key.ts';
 
 export interface StoredSecret {
   namespace: string;

@@ -2,9 +2,10 @@
 // there, and spec writers never clobber status). observedGeneration is always set, to the
 // generation the reconcile acted on.
 import { CustomObjectsApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import { isConflict, toKubeError } from './errors.ts';
-import { DEFAULT_KUBE_TIMEOUT_MS, mergePatch, withTimeout } from './request-options.ts';
-import { TICKETKEYSET, type ObjectRef } from './resources.ts';
+import { isConflict, toKubeError } from '../runtime/api-errors.ts';
+import { DEFAULT_KUBE_TIMEOUT_MS, mergePatch, withTimeout } from '../runtime/request-options.ts';
+import { TICKETKEYSET } from './resources.ts';
+import type { ObjectRef } from '../runtime/object-key.ts';
 
 export type StatusObject = Record<string, unknown>;
 

@@ -12,9 +12,9 @@ import { OPERATOR_IDENTITY, DEFAULT_SERVICE_ACCOUNT, serviceAccountIdentityUri }
 import { caChanges, reissueReason, type CaFacts, type IssuedFacts, type PkiPolicy, type PkiState, type ReissueReason } from '../../core/pki/ca-rotation.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { certificateFacts, createCa, issueAgentCert, issueOperatorCert, loadCa, pemLine, type CertificateFacts, type PemPair } from '../../pki/x509.ts';
-import type { Clock, TimerHandle } from '../clock.ts';
-import { isNotFound, toKubeError } from '../kube/errors.ts';
-import { withTimeout } from '../kube/request-options.ts';
+import type { Clock, TimerHandle } from '../runtime/clock.ts';
+import { isNotFound, toKubeError } from '../runtime/api-errors.ts';
+import { withTimeout } from '../runtime/request-options.ts';
 import type { OperatorTls } from '../reconciler/agents.ts';
 import { CaSecretError, decodeCaSecret, encodeCaSecret, MAX_TRUSTED_CAS, type CaMaterial } from './ca-secret.ts';
 import { agentTlsSecret, agentTlsSecretName, isManagedAgentTlsSecret } from './agent-tls-secret.ts';

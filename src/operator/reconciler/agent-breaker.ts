@@ -17,7 +17,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { AgentError } from '../../agent/client.ts';
 import type { GetRingResponse, PutRingRequest, PutRingResponse } from '../../agent/protocol.ts';
-import { systemClock, type Clock } from '../clock.ts';
+import { systemClock, type Clock } from '../runtime/clock.ts';
 import type { AgentAddress, AgentPort } from './agents.ts';
 
 export interface AgentBreakerOptions {

@@ -9,7 +9,7 @@ import { configFilesHash, configMapFiles } from '../../core/ats-config/config-ha
 import { parseAtsConfigFiles, type AtsConfigFiles } from '../../core/ats-config/config-map-files.ts';
 import type { ConfigFile } from '../../core/ats-config/config-hash.ts';
 import type { ConfigMapPort } from '../kube/config-map-reader.ts';
-import type { ObjectRef } from '../kube/resources.ts';
+import type { ObjectRef } from '../runtime/object-key.ts';
 
 export interface ConfigCheckInput {
   readonly ref: ObjectRef;

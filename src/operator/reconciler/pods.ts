@@ -3,7 +3,7 @@
 import type { V1LabelSelector, V1Pod } from '@kubernetes/client-node';
 import { DEFAULT_SERVICE_ACCOUNT } from '../../agent/identity.ts';
 import { READINESS_GATE_CONDITION_TYPE } from '../../api/names.ts';
-import { matchesLabelSelector } from '../label-selector.ts';
+import { matchesLabelSelector } from '../runtime/label-selector.ts';
 import type { AgentAddress } from './agents.ts';
 
 export interface TargetPod {

@@ -49,10 +49,10 @@ import {
   type RotationState,
 } from '../../core/index.ts';
 import type { Logger } from '../../observability/logger.ts';
-import type { Clock } from '../clock.ts';
-import type { ReconcileContext, ReconcileResult } from '../controller.ts';
-import type { EventSource } from '../event-source.ts';
-import { AlreadyExistsError, ConflictError } from '../kube/errors.ts';
+import type { Clock } from '../runtime/clock.ts';
+import type { ReconcileContext, ReconcileResult } from '../runtime/controller.ts';
+import type { EventSource } from '../runtime/event-source.ts';
+import { AlreadyExistsError, ConflictError } from '../runtime/api-errors.ts';
 import type { EventRecorder } from '../kube/event-recorder.ts';
 import type { PodReadinessGate } from '../kube/pod-readiness.ts';
 import type { SecretStore } from '../kube/secret-store.ts';
@@ -65,7 +65,7 @@ import type { FaultHook } from './fault.ts';
 import { observePods } from './observe.ts';
 import { agentAddress, targetPods, type TargetPod } from './pods.ts';
 import { findSelectorConflicts } from './selector-conflicts.ts';
-import { PodSelectorIndex } from '../pod-selector-index.ts';
+import { PodSelectorIndex } from '../runtime/pod-selector-index.ts';
 import { recordedGeneration, secretCorrupt, secretMissing, secretTampered, type SecretLoss } from './secret-loss.ts';
 import { buildStatus, sameStatus, statusMergePatch, withTransitionTimes } from './status.ts';
 import { resolveIntOrPercent } from '../../api/schema-kit.ts';

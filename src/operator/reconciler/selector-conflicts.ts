@@ -5,7 +5,7 @@
 // the pods and the set that keeps them. Pure.
 import type { V1LabelSelector, V1Pod } from '@kubernetes/client-node';
 import type { TicketKeySet } from '../../api/index.ts';
-import { matchesLabelSelector } from '../label-selector.ts';
+import { matchesLabelSelector } from '../runtime/label-selector.ts';
 
 export interface SelectorConflicts {
   /** Pods this set must leave alone, with the set that owns each. */

@@ -6,9 +6,9 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import nock from 'nock';
 import { AGENT_LABEL_HINT } from '../../../src/core/conditions.ts';
 import { configMapInformer, DEFAULT_POD_LABEL_SELECTOR, managedSecretInformer, podInformer } from '../../../src/operator/informers.ts';
-import type { ResilientInformer } from '../../../src/operator/informer.ts';
-import { ACCEPT_METADATA, ACCEPT_METADATA_LIST } from '../../../src/operator/kube/request-options.ts';
-import { until } from './fake-clock.ts';
+import type { ResilientInformer } from '../../../src/operator/runtime/informer.ts';
+import { ACCEPT_METADATA, ACCEPT_METADATA_LIST } from '../../../src/operator/runtime/request-options.ts';
+import { until } from './runtime/fake-clock.ts';
 import { JSON_HEADERS, SERVER, fakeKubeConfig, useNock } from './kube-fake.ts';
 import { silentLogger } from './logger.ts';
 

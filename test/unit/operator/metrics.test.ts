@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { register as globalRegistry } from 'prom-client';
 import { OperatorMetrics } from '../../../src/operator/metrics.ts';
-import { FakeClock } from './fake-clock.ts';
+import { FakeClock } from './runtime/fake-clock.ts';
 
 describe('OperatorMetrics', () => {
   it('uses its own registry, not prom-client\'s global one', async () => {

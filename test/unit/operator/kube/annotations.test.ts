@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import nock from 'nock';
-import { NotFoundError } from '../../../../src/operator/kube/errors.ts';
+import { NotFoundError } from '../../../../src/operator/runtime/api-errors.ts';
 import { TicketKeySetAnnotator } from '../../../../src/operator/kube/annotations.ts';
-import { FakeClock } from '../fake-clock.ts';
+import { FakeClock } from '../runtime/fake-clock.ts';
 import { JSON_HEADERS, SERVER, fakeKubeConfig, status, useNock } from '../kube-fake.ts';
 
 const PATH = '/apis/ticketkeys.dev/v1alpha1/namespaces/edge/ticketkeysets/web';

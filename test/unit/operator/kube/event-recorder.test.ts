@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import nock from 'nock';
 import { EventRecorder } from '../../../../src/operator/kube/event-recorder.ts';
-import { FakeClock } from '../fake-clock.ts';
+import { FakeClock } from '../runtime/fake-clock.ts';
 import { JSON_HEADERS, SERVER, fakeKubeConfig, status, useNock, type Json } from '../kube-fake.ts';
 import { silentLogger } from '../logger.ts';
 

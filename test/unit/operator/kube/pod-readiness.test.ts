@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import nock from 'nock';
-import { ConflictError } from '../../../../src/operator/kube/errors.ts';
+import { ConflictError } from '../../../../src/operator/runtime/api-errors.ts';
 import { PodReadinessGate } from '../../../../src/operator/kube/pod-readiness.ts';
-import { FakeClock } from '../fake-clock.ts';
+import { FakeClock } from '../runtime/fake-clock.ts';
 import { JSON_HEADERS, SERVER, fakeKubeConfig, status, useNock, type Json } from '../kube-fake.ts';
 
 const PATH = '/api/v1/namespaces/edge/pods/ats-0/status';

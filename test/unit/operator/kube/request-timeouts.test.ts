@@ -5,7 +5,7 @@ import { describe, expect, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import nock from 'nock';
 import { TicketKeySetAnnotator } from '../../../../src/operator/kube/annotations.ts';
-import { KubeTimeoutError } from '../../../../src/operator/kube/errors.ts';
+import { KubeTimeoutError } from '../../../../src/operator/runtime/api-errors.ts';
 import { EventRecorder } from '../../../../src/operator/kube/event-recorder.ts';
 import { PodReadinessGate } from '../../../../src/operator/kube/pod-readiness.ts';
 import { SecretStore } from '../../../../src/operator/kube/secret-store.ts';

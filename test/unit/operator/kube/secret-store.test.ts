@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import nock from 'nock';
-import { AlreadyExistsError, ConflictError, NotFoundError } from '../../../../src/operator/kube/errors.ts';
+import { AlreadyExistsError, ConflictError, NotFoundError } from '../../../../src/operator/runtime/api-errors.ts';
 import { SecretStore } from '../../../../src/operator/kube/secret-store.ts';
 import { JSON_HEADERS, SERVER, fakeKubeConfig, status, useNock, type Json } from '../kube-fake.ts';
 

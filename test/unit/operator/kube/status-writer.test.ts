@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import nock from 'nock';
-import { ConflictError, NotFoundError } from '../../../../src/operator/kube/errors.ts';
+import { ConflictError, NotFoundError } from '../../../../src/operator/runtime/api-errors.ts';
 import { TicketKeySetStatusWriter } from '../../../../src/operator/kube/status-writer.ts';
 import { JSON_HEADERS, SERVER, fakeKubeConfig, status, useNock } from '../kube-fake.ts';
 

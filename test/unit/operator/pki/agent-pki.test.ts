@@ -4,7 +4,7 @@ import { describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import { AgentPki } from '../../../../src/operator/pki/agent-pki.ts';
 import { createLogger } from '../../../../src/observability/logger.ts';
-import type { Clock } from '../../../../src/operator/clock.ts';
+import type { Clock } from '../../../../src/operator/runtime/clock.ts';
 
 function options(policy?: { caValidityMs: number; certValidityMs: number; propagationMs: number }) {
   const kubeConfig = new KubeConfig();

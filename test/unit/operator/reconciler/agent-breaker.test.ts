@@ -7,7 +7,7 @@ import { AgentBackingOffError, AgentBreaker, AgentDeadlineError, withAgentDeadli
 import type { AgentAddress, AgentPort } from '../../../../src/operator/reconciler/agents.ts';
 import { describeReadFailure, observePods } from '../../../../src/operator/reconciler/observe.ts';
 import { targetPods } from '../../../../src/operator/reconciler/pods.ts';
-import { FakeClock } from '../fake-clock.ts';
+import { FakeClock } from '../runtime/fake-clock.ts';
 import { fakePod } from './fakes.ts';
 
 const RING: GetRingResponse = {

@@ -4,13 +4,13 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { TicketKeySet } from '../../../../src/api/index.ts';
 import type { EventInput } from '../../../../src/operator/kube/event-recorder.ts';
 import type { ReconcilerOptions } from '../../../../src/operator/reconciler/reconciler.ts';
-import type { FakeSource } from '../fake-source.ts';
+import type { FakeSource } from '../runtime/fake-source.ts';
 import type { GetRingResponse, PutRingRequest, PutRingResponse } from '../../../../src/agent/protocol.ts';
 import { AgentError } from '../../../../src/agent/client.ts';
 import { ringFingerprint } from '../../../../src/core/fingerprint.ts';
-import { ConflictError } from '../../../../src/operator/kube/errors.ts';
+import { ConflictError } from '../../../../src/operator/runtime/api-errors.ts';
 import type { SecretContent, SecretOwner, StoredSecret } from '../../../../src/operator/kube/secret-store.ts';
-import type { ObjectRef } from '../../../../src/operator/kube/resources.ts';
+import type { ObjectRef } from '../../../../src/operator/runtime/object-key.ts';
 import type { AgentAddress, AgentPort } from '../../../../src/operator/reconciler/agents.ts';
 
 /**

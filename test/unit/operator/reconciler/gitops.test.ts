@@ -5,12 +5,12 @@ import { describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { TicketKeySet } from '../../../../src/api/index.ts';
 import type { Condition } from '../../../../src/core/index.ts';
-import type { ReconcileContext } from '../../../../src/operator/controller.ts';
+import type { ReconcileContext } from '../../../../src/operator/runtime/controller.ts';
 import type { EventInput } from '../../../../src/operator/kube/event-recorder.ts';
 import { withKstatusConditions } from '../../../../src/operator/reconciler/kstatus.ts';
 import { TicketKeySetReconciler } from '../../../../src/operator/reconciler/reconciler.ts';
-import { FakeClock } from '../fake-clock.ts';
-import { FakeSource } from '../fake-source.ts';
+import { FakeClock } from '../runtime/fake-clock.ts';
+import { FakeSource } from '../runtime/fake-source.ts';
 import { silentLogger } from '../logger.ts';
 import { eventsInto, FakeAgents, fakePod, FakeSecrets, statusInto } from './fakes.ts';
 

@@ -6,13 +6,13 @@ import { describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { TicketKeySet } from '../../../../src/api/index.ts';
 import type { GetRingResponse } from '../../../../src/agent/protocol.ts';
-import type { ReconcileContext } from '../../../../src/operator/controller.ts';
+import type { ReconcileContext } from '../../../../src/operator/runtime/controller.ts';
 import { OperatorMetrics } from '../../../../src/operator/metrics.ts';
 import type { AgentAddress } from '../../../../src/operator/reconciler/agents.ts';
 import { TicketKeySetReconciler } from '../../../../src/operator/reconciler/reconciler.ts';
 import { MAX_TLS_COUNTER, ResumptionWrites, resumptionSummary, tlsCountersOf } from '../../../../src/operator/reconciler/tls-report.ts';
-import { FakeClock } from '../fake-clock.ts';
-import { FakeSource } from '../fake-source.ts';
+import { FakeClock } from '../runtime/fake-clock.ts';
+import { FakeSource } from '../runtime/fake-source.ts';
 import { silentLogger } from '../logger.ts';
 import { eventsInto, FakeAgents, fakePod, FakeSecrets, statusInto } from './fakes.ts';
 

@@ -1,13 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
-import { Controller, type ReconcileResult } from '../../../src/operator/controller.ts';
-import { ControllerMetrics } from '../../../src/operator/controller-metrics.ts';
-import { mapToSelf } from '../../../src/operator/mappers.ts';
-import { WorkqueueMetrics } from '../../../src/operator/workqueue-metrics.ts';
+import { Controller, type ReconcileResult } from '../../../../src/operator/runtime/controller.ts';
+import { ControllerMetrics } from '../../../../src/operator/runtime/controller-metrics.ts';
+import { mapToSelf } from '../../../../src/operator/runtime/mappers.ts';
+import { WorkqueueMetrics } from '../../../../src/operator/runtime/workqueue-metrics.ts';
 import { FakeClock, settle, until } from './fake-clock.ts';
 import { FakeSource, obj } from './fake-source.ts';
-import { silentLogger } from './logger.ts';
+import { silentLogger } from '../logger.ts';
 
 /** A reconciler whose calls the test completes one by one. */
 class ScriptedReconciler {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { KubernetesObject, V1LabelSelector } from '@kubernetes/client-node';
-import { mapByReference, mapBySelector, mapToControllerOwner, mapToSelf } from '../../../src/operator/mappers.ts';
-import { keyOf, objectKey, parseKey } from '../../../src/operator/object-key.ts';
+import { mapByReference, mapBySelector, mapToControllerOwner, mapToSelf } from '../../../../src/operator/runtime/mappers.ts';
+import { keyOf, objectKey, parseKey } from '../../../../src/operator/runtime/object-key.ts';
 import { FakeSource, obj } from './fake-source.ts';
 
 type Tks = KubernetesObject & { spec: { selector?: V1LabelSelector; atsConfig?: { configMapRef?: { name: string } } } };

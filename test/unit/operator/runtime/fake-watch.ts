@@ -1,6 +1,6 @@
 // A scripted stand-in for client-node's Watch: the test pushes events into open watches and
 // ends them, and sees the query parameters each watch was opened with.
-import type { WatchTransport } from '../../../src/operator/informer.ts';
+import type { WatchTransport } from '../../../../src/operator/runtime/informer.ts';
 
 export interface OpenWatch {
   path: string;

@@ -11,7 +11,7 @@
 //   `decode` turns watch objects into the same shape as listed ones, so the cache is uniform.
 // - Several targets (one per watched namespace) form one informer: one cache, one event stream.
 import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
-import { createLogger, type Logger } from '../observability/logger.ts';
+import { createLogger, type Logger } from '../../observability/logger.ts';
 import { systemClock, type Clock, type TimerHandle } from './clock.ts';
 import type { ChangeEvent, ChangeHandler, EventSource } from './event-source.ts';
 import { backoffDelay } from './rate-limiter.ts';

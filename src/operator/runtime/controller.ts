@@ -5,7 +5,7 @@
 // `requeueAfterMs` schedules the next look (how rotation schedules poll the wall clock).
 import { randomUUID } from 'node:crypto';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { createLogger, type Logger } from '../observability/logger.ts';
+import { createLogger, type Logger } from '../../observability/logger.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { ControllerMetrics, ReconcileOutcome } from './controller-metrics.ts';
 import type { ChangeEvent, ChangeHandler, EventSource } from './event-source.ts';

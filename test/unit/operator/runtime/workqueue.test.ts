@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
-import { WorkQueue } from '../../../src/operator/workqueue.ts';
-import { WorkqueueMetrics } from '../../../src/operator/workqueue-metrics.ts';
-import { ExponentialFailureRateLimiter, backoffDelay } from '../../../src/operator/rate-limiter.ts';
+import { WorkQueue } from '../../../../src/operator/runtime/workqueue.ts';
+import { WorkqueueMetrics } from '../../../../src/operator/runtime/workqueue-metrics.ts';
+import { ExponentialFailureRateLimiter, backoffDelay } from '../../../../src/operator/runtime/rate-limiter.ts';
 import { FakeClock, settle } from './fake-clock.ts';
 
 function setup() {

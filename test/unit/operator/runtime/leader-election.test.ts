@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { LeaderElector, candidateIdentity, type LeaderElectorOptions, type StoppedReason } from '../../../src/operator/leader-election.ts';
+import { LeaderElector, candidateIdentity, type LeaderElectorOptions, type StoppedReason } from '../../../../src/operator/runtime/leader-election.ts';
 import { FakeClock, until } from './fake-clock.ts';
-import { fakeKubeConfig, useNock } from './kube-fake.ts';
+import { fakeKubeConfig, useNock } from '../kube-fake.ts';
 import { LeaseServer } from './lease-server.ts';
-import { silentLogger } from './logger.ts';
+import { silentLogger } from '../logger.ts';
 
 const MICRO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1LabelSelector, V1Pod } from '@kubernetes/client-node';
-import { matchesLabelSelector } from '../../../src/operator/label-selector.ts';
-import { PodSelectorIndex } from '../../../src/operator/pod-selector-index.ts';
+import { matchesLabelSelector } from '../../../../src/operator/runtime/label-selector.ts';
+import { PodSelectorIndex } from '../../../../src/operator/runtime/pod-selector-index.ts';
 import { FakeSource } from './fake-source.ts';
 
 const pod = (namespace: string, name: string, labels: Record<string, string>): V1Pod => ({ apiVersion: 'v1', kind: 'Pod', metadata: { namespace, name, labels, uid: `${namespace}-${name}` } });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Registry, Counter } from 'prom-client';
-import { HealthServer, informersSynced, loopAlive, parseListenAddress, reconcilesNotStuck, type HealthCheck } from '../../../src/operator/health.ts';
+import { HealthServer, informersSynced, loopAlive, parseListenAddress, reconcilesNotStuck, type HealthCheck } from '../../../../src/operator/runtime/health.ts';
 
 const servers: HealthServer[] = [];
 afterEach(async () => {

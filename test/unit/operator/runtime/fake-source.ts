@@ -1,7 +1,7 @@
 // An in-memory EventSource standing in for an informer in controller tests.
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { ChangeEvent, ChangeHandler, EventSource } from '../../../src/operator/event-source.ts';
-import { objectKey } from '../../../src/operator/object-key.ts';
+import type { ChangeEvent, ChangeHandler, EventSource } from '../../../../src/operator/runtime/event-source.ts';
+import { objectKey } from '../../../../src/operator/runtime/object-key.ts';
 
 export class FakeSource<T extends KubernetesObject> implements EventSource<T> {
   private readonly objects = new Map<string, T>();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { labelSelectorToString, matchesLabelSelector } from '../../../src/operator/label-selector.ts';
+import { labelSelectorToString, matchesLabelSelector } from '../../../../src/operator/runtime/label-selector.ts';
 
 describe('matchesLabelSelector', () => {
   const labels = { app: 'ats', tier: 'edge' };

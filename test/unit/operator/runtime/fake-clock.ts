@@ -1,5 +1,5 @@
 // A manual clock for the operator's timers: time moves only when a test advances it.
-import type { Clock, TimerHandle } from '../../../src/operator/clock.ts';
+import type { Clock, TimerHandle } from '../../../../src/operator/runtime/clock.ts';
 
 interface Timer {
   id: number;

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import { ResilientInformer, type ListTarget } from '../../../src/operator/informer.ts';
-import { parseNamespaces } from '../../../src/operator/informers.ts';
+import { ResilientInformer, type ListTarget } from '../../../../src/operator/runtime/informer.ts';
+import { parseNamespaces } from '../../../../src/operator/informers.ts';
 import { FakeClock, settle, until } from './fake-clock.ts';
 import { FakeWatch, ScriptedList, httpError } from './fake-watch.ts';
-import { silentLogger } from './logger.ts';
+import { silentLogger } from '../logger.ts';
 
 type Obj = KubernetesObject & { decoded?: boolean };
 

@@ -17,10 +17,10 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease, type V1LeaseSpec } from '@kubernetes/client-node';
-import { createLogger, type Logger } from '../observability/logger.ts';
+import { createLogger, type Logger } from '../../observability/logger.ts';
 import { systemClock, type Clock, type TimerHandle } from './clock.ts';
-import { statusCodeOf } from './kube/errors.ts';
-import { withTimeout } from './kube/request-options.ts';
+import { statusCodeOf } from './api-errors.ts';
+import { withTimeout } from './request-options.ts';
 
 /** client-go's wait.Jitter factor for the acquire loop. */
 const JITTER_FACTOR = 1.2;

@@ -2,7 +2,7 @@
 // held by two workers at once, and no add is lost (each add is followed by a processing start).
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { WorkQueue } from '../../../src/operator/workqueue.ts';
+import { WorkQueue } from '../../../../src/operator/runtime/workqueue.ts';
 import { FakeClock } from './fake-clock.ts';
 
 type Op =

@@ -1,7 +1,7 @@
 // A nock-backed fake of the Lease endpoints with the API server's optimistic concurrency:
 // a PUT whose resourceVersion is stale gets 409. Tests inject failures and read the log.
 import nock from 'nock';
-import { JSON_HEADERS, SERVER, status } from './kube-fake.ts';
+import { JSON_HEADERS, SERVER, status } from '../kube-fake.ts';
 
 export interface LeaseSpecJson {
   holderIdentity?: string;

@@ -1,7 +1,12 @@
 // Work-queue keys: `namespace/name` for namespaced objects, `name` for cluster-scoped ones
 // (the same format as client-go's MetaNamespaceKeyFunc).
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { ObjectRef } from './kube/resources.ts';
+
+/** namespace/name of a namespaced object (namespace '' when cluster-scoped). */
+export interface ObjectRef {
+  namespace: string;
+  name: string;
+}
 
 export function objectKey(obj: KubernetesObject): string {
   const name = obj.metadata?.name ?? '';
