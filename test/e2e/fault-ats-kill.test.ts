@@ -100,7 +100,14 @@ describe('fault injection: ATS killed mid-promotion and restarted by its supervi
     const promoted = (t: TicketKeySet) =>
       (t.status?.keyGeneration ?? 0) > staged!.generation &&
       (t.status?.activeKey?.fingerprint === stagedFp || (t.status?.retiredKeys ?? []).some((k) => k.fingerprint === stagedFp));
-    const done = await untilStable('the staged key promoted and on every pod', promoted);
+    const done = await untilStable('the staged key promoted and on every pod', promoted).catch(async (err: unknown) => {
+      // What the operator and each ATS showed when it gave up (fingerprints and generations only).
+      const t = await sc.tks.get('web');
+      const { phase, keyGeneration, activeKey, conditions, pods } = t.status ?? {};
+      const samples = (await obs.rings.sampleNow()).map(({ pod, generation, acceptedGeneration, atsStartTime }) => ({ pod, generation, acceptedGeneration, atsStartTime }));
+      console.log(`not converged: ${JSON.stringify({ staged, phase, keyGeneration, activeKey, conditions, pods: pods?.items, samples })}`);
+      throw err;
+    });
     convergedAgainAt = Date.now();
     for (const s of await obs.rings.sampleNow()) expect(s.generation).toBeGreaterThanOrEqual(done.status!.keyGeneration!);
     // And the next rotation goes through as usual.
