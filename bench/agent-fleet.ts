@@ -4,7 +4,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { PemPair } from '../src/dev/certs.ts';
-import { REPO_ROOT } from '../test/testbed/testbed.ts';
+import { REPO_ROOT } from '../dev/testbed/testbed.ts';
 
 export interface FleetPod {
   name: string;

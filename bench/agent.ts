@@ -29,9 +29,9 @@ import { parseArgs } from 'node:util';
 import type { PutRingRequest } from '../src/agent/protocol.ts';
 import { AGENT_NODE_OPTIONS, AGENT_V8_FLAGS } from '../src/agent/runtime-flags.ts';
 import { keyFingerprint } from '../src/core/fingerprint.ts';
-import { startAtsWithAgent } from '../test/helpers/agent.ts';
+import { startAtsWithAgent } from '../dev/agent-process.ts';
 import { buildCompiledTko } from './build.ts';
-import { parseSession } from '../test/helpers/tls-probe.ts';
+import { parseSession } from '../dev/tls-probe.ts';
 
 const GOAL_P99_MS = 50;
 const GOAL_RSS_MB = 80;

@@ -5,7 +5,7 @@ import { access, copyFile, mkdtemp, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from '../test/testbed/testbed.ts';
+import { REPO_ROOT } from '../dev/testbed/testbed.ts';
 
 /** Compiles src/; `entry` is the compiled `tko` CLI, `dir` the temp dir to remove afterwards. */
 export async function buildCompiledTko(log: (line: string) => void): Promise<{ entry: string; dir: string }> {

@@ -1,10 +1,10 @@
-// A real `tko operator` process for benchmarks that set operator flags test/helpers/operator.ts
+// A real `tko operator` process for benchmarks that set operator flags dev/operator-process.ts
 // does not expose (e.g. --push-concurrency). Same start-up handshake: resolves once the operator
 // printed its `listening` line on stdout.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { DevCertFiles } from '../src/dev/certs.ts';
-import { REPO_ROOT } from '../test/testbed/testbed.ts';
+import { REPO_ROOT } from '../dev/testbed/testbed.ts';
 
 export interface BenchOperator {
   pid: number;

@@ -2,8 +2,8 @@
 // test bed are registered for clean-up before anything else, so a failed run leaves neither.
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startTestbed, stopTestbed, type Testbed } from '../test/testbed/testbed.ts';
-import { ensureTestbedBinaries } from '../test/testbed/tools.ts';
+import { startTestbed, stopTestbed, type Testbed } from '../dev/testbed/testbed.ts';
+import { ensureTestbedBinaries } from '../dev/testbed/tools.ts';
 import type { BenchCleanups } from './cleanups.ts';
 
 export async function startBenchTestbed(dir: string, log: (line: string) => void, cleanups: BenchCleanups): Promise<Testbed> {

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { goBinary, goVersion, requiredVersion, run } from '../test/testbed/tools.ts';
+import { goBinary, goVersion, requiredVersion, run } from '../dev/testbed/tools.ts';
 import { REPO_ROOT } from './layout.ts';
 
 const KUBE_MODULE = join(REPO_ROOT, 'test', 'testbed', 'tools', 'kube');

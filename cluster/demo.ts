@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { createCa, issueCert } from '../src/pki/x509.ts';
-import { cachedTestbedBinaries, ensureTestbedBinaries } from '../test/testbed/tools.ts';
+import { cachedTestbedBinaries, ensureTestbedBinaries } from '../dev/testbed/tools.ts';
 import { REPO_ROOT } from './layout.ts';
 
 const run = promisify(execFile);

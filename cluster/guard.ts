@@ -2,7 +2,7 @@
 // the signals that end a run and, through a detached reaper, even on SIGKILL.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { guardProcess, type Guard } from '../test/testbed/guard.ts';
+import { guardProcess, type Guard } from '../dev/testbed/guard.ts';
 import { layout } from './layout.ts';
 import { killClusterNow } from './teardown.ts';
 

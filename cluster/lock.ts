@@ -2,8 +2,8 @@
 // `down`. A lock is live while the `up` that wrote it, or any process the cluster recorded, still
 // runs; a second `up` then stops with one line and touches nothing. A dead lock is cleaned up.
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { isRunning } from '../test/testbed/processes.ts';
-import { readState as readTestbedState } from '../test/testbed/testbed.ts';
+import { isRunning } from '../dev/testbed/processes.ts';
+import { readState as readTestbedState } from '../dev/testbed/testbed.ts';
 import { marker } from './layout.ts';
 import type { Layout } from './layout.ts';
 import { readClusterState } from './state.ts';

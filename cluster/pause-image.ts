@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { run } from '../test/testbed/tools.ts';
+import { run } from '../dev/testbed/tools.ts';
 import { clusterCacheRoot } from './binaries.ts';
 
 const BUSYBOX = '/bin/busybox';

@@ -3,7 +3,7 @@
 // Usage: node cluster/reaper.ts OWNER_PID STATE_DIR
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { processAlive } from '../test/testbed/processes.ts';
+import { processAlive } from '../dev/testbed/processes.ts';
 import { layout } from './layout.ts';
 import { killClusterNow } from './teardown.ts';
 

@@ -1,7 +1,7 @@
 // cluster.json: what `up` started beyond the control plane (whose own record is the test
 // bed's testbed.json in control-plane/), so `down`, `status` and the reaper can find it.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import type { ProcessRecord } from '../test/testbed/processes.ts';
+import type { ProcessRecord } from '../dev/testbed/processes.ts';
 import type { Layout } from './layout.ts';
 
 export interface ClusterState {

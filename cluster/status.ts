@@ -1,7 +1,7 @@
 // `status`: which recorded processes run, whether the node is Ready, and the pods.
 import { CoreV1Api } from '@kubernetes/client-node';
-import { isRunning } from '../test/testbed/processes.ts';
-import { readState as readTestbedState } from '../test/testbed/testbed.ts';
+import { isRunning } from '../dev/testbed/processes.ts';
+import { readState as readTestbedState } from '../dev/testbed/testbed.ts';
 import { openCluster } from './cluster.ts';
 import { layout, marker } from './layout.ts';
 import { readClusterState } from './state.ts';

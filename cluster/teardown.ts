@@ -6,8 +6,8 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isRunning, stopProcess } from '../test/testbed/processes.ts';
-import { killTestbedNow, stopTestbed } from '../test/testbed/testbed.ts';
+import { isRunning, stopProcess } from '../dev/testbed/processes.ts';
+import { killTestbedNow, stopTestbed } from '../dev/testbed/testbed.ts';
 import { apiServiceRules, removeApiServiceRules } from './api-service.ts';
 import { bridgeOwner, deleteBridge } from './bridge.ts';
 import { cgroupPids, removeCgroupRoot } from './cgroups.ts';

@@ -16,7 +16,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   # started it, is not used. Only right after an install: its init script stops every ATS.
   if command -v service >/dev/null 2>&1; then service trafficserver stop >/dev/null 2>&1 || true; fi
 fi
-# Go builds the test bed (test/testbed/tools.ts looks on PATH, then in /usr/local/go/bin).
+# Go builds the test bed (dev/testbed/tools.ts looks on PATH, then in /usr/local/go/bin).
 go=$(command -v go || echo /usr/local/go/bin/go)
 [ -x "$go" ] || { echo "Go is required to build the test bed (kube-apiserver, etcd, helm)" >&2; exit 1; }
 echo "system deps ok: $(traffic_server -V 2>&1 | head -1 || true); $("$go" version)"

@@ -19,7 +19,7 @@ import { stopCluster } from '../cluster/teardown.ts';
 import { GROUP, PLURAL, VERSION } from '../src/api/names.ts';
 import type { TicketKeySet } from '../src/api/index.ts';
 import { formatDuration } from '../src/core/duration.ts';
-import { tlsProbe } from '../test/helpers/tls-probe.ts';
+import { tlsProbe } from '../dev/tls-probe.ts';
 
 const { values: opts } = parseArgs({
   options: {

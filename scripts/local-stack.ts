@@ -17,13 +17,13 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { READINESS_GATE_CONDITION_TYPE } from '../src/api/names.ts';
 import type { TicketKeySet } from '../src/api/index.ts';
 import { formatDuration } from '../src/core/duration.ts';
-import { Fleet } from '../test/helpers/fleet.ts';
-import { spawnOperator, type SpawnedOperator } from '../test/helpers/operator.ts';
-import { ticketKeySet, TicketKeySets } from '../test/helpers/ticket-key-sets.ts';
-import { tlsProbe } from '../test/helpers/tls-probe.ts';
-import { REPO_ROOT, startTestbed, stopTestbed } from '../test/testbed/testbed.ts';
-import { ensureTestbedBinaries } from '../test/testbed/tools.ts';
-import { processAlive } from '../test/testbed/processes.ts';
+import { Fleet } from '../dev/fleet.ts';
+import { spawnOperator, type SpawnedOperator } from '../dev/operator-process.ts';
+import { ticketKeySet, TicketKeySets } from '../dev/ticket-key-sets.ts';
+import { tlsProbe } from '../dev/tls-probe.ts';
+import { REPO_ROOT, startTestbed, stopTestbed } from '../dev/testbed/testbed.ts';
+import { ensureTestbedBinaries } from '../dev/testbed/tools.ts';
+import { processAlive } from '../dev/testbed/processes.ts';
 
 const { values: opts } = parseArgs({
   options: {

@@ -30,7 +30,7 @@ import { ANNOTATION_ROTATE_NOW, GROUP, PLURAL, READINESS_GATE_CONDITION_TYPE, VE
 import type { TicketKeySet } from '../../src/api/index.ts';
 import { configFilesHash, configMapFiles } from '../../src/core/ats-config/config-hash.ts';
 import { GENERATION_ANNOTATION, PHASE_ANNOTATION } from '../../src/core/secret-format.ts';
-import { tlsProbe } from '../helpers/tls-probe.ts';
+import { tlsProbe } from '../../dev/tls-probe.ts';
 
 const env = (name: string): string => {
   const value = process.env[name];

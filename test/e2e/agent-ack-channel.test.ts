@@ -14,9 +14,9 @@ import { Ats9Bridge } from '../../src/agent/ats9/ats9-bridge.ts';
 import type { PutRingRequest } from '../../src/agent/protocol.ts';
 import { keyFingerprint, ringFingerprint } from '../../src/core/fingerprint.ts';
 import { createDevCerts, writeDevCerts } from '../../src/dev/certs.ts';
-import { spawnAgent, type SpawnedAgent } from '../helpers/agent.ts';
+import { spawnAgent, type SpawnedAgent } from '../../dev/agent-process.ts';
 import { keyName, newKey, startTestAts, waitFor, waitForRing, waitForStats, type TestAts } from '../helpers/ats.ts';
-import { tlsProbe } from '../helpers/tls-probe.ts';
+import { tlsProbe } from '../../dev/tls-probe.ts';
 import type { AgentClient } from '../../src/agent/client.ts';
 
 const BRIDGE_ADDR = '127.0.0.63';

@@ -8,8 +8,8 @@ import { AgentClient, createAgentDispatcher } from '../../src/agent/client.ts';
 import { BODY_LIMIT_BYTES, OPERATOR_IDENTITY, type KeyState, type PutRingRequest } from '../../src/agent/protocol.ts';
 import { keyFingerprint, ringFingerprint } from '../../src/core/fingerprint.ts';
 import { createCa, issueCert } from '../../src/dev/certs.ts';
-import { agentError, startAtsWithAgent, type AtsWithAgent } from '../helpers/agent.ts';
-import { tlsProbe, type TlsVersion } from '../helpers/tls-probe.ts';
+import { agentError, startAtsWithAgent, type AtsWithAgent } from '../../dev/agent-process.ts';
+import { tlsProbe, type TlsVersion } from '../../dev/tls-probe.ts';
 
 const ADDR = '127.0.0.61';
 let env: AtsWithAgent;

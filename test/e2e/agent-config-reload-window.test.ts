@@ -16,10 +16,10 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import type { PutRingRequest } from '../../src/agent/protocol.ts';
 import { readConfigDir } from '../../src/agent/config-dir-snapshot.ts';
 import { keyFingerprint } from '../../src/core/fingerprint.ts';
-import { startAtsWithAgent, type AtsWithAgent } from '../helpers/agent.ts';
+import { startAtsWithAgent, type AtsWithAgent } from '../../dev/agent-process.ts';
 import { recordMeasurement, waitFor } from '../helpers/ats.ts';
 import { AtsLogTail, LOADER_DEBUG_RECORDS, LOADER_SCHEDULED, loaderOutcome, logTimeMs, PLUGIN_REAPPLIED, type LoaderOutcome } from '../helpers/ats-log-tail.ts';
-import { tlsProbe } from '../helpers/tls-probe.ts';
+import { tlsProbe } from '../../dev/tls-probe.ts';
 
 /** After ATS logged the ticket-key loader run, keep watching this long (6 plugin re-apply ticks of 250 ms). */
 const AFTER_LOADER_MS = 1500;

@@ -10,10 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { GetRingResponse, PutRingRequest } from '../../src/agent/protocol.ts';
 import { readConfigDir } from '../../src/agent/config-dir-snapshot.ts';
 import { keyFingerprint } from '../../src/core/fingerprint.ts';
-import { startAtsWithAgent, type AtsWithAgent } from '../helpers/agent.ts';
+import { startAtsWithAgent, type AtsWithAgent } from '../../dev/agent-process.ts';
 import { waitFor } from '../helpers/ats.ts';
 import { atomicWrite } from '../helpers/kubelet-atomic-writer.ts';
-import { tlsProbe } from '../helpers/tls-probe.ts';
+import { tlsProbe } from '../../dev/tls-probe.ts';
 
 const ADDR = '127.0.100.1';
 let env: AtsWithAgent;

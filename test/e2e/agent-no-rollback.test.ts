@@ -10,9 +10,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeRingFrame, RING_TAG } from '../../src/agent/ats9/plugin-protocol.ts';
 import type { PutRingRequest } from '../../src/agent/protocol.ts';
 import { keyFingerprint, ringFingerprint } from '../../src/core/fingerprint.ts';
-import { agentError, startAtsWithAgent, type AtsWithAgent } from '../helpers/agent.ts';
+import { agentError, startAtsWithAgent, type AtsWithAgent } from '../../dev/agent-process.ts';
 import { keyRenderings, sendRawMessage, waitFor } from '../helpers/ats.ts';
-import { tlsProbe } from '../helpers/tls-probe.ts';
+import { tlsProbe } from '../../dev/tls-probe.ts';
 
 const ADDR = '127.0.40.2';
 const REASSERT_INTERVAL_MS = 200;

@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { PutRingRequest } from '../../src/agent/protocol.ts';
 import { keyFingerprint } from '../../src/core/fingerprint.ts';
-import { startAtsWithAgent, type AtsWithAgent } from '../helpers/agent.ts';
-import { tlsProbe } from '../helpers/tls-probe.ts';
+import { startAtsWithAgent, type AtsWithAgent } from '../../dev/agent-process.ts';
+import { tlsProbe } from '../../dev/tls-probe.ts';
 
 const ADDR = '127.0.0.62';
 let env: AtsWithAgent;

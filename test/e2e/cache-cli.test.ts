@@ -9,8 +9,8 @@ import { describe, expect, it } from '@jest/globals';
 import type { SessionCacheStatsResponse } from '../../src/agent/protocol.ts';
 import { eventually } from '../helpers/kube.ts';
 import { untilStatus, useOperatorScenario } from '../helpers/operator-scenario.ts';
-import { ticketKeySet } from '../helpers/ticket-key-sets.ts';
-import { tlsProbe } from '../helpers/tls-probe.ts';
+import { ticketKeySet } from '../../dev/ticket-key-sets.ts';
+import { tlsProbe } from '../../dev/tls-probe.ts';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.ts');
 const PORT = 19443;

@@ -12,8 +12,8 @@ import type { TicketKeySet } from '../../src/api/index.ts';
 import { FaultObservers } from '../helpers/fault-observers.ts';
 import { eventually, testKubeConfig } from '../helpers/kube.ts';
 import { isReady, useOperatorScenario } from '../helpers/operator-scenario.ts';
-import { storedKeys, storedRing } from '../helpers/operator.ts';
-import { ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { storedKeys, storedRing } from '../../dev/operator-records.ts';
+import { ticketKeySet } from '../../dev/ticket-key-sets.ts';
 
 const PORT = 19443;
 const TLS_PORT = 18443;

@@ -12,11 +12,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { TicketKeySet } from '../../src/api/index.ts';
 import { READINESS_GATE_CONDITION_TYPE } from '../../src/api/names.ts';
 import { FaultObservers } from '../helpers/fault-observers.ts';
-import { FaultProxy, type FaultMode } from '../helpers/fault-proxy.ts';
+import { FaultProxy, type FaultMode } from '../../dev/fault-proxy.ts';
 import { testKubeConfig } from '../helpers/kube.ts';
-import { ticketKeySetEvents } from '../helpers/operator.ts';
+import { ticketKeySetEvents } from '../../dev/operator-records.ts';
 import { isReady, untilStatus, useOperatorScenario } from '../helpers/operator-scenario.ts';
-import { ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { ticketKeySet } from '../../dev/ticket-key-sets.ts';
 
 const PORT = 19443;
 const TLS_PORT = 18443;

@@ -4,10 +4,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { READINESS_GATE_CONDITION_TYPE } from '../../src/api/names.ts';
 import { eventually, testKubeConfig } from '../helpers/kube.ts';
-import { ticketKeySetEvents } from '../helpers/operator.ts';
+import { ticketKeySetEvents } from '../../dev/operator-records.ts';
 import { useOperatorScenario } from '../helpers/operator-scenario.ts';
-import { ticketKeySet } from '../helpers/ticket-key-sets.ts';
-import { tlsProbe } from '../helpers/tls-probe.ts';
+import { ticketKeySet } from '../../dev/ticket-key-sets.ts';
+import { tlsProbe } from '../../dev/tls-probe.ts';
 
 const PORT = 19443;
 const TLS_PORT = 18443;

@@ -5,10 +5,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { recordMeasurement } from '../helpers/ats.ts';
 import { testKubeConfig } from '../helpers/kube.ts';
-import { ticketKeySetEvents } from '../helpers/operator.ts';
+import { ticketKeySetEvents } from '../../dev/operator-records.ts';
 import { untilStatus, useOperatorScenario } from '../helpers/operator-scenario.ts';
-import { ticketKeySet } from '../helpers/ticket-key-sets.ts';
-import { tlsProbe, type TlsVersion } from '../helpers/tls-probe.ts';
+import { ticketKeySet } from '../../dev/ticket-key-sets.ts';
+import { tlsProbe, type TlsVersion } from '../../dev/tls-probe.ts';
 
 const PORT = 19443;
 const TLS_PORT = 18443;

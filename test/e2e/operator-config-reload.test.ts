@@ -24,11 +24,11 @@ import { podListenEnv, sharedAtsConfig } from '../helpers/ats-config-map.ts';
 import { FaultObservers } from '../helpers/fault-observers.ts';
 import { eventually, testKubeConfig } from '../helpers/kube.ts';
 import { atomicWrite } from '../helpers/kubelet-atomic-writer.ts';
-import { ticketKeySetEvents } from '../helpers/operator.ts';
+import { ticketKeySetEvents } from '../../dev/operator-records.ts';
 import { untilStatus, useOperatorScenario } from '../helpers/operator-scenario.ts';
 import { currentRingOf } from '../helpers/status-watch.ts';
-import { ticketKeySet } from '../helpers/ticket-key-sets.ts';
-import { tlsProbe } from '../helpers/tls-probe.ts';
+import { ticketKeySet } from '../../dev/ticket-key-sets.ts';
+import { tlsProbe } from '../../dev/tls-probe.ts';
 
 const PORT = 19530;
 const TLS_PORT = 18530;

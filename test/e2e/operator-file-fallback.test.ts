@@ -43,8 +43,8 @@ import { FaultObservers } from '../helpers/fault-observers.ts';
 import { eventually, testKubeConfig } from '../helpers/kube.ts';
 import { isReady, untilStatus, useOperatorScenario } from '../helpers/operator-scenario.ts';
 import { currentRingOf } from '../helpers/status-watch.ts';
-import { ticketKeySet } from '../helpers/ticket-key-sets.ts';
-import { tlsProbe } from '../helpers/tls-probe.ts';
+import { ticketKeySet } from '../../dev/ticket-key-sets.ts';
+import { tlsProbe } from '../../dev/tls-probe.ts';
 
 const PORT = 19541;
 const TLS_PORT = 18541;

@@ -7,7 +7,7 @@ import { MgmtClient, MgmtRequestError } from '../../src/agent/ats9/mgmt-client.t
 import { PLUGIN_STATS } from '../../src/agent/ats9/plugin-protocol.ts';
 import { ringFingerprint } from '../../src/core/fingerprint.ts';
 import { keyName, newKey, percentile, pushRing, recordMeasurement, startTestAts, waitForRing, waitForStats, type TestAts } from '../helpers/ats.ts';
-import { tlsProbe } from '../helpers/tls-probe.ts';
+import { tlsProbe } from '../../dev/tls-probe.ts';
 
 const ADDR = '127.0.0.40';
 

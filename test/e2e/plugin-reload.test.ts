@@ -7,7 +7,7 @@ import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { keyName, newKey, pushRing, recordMeasurement, startTestAts, waitForStats, type TestAts } from '../helpers/ats.ts';
-import { tlsProbe } from '../helpers/tls-probe.ts';
+import { tlsProbe } from '../../dev/tls-probe.ts';
 
 /** Longer than ATS's loader delay after a reload (3–13 s measured; the plugin re-applies for 30 s). */
 const OBSERVE_MS = 14000;

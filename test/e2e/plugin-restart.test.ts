@@ -5,7 +5,7 @@ import { describe, expect, it } from '@jest/globals';
 import { AtsUnavailableError } from '../../src/agent/ats-bridge.ts';
 import { findAtsProcesses } from '../../src/dev/ats-process.ts';
 import { newKey, pushRing, useTestAts, waitFor, waitForStats } from '../helpers/ats.ts';
-import { tlsProbe } from '../helpers/tls-probe.ts';
+import { tlsProbe } from '../../dev/tls-probe.ts';
 
 const ADDR = '127.0.0.49';
 

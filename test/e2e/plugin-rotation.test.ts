@@ -3,7 +3,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { ringFingerprint } from '../../src/core/fingerprint.ts';
 import { keyName, newKey, pushRing, useTestAts } from '../helpers/ats.ts';
-import { tlsProbe, type TlsVersion } from '../helpers/tls-probe.ts';
+import { tlsProbe, type TlsVersion } from '../../dev/tls-probe.ts';
 
 const ADDR = '127.0.0.41';
 

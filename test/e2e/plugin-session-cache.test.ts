@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sendRawMessage, useTestAts, waitForStats } from '../helpers/ats.ts';
-import { tlsProbe, type TlsProbeResult } from '../helpers/tls-probe.ts';
+import { tlsProbe, type TlsProbeResult } from '../../dev/tls-probe.ts';
 
 const ADDR = '127.0.0.45';
 

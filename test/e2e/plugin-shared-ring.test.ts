@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Ats9Bridge } from '../../src/agent/ats9/ats9-bridge.ts';
 import { keyName, newKey, pushRing, startTestAts, type TestAts } from '../helpers/ats.ts';
-import { tlsProbe, type TlsVersion } from '../helpers/tls-probe.ts';
+import { tlsProbe, type TlsVersion } from '../../dev/tls-probe.ts';
 
 const SERVICE_NAME = 'proxy.ticketkeys.test';
 

@@ -18,7 +18,7 @@ import {
   waitForStats,
   type TestAts,
 } from '../helpers/ats.ts';
-import { tlsProbe, type TlsVersion } from '../helpers/tls-probe.ts';
+import { tlsProbe, type TlsVersion } from '../../dev/tls-probe.ts';
 
 const ADDR = '127.0.0.44';
 const GENERATION = 10;

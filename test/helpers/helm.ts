@@ -13,9 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { KubernetesObjectApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { identityKubeconfigParts } from '../testbed/testbed.ts';
-import { kubeconfigYaml } from '../testbed/kubeconfig.ts';
-import { cachedTestbedBinaries, ensureTestbedBinaries } from '../testbed/tools.ts';
+import { identityKubeconfigParts } from '../../dev/testbed/testbed.ts';
+import { kubeconfigYaml } from '../../dev/testbed/kubeconfig.ts';
+import { cachedTestbedBinaries, ensureTestbedBinaries } from '../../dev/testbed/tools.ts';
 import { statusOf, testbedDir } from './kube.ts';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { Socket } from 'node:net';
-import type { Fleet } from './fleet.ts';
+import type { Fleet } from '../../dev/fleet.ts';
 
 export type HostileMode = 'lie' | 'huge' | 'slowloris';
 

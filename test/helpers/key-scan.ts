@@ -16,8 +16,8 @@ import { CoreV1Api, CustomObjectsApi, EventsV1Api, type KubeConfig } from '@kube
 import { GROUP, PLURAL, VERSION } from '../../src/api/names.ts';
 import { secretName } from '../../src/api/names.ts';
 import { decodeSecret } from '../../src/core/secret-format.ts';
-import type { Fleet } from './fleet.ts';
-import type { SpawnedOperator } from './operator.ts';
+import type { Fleet } from '../../dev/fleet.ts';
+import type { SpawnedOperator } from '../../dev/operator-process.ts';
 
 export interface KeyHit {
   source: string;

@@ -6,11 +6,11 @@ import { afterAll, beforeAll } from '@jest/globals';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../src/api/names.ts';
 import { statusCodeOf } from '../../src/operator/runtime/api-errors.ts';
-import { kubeConfigFor } from '../testbed/testbed.ts';
-import type { Identity } from '../testbed/testbed.ts';
+import { kubeConfigFor } from '../../dev/testbed/testbed.ts';
+import type { Identity } from '../../dev/testbed/testbed.ts';
 
-export { kubeRequest } from '../testbed/kube-request.ts';
-export type { RawResponse } from '../testbed/kube-request.ts';
+export { kubeRequest } from '../../dev/testbed/kube-request.ts';
+export type { RawResponse } from '../../dev/testbed/kube-request.ts';
 
 function requiredEnv(name: string): string {
   const value = process.env[name];

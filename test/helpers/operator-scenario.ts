@@ -11,10 +11,10 @@
 //   await untilStatus(tks, 'web', 'Ready with 3/3', (t) => isReady(t, '3/3'))   the TicketKeySet
 import { afterAll, beforeAll } from '@jest/globals';
 import type { TicketKeySet } from '../../src/api/index.ts';
-import { Fleet, type FleetPodOptions } from './fleet.ts';
+import { Fleet, type FleetPodOptions } from '../../dev/fleet.ts';
 import { eventually, testKubeConfig, useNamespace, type TestNamespace } from './kube.ts';
-import { spawnOperator, type SpawnedOperator, type SpawnOperatorOptions } from './operator.ts';
-import { TicketKeySets, type TicketKeySetBody } from './ticket-key-sets.ts';
+import { spawnOperator, type SpawnedOperator, type SpawnOperatorOptions } from '../../dev/operator-process.ts';
+import { TicketKeySets, type TicketKeySetBody } from '../../dev/ticket-key-sets.ts';
 
 export interface OperatorScenarioOptions {
   /** Fleet pods, added in order. */

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from '@jest/globals';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { guardTestbed, type Guard } from '../testbed/guard.ts';
-import { startTestbed, stopTestbed } from '../testbed/testbed.ts';
-import { ensureTestbedBinaries } from '../testbed/tools.ts';
+import { guardTestbed, type Guard } from '../../dev/testbed/guard.ts';
+import { startTestbed, stopTestbed } from '../../dev/testbed/testbed.ts';
+import { ensureTestbedBinaries } from '../../dev/testbed/tools.ts';
 
 /** Starting etcd and kube-apiserver (and fetching their binaries on a cold cache) takes a while. */
 const START_TIMEOUT_MS = 240_000;

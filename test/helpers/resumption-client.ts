@@ -12,7 +12,7 @@
 // handshake instead (what fault tolerance must avoid); 'error' = no TLS result at all (pod
 // down, refused, timed out): the chain keeps its session and tries the next pod.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { tlsProbe, type TlsVersion } from './tls-probe.ts';
+import { tlsProbe, type TlsVersion } from '../../dev/tls-probe.ts';
 
 export interface ResumptionTarget {
   pod: string;

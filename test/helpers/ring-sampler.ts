@@ -12,7 +12,7 @@
 // loss the agent repairs by re-asserting, not a rollback; the comparison starts over there.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentClient } from '../../src/agent/client.ts';
-import type { Fleet } from './fleet.ts';
+import type { Fleet } from '../../dev/fleet.ts';
 
 export interface RingSample {
   at: number;

@@ -17,9 +17,9 @@
 //   watch.start(); ... await watch.stop(); expect(watch.violations()).toEqual([]);
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TicketKeySet, TicketKeySetStatus } from '../../src/api/index.ts';
-import type { Fleet } from './fleet.ts';
+import type { Fleet } from '../../dev/fleet.ts';
 import type { RingSampler } from './ring-sampler.ts';
-import type { TicketKeySets } from './ticket-key-sets.ts';
+import type { TicketKeySets } from '../../dev/ticket-key-sets.ts';
 
 export interface StatusSample {
   at: number;

@@ -14,13 +14,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { serviceAccountIdentityUri } from '../../src/agent/identity.ts';
 import { ANNOTATION_ROTATE_NOW } from '../../src/api/names.ts';
 import { certificateFacts, splitPemBundle } from '../../src/pki/x509.ts';
-import { spawnAgent, type SpawnedAgent } from '../helpers/agent.ts';
+import { spawnAgent, type SpawnedAgent } from '../../dev/agent-process.ts';
 import { eventually, testKubeConfig, useNamespace } from '../helpers/kube.ts';
 import { atomicWrite } from '../helpers/kubelet-atomic-writer.ts';
-import { spawnOperator, type SpawnedOperator } from '../helpers/operator.ts';
+import { spawnOperator, type SpawnedOperator } from '../../dev/operator-process.ts';
 import { isReady, untilStatus } from '../helpers/operator-scenario.ts';
-import { FakePods } from '../helpers/pods.ts';
-import { TicketKeySets, ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { FakePods } from '../../dev/fake-pods.ts';
+import { TicketKeySets, ticketKeySet } from '../../dev/ticket-key-sets.ts';
 
 const opNs = useNamespace('pki-operator');
 const appNs = useNamespace('pki-app');

@@ -17,7 +17,7 @@ import { CRD_FIELD_MANAGER } from '../../src/cli/crd.ts';
 import { CRD_FILE_NAME } from '../../src/manifests/crd-upgrade-hook.ts';
 import { describeObject, renderChart, renderChartError, serviceAccountIdentity, writeKubeconfigFile, applyObjects, deleteObjects, type ChartObject } from '../helpers/helm.ts';
 import { kubeRequest, testKubeConfig, useNamespace } from '../helpers/kube.ts';
-import { applyCrds, readCrds } from '../testbed/crds.ts';
+import { applyCrds, readCrds } from '../../dev/testbed/crds.ts';
 
 const opNs = useNamespace('chart-options');
 const atsNs = useNamespace('chart-options-ats');

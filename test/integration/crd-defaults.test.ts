@@ -2,7 +2,7 @@
 // minimal object, and fields the schema does not know are pruned (or refused when asked).
 import { describe, expect, it } from '@jest/globals';
 import { statusMessage, statusOf, testKubeConfig, useNamespace } from '../helpers/kube.ts';
-import { TicketKeySets, ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { TicketKeySets, ticketKeySet } from '../../dev/ticket-key-sets.ts';
 
 const ns = useNamespace('crd-defaults');
 const tks = new TicketKeySets(testKubeConfig(), ns.name);

@@ -2,7 +2,7 @@
 // meta.k8s.io Table when asked for one, from the status the operator writes.
 import { describe, expect, it } from '@jest/globals';
 import { kubeRequest, testKubeConfig, useNamespace } from '../helpers/kube.ts';
-import { TicketKeySets, ticketKeySet, tksPath } from '../helpers/ticket-key-sets.ts';
+import { TicketKeySets, ticketKeySet, tksPath } from '../../dev/ticket-key-sets.ts';
 
 const ns = useNamespace('crd-printer');
 const kc = testKubeConfig();

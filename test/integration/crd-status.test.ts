@@ -3,7 +3,7 @@
 // tell the operator which spec its status reflects.
 import { describe, expect, it } from '@jest/globals';
 import { statusOf, testKubeConfig, useNamespace } from '../helpers/kube.ts';
-import { TicketKeySets, ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { TicketKeySets, ticketKeySet } from '../../dev/ticket-key-sets.ts';
 
 const ns = useNamespace('crd-status');
 const tks = new TicketKeySets(testKubeConfig(), ns.name);

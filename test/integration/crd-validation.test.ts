@@ -2,8 +2,8 @@
 // CRD) with messages a user can act on: the field path and what is wrong with it.
 import { describe, expect, it } from '@jest/globals';
 import { statusMessage, statusOf, testKubeConfig, useNamespace } from '../helpers/kube.ts';
-import { TicketKeySets, ticketKeySet } from '../helpers/ticket-key-sets.ts';
-import type { TicketKeySetBody } from '../helpers/ticket-key-sets.ts';
+import { TicketKeySets, ticketKeySet } from '../../dev/ticket-key-sets.ts';
+import type { TicketKeySetBody } from '../../dev/ticket-key-sets.ts';
 
 const ns = useNamespace('crd-validation');
 const tks = new TicketKeySets(testKubeConfig(), ns.name);

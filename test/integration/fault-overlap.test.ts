@@ -11,7 +11,7 @@ import { GENERATION_ANNOTATION } from '../../src/core/secret-format.ts';
 import { KeyScanner, scanSources } from '../helpers/key-scan.ts';
 import { eventually, testKubeConfig } from '../helpers/kube.ts';
 import { untilStatus, useOperatorScenario } from '../helpers/operator-scenario.ts';
-import { ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { ticketKeySet } from '../../dev/ticket-key-sets.ts';
 
 const PORT = 19443;
 const OLDER = 'a-older';

@@ -11,8 +11,8 @@ import { SecretStore } from '../../src/operator/kube/secret-store.ts';
 import { TICKETKEYSET } from '../../src/operator/kube/resources.ts';
 import { mapBySelector, mapToControllerOwner, mapToSelf } from '../../src/operator/runtime/mappers.ts';
 import { eventually, testKubeConfig, useNamespace } from '../helpers/kube.ts';
-import { FakePods } from '../helpers/pods.ts';
-import { TicketKeySets, ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { FakePods } from '../../dev/fake-pods.ts';
+import { TicketKeySets, ticketKeySet } from '../../dev/ticket-key-sets.ts';
 
 const ns = useNamespace('informer-controller');
 const silent = winston.createLogger({ silent: true, transports: [new winston.transports.Console({ silent: true })] });

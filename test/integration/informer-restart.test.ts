@@ -10,8 +10,8 @@ import type { TicketKeySet } from '../../src/api/ticket-key-set.ts';
 import { ticketKeySetInformer } from '../../src/operator/informers.ts';
 import { eventually } from '../helpers/kube.ts';
 import { usePrivateTestbed } from '../helpers/private-testbed.ts';
-import { TicketKeySets, ticketKeySet } from '../helpers/ticket-key-sets.ts';
-import { restartApiserver } from '../testbed/testbed.ts';
+import { TicketKeySets, ticketKeySet } from '../../dev/ticket-key-sets.ts';
+import { restartApiserver } from '../../dev/testbed/testbed.ts';
 
 const NAMESPACE = 'informer-restart';
 const selector = { matchLabels: { app: 'ats' } };

@@ -8,8 +8,8 @@ import type { ResilientInformer } from '../../src/operator/runtime/informer.ts';
 import { configMapInformer, managedSecretInformer, podInformer, ticketKeySetInformer } from '../../src/operator/informers.ts';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/operator/labels.ts';
 import { eventually, testKubeConfig, useNamespace } from '../helpers/kube.ts';
-import { FakePods } from '../helpers/pods.ts';
-import { TicketKeySets, ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { FakePods } from '../../dev/fake-pods.ts';
+import { TicketKeySets, ticketKeySet } from '../../dev/ticket-key-sets.ts';
 
 const watched = useNamespace('informer');
 const other = useNamespace('informer-other');

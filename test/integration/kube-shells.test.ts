@@ -14,8 +14,8 @@ import { TicketKeySetStatusWriter } from '../../src/operator/kube/status-writer.
 import { ANNOTATION_REVOKE, ANNOTATION_ROTATE_NOW } from '../../src/api/names.ts';
 import { MANAGED_BY_LABEL } from '../../src/operator/labels.ts';
 import { testKubeConfig, useNamespace } from '../helpers/kube.ts';
-import { FakePods } from '../helpers/pods.ts';
-import { TicketKeySets, ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { FakePods } from '../../dev/fake-pods.ts';
+import { TicketKeySets, ticketKeySet } from '../../dev/ticket-key-sets.ts';
 
 const ns = useNamespace('kube-shells');
 const silent = winston.createLogger({ silent: true, transports: [new winston.transports.Console({ silent: true })] });

@@ -9,7 +9,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { MAX_POD_STATUS_ITEMS } from '../../src/api/status.ts';
 import { eventually } from '../helpers/kube.ts';
 import { untilStatus, useOperatorScenario } from '../helpers/operator-scenario.ts';
-import { ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { ticketKeySet } from '../../dev/ticket-key-sets.ts';
 
 const PORT = 19460;
 const HOLES = 50;

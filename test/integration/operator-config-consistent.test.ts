@@ -8,9 +8,9 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import type { TicketKeySet } from '../../src/api/index.ts';
 import { TicketKeySetAnnotator } from '../../src/operator/kube/annotations.ts';
 import { eventually, testKubeConfig } from '../helpers/kube.ts';
-import { ticketKeySetEvents } from '../helpers/operator.ts';
+import { ticketKeySetEvents } from '../../dev/operator-records.ts';
 import { isReady, untilStatus, useOperatorScenario } from '../helpers/operator-scenario.ts';
-import { ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { ticketKeySet } from '../../dev/ticket-key-sets.ts';
 
 const PORT = 19443;
 const CM = 'ats-config';

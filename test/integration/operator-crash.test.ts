@@ -6,9 +6,10 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { TicketKeySetAnnotator } from '../../src/operator/kube/annotations.ts';
 import { testKubeConfig } from '../helpers/kube.ts';
-import { spawnOperator, storedKeys, ticketKeySetEvents } from '../helpers/operator.ts';
+import { spawnOperator } from '../../dev/operator-process.ts';
+import { storedKeys, ticketKeySetEvents } from '../../dev/operator-records.ts';
 import { untilStatus, useOperatorScenario } from '../helpers/operator-scenario.ts';
-import { ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { ticketKeySet } from '../../dev/ticket-key-sets.ts';
 
 const PORT = 19443;
 const PODS = ['ats-0', 'ats-1', 'ats-2'];

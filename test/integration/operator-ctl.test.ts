@@ -6,10 +6,11 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ANNOTATION_REVOKE, ANNOTATION_ROTATE_NOW } from '../../src/api/names.ts';
-import { Fleet } from '../helpers/fleet.ts';
+import { Fleet } from '../../dev/fleet.ts';
 import { eventually, testKubeConfig, useNamespace } from '../helpers/kube.ts';
-import { spawnOperator, ticketKeySetEvents, type SpawnedOperator } from '../helpers/operator.ts';
-import { TicketKeySets, ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { spawnOperator, type SpawnedOperator } from '../../dev/operator-process.ts';
+import { ticketKeySetEvents } from '../../dev/operator-records.ts';
+import { TicketKeySets, ticketKeySet } from '../../dev/ticket-key-sets.ts';
 
 const run = promisify(execFile);
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.ts');

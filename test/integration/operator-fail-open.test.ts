@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { READINESS_GATE_CONDITION_TYPE } from '../../src/api/names.ts';
 import { eventually } from '../helpers/kube.ts';
 import { isReady, untilStatus, useOperatorScenario } from '../helpers/operator-scenario.ts';
-import { ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { ticketKeySet } from '../../dev/ticket-key-sets.ts';
 
 const PORT = 19443;
 const PODS = ['ats-0', 'ats-1', 'ats-2'];

@@ -14,9 +14,9 @@ import { stringify } from 'yaml';
 import { ANNOTATION_FLUX_REQUESTED_AT, ANNOTATION_ROTATE_NOW, type TicketKeySet } from '../../src/api/index.ts';
 import { argoHealth } from '../helpers/argocd-health.ts';
 import { eventually, kubeRequest, testKubeConfig } from '../helpers/kube.ts';
-import { ticketKeySetEvents } from '../helpers/operator.ts';
+import { ticketKeySetEvents } from '../../dev/operator-records.ts';
 import { isReady, untilStatus, useOperatorScenario } from '../helpers/operator-scenario.ts';
-import { ticketKeySet, tksPath, type TicketKeySetBody } from '../helpers/ticket-key-sets.ts';
+import { ticketKeySet, tksPath, type TicketKeySetBody } from '../../dev/ticket-key-sets.ts';
 
 const PORT = 19613;
 const sc = useOperatorScenario('operator-gitops', {

@@ -4,11 +4,12 @@
 // enough that no retired key expires during the test: every ring change is a rotation.)
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CoordinationV1Api } from '@kubernetes/client-node';
-import { Fleet } from '../helpers/fleet.ts';
+import { Fleet } from '../../dev/fleet.ts';
 import { eventually, testKubeConfig, useNamespace } from '../helpers/kube.ts';
 import { recordMeasurement } from '../helpers/ats.ts';
-import { spawnOperator, ticketKeySetEvents, type SpawnedOperator } from '../helpers/operator.ts';
-import { TicketKeySets, ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { spawnOperator, type SpawnedOperator } from '../../dev/operator-process.ts';
+import { ticketKeySetEvents } from '../../dev/operator-records.ts';
+import { TicketKeySets, ticketKeySet } from '../../dev/ticket-key-sets.ts';
 
 const ns = useNamespace('operator-ha');
 const PORT = 19443;

@@ -6,7 +6,7 @@ import { describe, expect, it } from '@jest/globals';
 import { AgentClient } from '../../src/agent/client.ts';
 import { acceptedAgentIdentities, podIdentityUri } from '../../src/agent/identity.ts';
 import { untilStatus, useOperatorScenario } from '../helpers/operator-scenario.ts';
-import { ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { ticketKeySet } from '../../dev/ticket-key-sets.ts';
 
 const PORT = 19443;
 const sc = useOperatorScenario('operator-identity', {

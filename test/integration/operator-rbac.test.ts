@@ -11,7 +11,7 @@ import { AuthorizationV1Api, CoordinationV1Api, CoreV1Api, type KubeConfig } fro
 import { randomBytes } from 'node:crypto';
 import { ANNOTATION_ROTATE_NOW, ANNOTATION_ROTATE_NOW_HANDLED, API_VERSION, GROUP, KIND, PLURAL, READINESS_GATE_CONDITION_TYPE } from '../../src/api/names.ts';
 import { OPERATOR_FLAGS } from '../../src/manifests/operator-deployment.ts';
-import { Fleet } from '../helpers/fleet.ts';
+import { Fleet } from '../../dev/fleet.ts';
 import {
   applyObjects,
   deleteObjects,
@@ -23,9 +23,10 @@ import {
   type ChartObject,
 } from '../helpers/helm.ts';
 import { eventually, kubeConfigAs, statusOf, testKubeConfig, useNamespace } from '../helpers/kube.ts';
-import { spawnOperator, ticketKeySetEvents, type SpawnedOperator } from '../helpers/operator.ts';
+import { spawnOperator, type SpawnedOperator } from '../../dev/operator-process.ts';
+import { ticketKeySetEvents } from '../../dev/operator-records.ts';
 import { isReady, untilStatus } from '../helpers/operator-scenario.ts';
-import { TicketKeySets, ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { TicketKeySets, ticketKeySet } from '../../dev/ticket-key-sets.ts';
 
 const opNs = useNamespace('rbac-operator'); // the release namespace: ServiceAccount, Lease
 const allAppNs = useNamespace('rbac-app-all'); // workloads, all-namespaces install

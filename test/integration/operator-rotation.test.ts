@@ -5,9 +5,9 @@
 import { describe, expect, it } from '@jest/globals';
 import type { TicketKeySet } from '../../src/api/index.ts';
 import { eventually, testKubeConfig } from '../helpers/kube.ts';
-import { storedRing, ticketKeySetEvents } from '../helpers/operator.ts';
+import { storedRing, ticketKeySetEvents } from '../../dev/operator-records.ts';
 import { isReady, untilStatus, useOperatorScenario } from '../helpers/operator-scenario.ts';
-import { ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { ticketKeySet } from '../../dev/ticket-key-sets.ts';
 import { recordMeasurement } from '../helpers/ats.ts';
 
 const PORT = 19443;

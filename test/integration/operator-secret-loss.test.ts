@@ -7,9 +7,9 @@ import { describe, expect, it } from '@jest/globals';
 import { CoreV1Api, type V1Secret } from '@kubernetes/client-node';
 import { secretName } from '../../src/api/index.ts';
 import { eventually, testKubeConfig } from '../helpers/kube.ts';
-import { storedKeys, ticketKeySetEvents } from '../helpers/operator.ts';
+import { storedKeys, ticketKeySetEvents } from '../../dev/operator-records.ts';
 import { isReady, untilStatus, useOperatorScenario } from '../helpers/operator-scenario.ts';
-import { ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { ticketKeySet } from '../../dev/ticket-key-sets.ts';
 import { TicketKeySetAnnotator } from '../../src/operator/kube/annotations.ts';
 
 const PORT = 19443;

@@ -5,7 +5,7 @@ import { describe, expect, it } from '@jest/globals';
 import { TicketKeySetAnnotator } from '../../src/operator/kube/annotations.ts';
 import { eventually, testKubeConfig } from '../helpers/kube.ts';
 import { untilStatus, useOperatorScenario } from '../helpers/operator-scenario.ts';
-import { ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { ticketKeySet } from '../../dev/ticket-key-sets.ts';
 
 const PORT = 19443;
 const sc = useOperatorScenario('operator-unreachable', {

@@ -8,7 +8,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { TicketKeySet } from '../../src/api/index.ts';
 import { eventually, statusMessage, statusOf } from '../helpers/kube.ts';
 import { isReady, untilStatus, useOperatorScenario } from '../helpers/operator-scenario.ts';
-import { ticketKeySet } from '../helpers/ticket-key-sets.ts';
+import { ticketKeySet } from '../../dev/ticket-key-sets.ts';
 
 const PORT = 19650;
 const PODS = ['sched-0', 'sched-1'];

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { eventually, kubeConfigAs, kubeRequest, statusMessage, statusOf, testKubeConfig, useNamespace } from '../helpers/kube.ts';
-import { fakePods } from '../helpers/pods.ts';
-import { REPO_ROOT } from '../testbed/testbed.ts';
-import { requiredVersion } from '../testbed/tools.ts';
+import { fakePods } from '../../dev/fake-pods.ts';
+import { REPO_ROOT } from '../../dev/testbed/testbed.ts';
+import { requiredVersion } from '../../dev/testbed/tools.ts';
 import type { V1Pod } from '@kubernetes/client-node';
 
 const ns = useNamespace('testbed');
@@ -17,8 +17,8 @@ function conditionStatus(pod: V1Pod, type: string): string | undefined {
 }
 
 describe('test bed', () => {
-  it('serves the Kubernetes release pinned in test/testbed/tools/kube/go.mod', async () => {
-    const pinned = requiredVersion(join(REPO_ROOT, 'test/testbed/tools/kube/go.mod'), 'k8s.io/kubernetes');
+  it('serves the Kubernetes release pinned in dev/testbed/tools/kube/go.mod', async () => {
+    const pinned = requiredVersion(join(REPO_ROOT, 'dev/testbed/tools/kube/go.mod'), 'k8s.io/kubernetes');
     const res = await kubeRequest(kc, 'GET', '/version');
     expect(res.status).toBe(200);
     expect(res.json<{ gitVersion: string }>().gitVersion).toBe(pinned);

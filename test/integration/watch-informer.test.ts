@@ -6,7 +6,7 @@ import { CustomObjectsApi, Watch, makeInformer } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../src/api/names.ts';
 import type { TicketKeySet } from '../../src/api/ticket-key-set.ts';
 import { eventually, testKubeConfig, useNamespace } from '../helpers/kube.ts';
-import { TicketKeySets, ticketKeySet, tksPath } from '../helpers/ticket-key-sets.ts';
+import { TicketKeySets, ticketKeySet, tksPath } from '../../dev/ticket-key-sets.ts';
 
 const ns = useNamespace('watch-informer');
 const kc = testKubeConfig();

@@ -8,8 +8,8 @@ import { GROUP, PLURAL, VERSION } from '../../src/api/names.ts';
 import type { TicketKeySet } from '../../src/api/ticket-key-set.ts';
 import { eventually } from '../helpers/kube.ts';
 import { usePrivateTestbed } from '../helpers/private-testbed.ts';
-import { TicketKeySets, ticketKeySet, tksPath } from '../helpers/ticket-key-sets.ts';
-import { restartApiserver } from '../testbed/testbed.ts';
+import { TicketKeySets, ticketKeySet, tksPath } from '../../dev/ticket-key-sets.ts';
+import { restartApiserver } from '../../dev/testbed/testbed.ts';
 
 const NAMESPACE = 'watch-relist';
 const selector = { matchLabels: { app: 'ats' } };

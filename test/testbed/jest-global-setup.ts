@@ -7,9 +7,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { guardTestbed } from './guard.ts';
-import { killTestbedNow, readState, startTestbed } from './testbed.ts';
-import { ensureTestbedBinaries } from './tools.ts';
+import { guardTestbed } from '../../dev/testbed/guard.ts';
+import { killTestbedNow, readState, startTestbed } from '../../dev/testbed/testbed.ts';
+import { ensureTestbedBinaries } from '../../dev/testbed/tools.ts';
 import { GUARD_KEY } from './jest-shared.ts';
 
 const log = (line: string): void => {

@@ -1,8 +1,8 @@
 // Jest global teardown: stops the test bed if this process started it (see the setup), and
 // leaves one that was handed in through TKO_TESTBED_DIR alone.
-import type { Guard } from './guard.ts';
+import type { Guard } from '../../dev/testbed/guard.ts';
 import { GUARD_KEY } from './jest-shared.ts';
-import { stopTestbed } from './testbed.ts';
+import { stopTestbed } from '../../dev/testbed/testbed.ts';
 
 export default async function globalTeardown(): Promise<void> {
   const dir = process.env.TKO_TESTBED_DIR;

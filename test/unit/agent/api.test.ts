@@ -5,7 +5,7 @@ import type { Agent as UndiciAgent } from 'undici';
 import { BODY_LIMIT_BYTES } from '../../../src/agent/protocol.ts';
 import { ringFingerprint } from '../../../src/core/fingerprint.ts';
 import { keyTraces, newKey, operatorDispatcher, ringBody, startTestAgent, waitFor, type TestAgent } from './fixtures.ts';
-import { agentError } from '../../helpers/agent.ts';
+import { agentError } from '../../../dev/agent-process.ts';
 
 let t: TestAgent;
 let raw: UndiciAgent;

@@ -17,7 +17,7 @@ import { createCa, issueAgentCert, issueCert, issueOperatorCert, type DevCerts, 
 import { AgentPool, type AgentAddress } from '../../../src/operator/reconciler/agents.ts';
 import { watchTlsFiles } from '../../../src/tls/reloading-files.ts';
 import { capturedLogger, newKey, ringBody, startTestAgent, testCerts, type TestAgent } from './fixtures.ts';
-import { agentError } from '../../helpers/agent.ts';
+import { agentError } from '../../../dev/agent-process.ts';
 
 let t: TestAgent;
 let certs: DevCerts;

@@ -3,7 +3,7 @@
 // delay forwards late (both ways), and pass again heals.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, createServer, type Server } from 'node:net';
-import { FaultProxy } from '../../helpers/fault-proxy.ts';
+import { FaultProxy } from '../../../dev/fault-proxy.ts';
 
 const HOST = '127.0.70.200';
 const TARGET = '127.0.70.201';

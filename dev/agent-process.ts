@@ -19,11 +19,11 @@ import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AgentClient, AgentError } from '../../src/agent/client.ts';
-import { startAts, type AtsInstance, type StartAtsOptions } from '../../src/dev/ats.ts';
-import { createDevCerts, writeDevCerts, type DevCertFiles, type DevCerts } from '../../src/dev/certs.ts';
+import { AgentClient, AgentError } from '../src/agent/client.ts';
+import { startAts, type AtsInstance, type StartAtsOptions } from '../src/dev/ats.ts';
+import { createDevCerts, writeDevCerts, type DevCertFiles, type DevCerts } from '../src/dev/certs.ts';
 
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface SpawnAgentOptions {
   certs: DevCertFiles;

@@ -4,8 +4,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { KubeConfig, V1Pod, V1PodCondition } from '@kubernetes/client-node';
-import { LABEL_AGENT_POD } from '../../src/api/names.ts';
-import { statusCodeOf as statusOf } from '../../src/operator/runtime/api-errors.ts';
+import { LABEL_AGENT_POD } from '../src/api/names.ts';
+import { statusCodeOf as statusOf } from '../src/operator/runtime/api-errors.ts';
 
 export interface FakePodSpec {
   name: string;

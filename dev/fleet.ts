@@ -21,12 +21,12 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
-import { AgentClient } from '../../src/agent/client.ts';
-import { acceptedAgentIdentities } from '../../src/agent/identity.ts';
-import { startAts, type AtsInstance, type StartAtsOptions } from '../../src/dev/ats.ts';
-import { createDevCerts, issueAgentCert, writeDevCerts, type DevCertFiles, type DevCerts, type PemPair } from '../../src/dev/certs.ts';
-import { spawnAgent, type SpawnedAgent } from './agent.ts';
-import { FakePods } from './pods.ts';
+import { AgentClient } from '../src/agent/client.ts';
+import { acceptedAgentIdentities } from '../src/agent/identity.ts';
+import { startAts, type AtsInstance, type StartAtsOptions } from '../src/dev/ats.ts';
+import { createDevCerts, issueAgentCert, writeDevCerts, type DevCertFiles, type DevCerts, type PemPair } from '../src/dev/certs.ts';
+import { spawnAgent, type SpawnedAgent } from './agent-process.ts';
+import { FakePods } from './fake-pods.ts';
 
 export interface FleetPodOptions {
   ip: string;

@@ -1,6 +1,6 @@
 // Watches the process that started a test bed (the jest run) and tears the test bed down if
 // that process dies without doing it, e.g. on SIGKILL, where no exit handler runs.
-// Usage: node test/testbed/reaper.ts OWNER_PID DIR. Exits once DIR is gone.
+// Usage: node dev/testbed/reaper.ts OWNER_PID DIR. Exits once DIR is gone.
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processAlive } from './processes.ts';

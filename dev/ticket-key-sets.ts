@@ -2,8 +2,8 @@
 // calls the CRD tests make, with the group/version/plural spelled once.
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../../src/api/names.ts';
-import type { TicketKeySet } from '../../src/api/ticket-key-set.ts';
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../src/api/names.ts';
+import type { TicketKeySet } from '../src/api/ticket-key-set.ts';
 
 /** A TicketKeySet body as a test writes it: anything goes, so invalid objects can be sent too. */
 export type TicketKeySetBody = { metadata: { name: string; [key: string]: unknown }; spec?: unknown; status?: unknown; [key: string]: unknown };

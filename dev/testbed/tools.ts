@@ -1,5 +1,5 @@
 // Builds the test bed's real binaries (kube-apiserver, etcd, helm) from the Go modules pinned
-// in test/testbed/tools/*, into a cache directory outside the repo keyed by what went into
+// in dev/testbed/tools/*, into a cache directory outside the repo keyed by what went into
 // them, so a warm machine never rebuilds and two pins never share a directory.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -18,7 +18,7 @@ export interface TestbedBinaries {
 }
 
 interface GoModuleBuild {
-  /** Directory of the go.mod inside test/testbed/tools. */
+  /** Directory of the go.mod inside dev/testbed/tools. */
   module: string;
   /** Package path → output binary name. */
   packages: Record<string, string>;
