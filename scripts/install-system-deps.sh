@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System packages the tests need: Debian's ATS 9 (traffic_server, traffic_manager, traffic_ctl),
 # its plugin headers and tsxs, OpenSSL for TLS probes and plugin hashing, Lua 5.4 to run the Argo CD
-# health check (test/unit/argocd-health.test.ts), Go for the test bed; and for the project's own
+# health check (test/unit/manifests/argocd-health.test.ts), Go for the test bed; and for the project's own
 # single-node cluster (issue 10): containerd and runc as the runtime, the CNI plugins, iproute2,
 # debootstrap and busybox-static for local base images, buildah to build the Dockerfile daemonless.
 set -euo pipefail

@@ -5,7 +5,7 @@ import { lstat, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { ACK_LINE_MAX, AckChannel, parseAck, type Ack } from '../../src/agent/ats9/ack-channel.ts';
+import { ACK_LINE_MAX, AckChannel, parseAck, type Ack } from '../../../../src/agent/ats9/ack-channel.ts';
 
 const INSTALLED = 'tka1 seq=3 kind=ring result=installed gen=42 keys=2 fp=0123456789abcdef installed=42 loaded_at=1765000000';
 const REJECTED = 'tka1 seq=4 kind=ring result=rejected reason=stale_generation gen=41 keys=1 fp=7fffffffffffffff installed=42 loaded_at=1765000000';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { encodeFlush, encodeRawFrame, encodeRemoveSession, encodeRingFrame } from '../../src/agent/ats9/plugin-protocol.ts';
+import { encodeFlush, encodeRawFrame, encodeRemoveSession, encodeRingFrame } from '../../../../src/agent/ats9/plugin-protocol.ts';
 
 const key = (fill: number) => Buffer.alloc(48, fill);
 

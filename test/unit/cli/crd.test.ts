@@ -3,10 +3,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
-import { crdFromManifest } from '../../src/cli/crd.ts';
+import { crdFromManifest } from '../../../src/cli/crd.ts';
 
 const parse = (text: string) => parseAllDocuments(text).map((d) => d.toJS() as unknown);
-const crdYaml = readFileSync(new URL('../../crds/ticketkeysets.ticketkeys.dev.yaml', import.meta.url), 'utf8');
+const crdYaml = readFileSync(new URL('../../../crds/ticketkeysets.ticketkeys.dev.yaml', import.meta.url), 'utf8');
 
 describe('crdFromManifest', () => {
   it('accepts the generated CRD file', () => {

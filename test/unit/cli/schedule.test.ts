@@ -5,10 +5,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { TicketKeySet } from '../../src/api/index.ts';
-import { formatSchedule } from '../../src/cli/schedule.ts';
+import type { TicketKeySet } from '../../../src/api/index.ts';
+import { formatSchedule } from '../../../src/cli/schedule.ts';
 
-const MAIN = resolve(import.meta.dirname, '../../src/cli/main.ts');
+const MAIN = resolve(import.meta.dirname, '../../../src/cli/main.ts');
 const T = (iso: string): number => Date.parse(iso);
 
 const set = (rotation: Record<string, unknown>, status: Record<string, unknown> = {}): TicketKeySet =>

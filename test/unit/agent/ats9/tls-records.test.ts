@@ -1,10 +1,10 @@
 // Ats9Bridge.readTlsTicketStats: ATS 9.2's ticket counters read with RECORD_GET by their record
 // names (test/e2e/operator-ats-observability.test.ts reads them from a real traffic_server).
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { MgmtRequestError } from '../../src/agent/ats9/mgmt-client.ts';
-import { Ats9Bridge } from '../../src/agent/ats9/ats9-bridge.ts';
-import { TLS_TICKET_RECORDS } from '../../src/agent/ats9/tls-records.ts';
-import { FakeManager } from './ats9-fake-manager.ts';
+import { MgmtRequestError } from '../../../../src/agent/ats9/mgmt-client.ts';
+import { Ats9Bridge } from '../../../../src/agent/ats9/ats9-bridge.ts';
+import { TLS_TICKET_RECORDS } from '../../../../src/agent/ats9/tls-records.ts';
+import { FakeManager } from './fake-manager.ts';
 
 let fake: FakeManager;
 let bridge: Ats9Bridge;

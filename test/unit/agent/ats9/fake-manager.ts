@@ -5,7 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { marshall, OpType, parse, type Field } from '../../src/agent/ats9/mgmt-marshall.ts';
+import { marshall, OpType, parse, type Field } from '../../../../src/agent/ats9/mgmt-marshall.ts';
 
 export interface Received {
   op: number;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { parseSession, tlsProbe } from '../../dev/tls-probe.ts';
+import { parseSession, tlsProbe } from '../../../../dev/tls-probe.ts';
 
 let server: Server;
 let port: number;

@@ -10,7 +10,7 @@ import {
   parse,
   ResponseReader,
   type Field,
-} from '../../src/agent/ats9/mgmt-marshall.ts';
+} from '../../../../src/agent/ats9/mgmt-marshall.ts';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 

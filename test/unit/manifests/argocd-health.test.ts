@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
-import { API_VERSION, GROUP, KIND } from '../../src/api/names.ts';
-import { argoHealth, HEALTH_DIR, HEALTH_LUA } from '../helpers/argocd-health.ts';
+import { API_VERSION, GROUP, KIND } from '../../../src/api/names.ts';
+import { argoHealth, HEALTH_DIR, HEALTH_LUA } from '../../helpers/argocd-health.ts';
 
 interface HealthTest {
   tests: Array<{ healthStatus: { status: string; message: string }; inputPath: string }>;
@@ -53,7 +53,7 @@ describe('Argo CD health check of TicketKeySet (lua5.4)', () => {
 });
 
 describe('shipped GitOps manifests', () => {
-  const load = <T>(file: string) => parse(readFileSync(join(import.meta.dirname, '../..', file), 'utf8')) as T;
+  const load = <T>(file: string) => parse(readFileSync(join(import.meta.dirname, '../../..', file), 'utf8')) as T;
 
   it('the argocd-cm snippet carries health.lua verbatim under the resource.customizations.health key', () => {
     const cm = load<{ data: Record<string, string> }>('deploy/argocd/argocd-cm.yaml');

@@ -1,7 +1,7 @@
 // The output of `tko cache flush|stats` (pure formatting; the commands run against real ATS in
 // test/e2e/cache-cli.test.ts).
 import { describe, expect, it } from '@jest/globals';
-import { cacheJson, formatCacheTable, type PodCacheResult } from '../../src/cli/cache.ts';
+import { cacheJson, formatCacheTable, type PodCacheResult } from '../../../src/cli/cache.ts';
 
 const results: PodCacheResult[] = [
   { pod: 'ats-0', ok: true, stats: { tracked: 3, hits: 7, removed: 2, flushes: 1 } },

@@ -8,10 +8,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Ats9Bridge } from '../../src/agent/ats9/ats9-bridge.ts';
-import { PLUGIN_STATS, PROXY_START_TIME } from '../../src/agent/ats9/plugin-protocol.ts';
-import { ringFingerprint } from '../../src/core/fingerprint.ts';
-import { FakeManager } from './ats9-fake-manager.ts';
+import { Ats9Bridge } from '../../../../src/agent/ats9/ats9-bridge.ts';
+import { PLUGIN_STATS, PROXY_START_TIME } from '../../../../src/agent/ats9/plugin-protocol.ts';
+import { ringFingerprint } from '../../../../src/core/fingerprint.ts';
+import { FakeManager } from './fake-manager.ts';
 
 const LOADED_AT = 1000n;
 let fake: FakeManager;

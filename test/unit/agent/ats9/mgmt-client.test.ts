@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { AtsUnavailableError } from '../../src/agent/ats-bridge.ts';
-import { MgmtClient, MgmtRequestError } from '../../src/agent/ats9/mgmt-client.ts';
-import { OpType } from '../../src/agent/ats9/mgmt-marshall.ts';
-import { FakeManager } from './ats9-fake-manager.ts';
+import { AtsUnavailableError } from '../../../../src/agent/ats-bridge.ts';
+import { MgmtClient, MgmtRequestError } from '../../../../src/agent/ats9/mgmt-client.ts';
+import { OpType } from '../../../../src/agent/ats9/mgmt-marshall.ts';
+import { FakeManager } from './fake-manager.ts';
 
 let fake: FakeManager;
 let client: MgmtClient;

@@ -2,12 +2,12 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AtsUnavailableError } from '../../src/agent/ats-bridge.ts';
-import { Ats9Bridge, mgmtSocketFromRunroot } from '../../src/agent/ats9/ats9-bridge.ts';
-import { OpType } from '../../src/agent/ats9/mgmt-marshall.ts';
-import { CACHE_TAG, PLUGIN_STATS, PROXY_START_TIME, RING_TAG } from '../../src/agent/ats9/plugin-protocol.ts';
-import { ringFingerprint } from '../../src/core/fingerprint.ts';
-import { FakeManager } from './ats9-fake-manager.ts';
+import { AtsUnavailableError } from '../../../../src/agent/ats-bridge.ts';
+import { Ats9Bridge, mgmtSocketFromRunroot } from '../../../../src/agent/ats9/ats9-bridge.ts';
+import { OpType } from '../../../../src/agent/ats9/mgmt-marshall.ts';
+import { CACHE_TAG, PLUGIN_STATS, PROXY_START_TIME, RING_TAG } from '../../../../src/agent/ats9/plugin-protocol.ts';
+import { ringFingerprint } from '../../../../src/core/fingerprint.ts';
+import { FakeManager } from './fake-manager.ts';
 
 let fake: FakeManager;
 let bridge: Ats9Bridge;

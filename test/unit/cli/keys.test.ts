@@ -5,9 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { KEY_BYTES, keyFingerprint, ringFingerprint } from '../../src/core/fingerprint.ts';
+import { KEY_BYTES, keyFingerprint, ringFingerprint } from '../../../src/core/fingerprint.ts';
 
-const MAIN = resolve(import.meta.dirname, '../../src/cli/main.ts');
+const MAIN = resolve(import.meta.dirname, '../../../src/cli/main.ts');
 let dir: string;
 
 function tko(...args: string[]): { status: number | null; stdout: string; stderr: string } {
