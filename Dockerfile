@@ -10,15 +10,18 @@ FROM node:22-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --omit=optional --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json ./
+COPY scripts/bundle.ts ./scripts/
 COPY src ./src
-RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --omit=optional
+# One self-contained bundle (scripts/bundle.ts): the image carries no node_modules, and the
+# operator's heap holds no unused Kubernetes client source (issue 12).
+RUN node scripts/bundle.ts /src/bundle
 
 FROM debian:bookworm-slim AS ats-plugin-build
 RUN apt-get update && apt-get install -y --no-install-recommends trafficserver-dev build-essential libssl-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /plugin
-COPY src/ats-plugin/ticketkeys_bridge.c ./
+COPY src/ats-plugin/ticketkeys_bridge.c src/ats-plugin/ticketkeys_contract.h ./
 RUN tsxs -o ticketkeys_bridge.so -c ticketkeys_bridge.c
 
 FROM busybox:1.37 AS ats-plugin
@@ -64,13 +67,11 @@ ENTRYPOINT ["/bin/sh", "-c", "ulimit -c 0 && exec traffic_manager \"$@\"", "traf
 FROM node:22-bookworm-slim AS tko
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=build /src/node_modules ./node_modules
-COPY --from=build /src/dist ./dist
-COPY package.json ./
+COPY --from=build /src/bundle ./
 # `tko` on PATH: the chart runs `/bin/sh -c 'ulimit -c 0 && exec tko operator "$@"'`, and the agent
 # sidecar runs `... exec tko agent "$@"` the same way (docs/agent.md): core dumps would hold key
 # bytes, and Kubernetes has no field for RLIMIT_CORE. The agent warns when it finds them on.
-RUN chmod +x /app/dist/src/cli/main.js && ln -s /app/dist/src/cli/main.js /usr/local/bin/tko
+RUN chmod +x /app/tko.mjs && ln -s /app/tko.mjs /usr/local/bin/tko
 USER 65532:65532
 ENTRYPOINT ["tko"]
 CMD ["--help"]

@@ -3,8 +3,8 @@
 //   npm run bench:agent -- [--json] [--pushes N] [--addr 127.0.0.N] [--node-options='...']
 //                          [--v8-flags='...'] [--node-args='...'] [--ts]
 //
-// The agent runs as the image runs it: compiled JavaScript (tsc -p tsconfig.build.json, into a
-// temp dir), under NODE_OPTIONS from --node-options, by default AGENT_NODE_OPTIONS, the
+// The agent runs as the image runs it: the bundle (scripts/bundle.ts, into a temp dir with no
+// node_modules), under NODE_OPTIONS from --node-options, by default AGENT_NODE_OPTIONS, the
 // settings recommended for the agent's sidecar container, and with the V8 flags the agent sets
 // on itself, by default AGENT_V8_FLAGS (both in src/agent/runtime-flags.ts, which records what
 // each saves; --node-options= --v8-flags= runs Node's defaults). --node-args puts flags on the
@@ -30,7 +30,7 @@ import type { PutRingRequest } from '../src/agent/protocol.ts';
 import { AGENT_NODE_OPTIONS, AGENT_V8_FLAGS } from '../src/agent/runtime-flags.ts';
 import { keyFingerprint } from '../src/core/fingerprint.ts';
 import { startAtsWithAgent } from '../dev/agent-process.ts';
-import { buildCompiledTko } from './build.ts';
+import { buildBundledTko } from './build.ts';
 import { parseSession } from '../dev/tls-probe.ts';
 
 const GOAL_P99_MS = 50;
@@ -98,7 +98,7 @@ const log = (line: string) => {
   if (!args.json) process.stderr.write(`${line}\n`);
 };
 
-const build = args.ts ? undefined : await buildCompiledTko(log);
+const build = args.ts ? undefined : await buildBundledTko(log);
 const nodeOptions = args['node-options'];
 const v8Flags = args['v8-flags'];
 const nodeArgs = args['node-args'].split(/\s+/).filter(Boolean);
@@ -149,7 +149,7 @@ try {
     node: process.version,
     ats: execFileSync('traffic_server', ['--version'], { encoding: 'utf8' }).split('\n').find((l) => /Traffic Server/.test(l))?.trim() ?? 'unknown',
     cpus: (await readFile('/proc/cpuinfo', 'utf8')).split('\n').filter((l) => l.startsWith('processor')).length,
-    agentRuntime: args.ts ? 'src/cli/main.ts (type stripping)' : 'compiled JavaScript (as in the image)',
+    agentRuntime: args.ts ? 'src/cli/main.ts (type stripping)' : 'the bundle (scripts/bundle.ts, as in the image)',
     nodeOptions,
     v8Flags,
     ...(nodeArgs.length > 0 ? { nodeArgs: nodeArgs.join(' ') } : {}),

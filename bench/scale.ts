@@ -34,7 +34,7 @@ import { FakePods } from '../dev/fake-pods.ts';
 import { ticketKeySet, TicketKeySets } from '../dev/ticket-key-sets.ts';
 import { REPO_ROOT } from '../dev/testbed/testbed.ts';
 import { AgentFleet } from './agent-fleet.ts';
-import { buildCompiledTko } from './build.ts';
+import { buildBundledTko } from './build.ts';
 import { BenchCleanups } from './cleanups.ts';
 import {
   apiserverRequests,
@@ -203,7 +203,7 @@ try {
   log(`${PODS} Pod objects Running in ${podCreateMs} ms`);
 
   const nodeArgs = [...OPERATOR_NODE_FLAGS];
-  const build = await buildCompiledTko(log);
+  const build = await buildBundledTko(log);
   cleanups.push(() => rm(build.dir, { recursive: true, force: true }));
   const op = await startBenchOperator({ kubeconfig: testbed.kubeconfig, certs: files, namespaces: [NAMESPACE], flags: OPERATOR_FLAGS, nodeArgs, entry: build.entry });
   cleanups.push(() => op.stop());
@@ -350,7 +350,7 @@ try {
     date: new Date().toISOString(),
     ...(await machineFacts()),
     method:
-      'One test bed (kube-apiserver + etcd) and one tko operator process (compiled JavaScript as in the image, default flags, the Node flags its ' +
+      'One test bed (kube-apiserver + etcd) and one tko operator process (the bundle, as in the image, default flags, the Node flags its ' +
       'container starts it with, OPERATOR_NODE_FLAGS). sets x podsPerSet Pod objects in one namespace (status written as the kubelet would), as many agents in ' +
       'benchmark child processes (bench/agent-fleet.ts: at most 4000 agents each) (startAgent + in-memory ATS bridge, each on its own 127.2.x.y with real mutual TLS and a per-pod ' +
       'certificate); one TicketKeySet per podsPerSet pods (AllPodsAcknowledged). idle: the operator with nothing to do but its ' +

@@ -20,6 +20,9 @@ export async function dockerInputFiles(context: string, dockerfile: string): Pro
   const files = [dockerfile, join(context, 'package.json'), join(context, 'package-lock.json')];
   for (const n of top.sort()) if (/^tsconfig.*\.json$/.test(n)) files.push(join(context, n));
   if (await stat(join(context, 'src')).then((s) => s.isDirectory(), () => false)) files.push(...(await walk(join(context, 'src'))));
+  // The bundler the build stage runs (COPY scripts/bundle.ts).
+  const bundler = join(context, 'scripts', 'bundle.ts');
+  if (await stat(bundler).then((s) => s.isFile(), () => false)) files.push(bundler);
   return files.sort((a, b) => relative(context, a).localeCompare(relative(context, b)));
 }
 

@@ -3,6 +3,8 @@
 // and never upgrades it. The file is input: only the one CRD this operator owns is applied, so a
 // wrong file (or a ConfigMap someone edited) cannot touch any other resource.
 import type { Command } from 'commander';
+// yaml statically: a bundler cannot give a dynamic import() of a CommonJS package its named exports.
+import { parseAllDocuments } from 'yaml';
 import { CRD_NAME } from '../api/names.ts';
 
 /** Owns the fields it applies, as Helm would had it upgraded them. */
@@ -45,10 +47,9 @@ export function registerCrd(program: Command): void {
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config or in-cluster)')
     .option('--kube-timeout <duration>', 'timeout of each Kubernetes API request', '30s')
     .action(async (flags: CrdFlags) => {
-      const [{ readFileSync }, { parseAllDocuments }, { ApiextensionsV1Api }, { serverSideApply, withTimeout }, { toKubeError }, { parseDuration }, { clientKubeConfig }] =
+      const [{ readFileSync }, { ApiextensionsV1Api }, { serverSideApply, withTimeout }, { toKubeError }, { parseDuration }, { clientKubeConfig }] =
         await Promise.all([
           import('node:fs'),
-          import('yaml'),
           import('@kubernetes/client-node'),
           import('../operator/runtime/request-options.ts'),
           import('../operator/runtime/api-errors.ts'),

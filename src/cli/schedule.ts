@@ -3,6 +3,8 @@
 // the maintenance-window state, and what is pending now. The same core as the operator
 // (src/core/schedule), so what it prints is what the operator will do.
 import type { Command } from 'commander';
+// yaml statically: a bundler cannot give a dynamic import() of a CommonJS package its named exports.
+import { parseAllDocuments } from 'yaml';
 import type { TicketKeySet } from '../api/index.ts';
 import { DEFAULT_TIME_ZONE } from '../api/schedule-bounds.ts';
 import { formatDuration } from '../core/duration.ts';
@@ -97,7 +99,6 @@ export function registerSchedule(program: Command): void {
       let tks: TicketKeySet;
       if (flags.file !== undefined) {
         const { readFileSync } = await import('node:fs');
-        const { parseAllDocuments } = await import('yaml');
         const docs = parseAllDocuments(readFileSync(flags.file, 'utf8')).map((d) => d.toJS() as TicketKeySet);
         const found = docs.find((d) => d?.kind === 'TicketKeySet' && (name === undefined || d.metadata?.name === name));
         if (!found) throw new Error(`no TicketKeySet${name ? ` named ${name}` : ''} in ${flags.file}`);
