@@ -180,7 +180,7 @@ class AckModelBridge extends MemoryBridge {
     if ((await this.readInstalled()).rejected !== before.rejected) return undefined; // the stats path reports it
     const fp = ringFingerprint(Buffer.concat(ring.keys));
     this.#acked = { generation: ring.generation, keyCount: ring.keys.length, ringFingerprint: fp, until: performance.now() + 3000 };
-    return { via: 'ack', generation: ring.generation, keyCount: ring.keys.length, ringFingerprint: fp };
+    return { generation: ring.generation, keyCount: ring.keys.length, ringFingerprint: fp };
   }
   override async readInstalled() {
     const s = await super.readInstalled();

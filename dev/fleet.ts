@@ -25,6 +25,7 @@ import { AgentClient } from '../src/agent/client.ts';
 import { acceptedAgentIdentities } from '../src/agent/identity.ts';
 import { startAts, type AtsInstance, type StartAtsOptions } from '../src/dev/ats.ts';
 import { createDevCerts, issueAgentCert, writeDevCerts, type DevCertFiles, type DevCerts, type PemPair } from '../src/dev/certs.ts';
+import { describeError } from '../src/observability/describe-error.ts';
 import { spawnAgent, type SpawnedAgent } from './agent-process.ts';
 import { FakePods } from './fake-pods.ts';
 
@@ -189,10 +190,15 @@ export class Fleet {
     return c;
   }
 
+  /** Closes clients, agents and ATS instances; a client or ATS that fails to stop is reported on stderr, the rest still go. */
   async close(): Promise<void> {
-    for (const c of this.clients) await c.close().catch(() => {});
+    for (const c of this.clients) await c.close().catch((err: unknown) => warnCleanup(`closing the agent client for ${c.baseUrl}`, err));
     for (const name of this.members.keys()) await this.stopAgent(name);
-    for (const m of this.members.values()) await m.ats?.stop().catch(() => {});
+    for (const [name, m] of this.members) await m.ats?.stop().catch((err: unknown) => warnCleanup(`stopping ATS of ${name}`, err));
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+function warnCleanup(what: string, err: unknown): void {
+  process.stderr.write(`fleet: ${what} failed: ${describeError(err)}\n`);
 }

@@ -2,7 +2,9 @@
 // Secret (fingerprints, generations, phases; key bytes are decoded only to be zeroed at once).
 import { CoreV1Api, EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { secretName } from '../src/api/names.ts';
-import { decodeSecret, GENERATION_ANNOTATION, PHASE_ANNOTATION, RING_FINGERPRINT_ANNOTATION } from '../src/core/secret-format.ts';
+import { isNotFound } from '../src/operator/runtime/api-errors.ts';
+import { GENERATION_ANNOTATION, PHASE_ANNOTATION, RING_FINGERPRINT_ANNOTATION } from '../src/core/secret-format.ts';
+import { SecretStore } from '../src/operator/kube/secret-store.ts';
 
 export interface RecordedEvent {
   type: string;
@@ -36,15 +38,18 @@ export async function storedRing(kc: KubeConfig, namespace: string, name: string
     const a = s.metadata?.annotations ?? {};
     return { generation: Number(a[GENERATION_ANNOTATION]), phase: a[PHASE_ANNOTATION] ?? '', ringFingerprint: a[RING_FINGERPRINT_ANNOTATION] ?? '' };
   } catch (err) {
-    if ((err as { code?: number }).code === 404) return undefined;
+    if (isNotFound(err)) return undefined;
     throw err;
   }
 }
 
-/** The keys in the owned Secret by fingerprint and state (decoded, then zeroed at once). */
+/** The keys in the owned Secret by fingerprint and state (loaded through the operator's store, then zeroed at once). */
 export async function storedKeys(kc: KubeConfig, namespace: string, name: string): Promise<{ phase: string; generation: number; keys: Array<{ fingerprint: string; state: string }> }> {
-  const s = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ namespace, name: secretName(name) });
-  const state = decodeSecret({ data: s.data ?? {}, annotations: s.metadata?.annotations ?? {} });
+  const ref = { namespace, name: secretName(name) };
+  const loaded = await new SecretStore({ kubeConfig: kc }).load(ref);
+  if (!loaded) throw new Error(`secret ${ref.namespace}/${ref.name} does not exist`);
+  if ('error' in loaded) throw loaded.error;
+  const { state } = loaded;
   const keys = state.keys.map((k) => ({ fingerprint: k.material.fingerprint, state: k.state }));
   for (const k of state.keys) k.material.destroy();
   return { phase: state.phase, generation: state.generation, keys };

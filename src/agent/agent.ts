@@ -5,6 +5,7 @@
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo, Server } from 'node:net';
+import { describeError } from '../observability/describe-error.ts';
 import type { Logger } from '../observability/logger.ts';
 import { watchTlsFiles, type ReloadingFiles } from '../tls/reloading-files.ts';
 import { buildApiServer, updateApiServerTls, type AgentTls } from './api-server.ts';
@@ -53,9 +54,6 @@ export interface RunningAgent {
   health: HostPort;
   keeper: RingKeeper;
   metrics: AgentMetrics;
-  configReloads: ConfigReloadCoordinator;
-  /** Replaces the TLS material for new handshakes; throws (keeping the old) when it is broken. */
-  updateTls(tls: AgentTls): void;
   /** Stops listening and polling, zeroes the rings held, closes the bridge. */
   close(): Promise<void>;
 }
@@ -95,7 +93,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       });
     }
   } catch (err) {
-    await Promise.allSettled([closeServer(api), closeServer(health)]);
+    // The start failure is what the caller gets; a listener that also fails to close is logged.
+    await closeServers([api, health], logger, 'debug');
     throw err;
   }
   // First look at ATS before announcing the listeners, so gauges and readiness start true to life.
@@ -129,14 +128,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     ...bound,
     keeper,
     metrics,
-    configReloads,
-    updateTls,
     close() {
       closing ??= (async () => {
         await reloading?.stop();
         await configWatcher?.stop();
         await loop.stop();
-        await Promise.allSettled([closeServer(api), closeServer(health)]);
+        await closeServers([api, health], logger, 'warn');
         await keeper.close();
         await bridge.close();
         logger.info('agent stopped');
@@ -156,9 +153,15 @@ async function listen(server: Server, at: HostPort): Promise<void> {
   await once(server, 'listening');
 }
 
+/** Closes every server, waiting for all; one that fails to close is logged, not thrown. */
+async function closeServers(servers: Server[], logger: Logger, level: 'debug' | 'warn'): Promise<void> {
+  const results = await Promise.allSettled(servers.map((s) => closeServer(s)));
+  for (const r of results) if (r.status === 'rejected') logger[level]('closing a listener failed', { err: describeError(r.reason) });
+}
+
 async function closeServer(server: Server & { closeAllConnections?: () => void }): Promise<void> {
   if (!server.listening) return;
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  const closed = new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
   server.closeAllConnections?.(); // keep-alive connections would hold close() open
   await closed;
 }

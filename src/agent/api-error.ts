@@ -1,18 +1,16 @@
 // An error the agent answers with: HTTP status + stable code + a message the agent wrote
-// itself (never request data, so never key bytes).
+// itself (never request data, so never key bytes). On the wire: `{ error: code, message }`.
+import { ExchangeError } from '../observability/describe-error.ts';
 import type { ErrorCode } from './protocol.ts';
 
-export class ApiError extends Error {
+export class ApiError extends ExchangeError<ErrorCode> {
   override name = 'ApiError';
-  readonly status: number;
-  readonly code: ErrorCode;
+  readonly peer = 'agent';
   /** Seconds, sent as Retry-After. */
   readonly retryAfter: number | undefined;
 
   constructor(status: number, code: ErrorCode, message: string, retryAfter?: number) {
-    super(message);
-    this.status = status;
-    this.code = code;
+    super(status, code, message);
     this.retryAfter = retryAfter;
   }
 }

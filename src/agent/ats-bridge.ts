@@ -42,7 +42,6 @@ export interface SessionCacheStats {
  * periodic truth check.
  */
 export interface InstallReceipt {
-  via: 'ack';
   generation: number;
   keyCount: number;
   ringFingerprint: string;

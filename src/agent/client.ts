@@ -7,6 +7,7 @@
 import { createSecureContext, type PeerCertificate, type SecureContext } from 'node:tls';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Agent, type Dispatcher } from 'undici';
+import { ExchangeError } from '../observability/describe-error.ts';
 import { parseAgentIdentity, SERVER_AUTH_EKU, uriSans } from './identity.ts';
 import {
   ErrorResponse,
@@ -57,18 +58,15 @@ export type AgentErrorCode =
   /** The agent answered something that is not the protocol. */
   | 'bad_response';
 
-export class AgentError extends Error {
+/** `status`: the HTTP status, 0 when no HTTP answer arrived; `code`: what went wrong. */
+export class AgentError extends ExchangeError<AgentErrorCode> {
   override name = 'AgentError';
-  /** HTTP status; 0 when no HTTP answer arrived. */
-  readonly status: number;
-  readonly code: AgentErrorCode;
+  readonly peer = 'agent';
   /** From Retry-After on 503. */
   readonly retryAfterSeconds: number | undefined;
 
   constructor(status: number, code: AgentErrorCode, message: string, retryAfterSeconds?: number, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.status = status;
-    this.code = code;
+    super(status, code, message, cause === undefined ? undefined : { cause });
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }

@@ -19,7 +19,7 @@ const SWAP_RETRIES = 3;
 
 export interface ConfigDirSnapshot {
   readonly hash: string;
-  readonly files: readonly { readonly name: string; readonly size: number }[];
+  readonly files: readonly { readonly name: string }[];
 }
 
 export interface ConfigDirProblem {
@@ -131,6 +131,6 @@ export async function readConfigDir(dir: string): Promise<ConfigDirReading> {
       return { ok: false, problem: { path: '', message: `cannot read the directory (${codeOf(err) ?? (err instanceof Error ? err.name : 'error')})` } };
     }
     if ((await dataTarget(dir)) !== before && attempt < SWAP_RETRIES) continue;
-    return { ok: true, snapshot: { hash: configFilesHash(files), files: files.map((f) => ({ name: f.name, size: f.content.length })) } };
+    return { ok: true, snapshot: { hash: configFilesHash(files), files: files.map((f) => ({ name: f.name })) } };
   }
 }

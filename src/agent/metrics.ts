@@ -4,7 +4,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { coreDumpsPossible, readCoreFileLimit } from './core-dump-guard.ts';
 
 export type InstallResult = 'installed' | 'unchanged' | 'ats_unavailable' | 'readback_timeout' | 'error';
-export type ReassertResult = 'installed' | 'adopted' | 'failed';
 
 export class AgentMetrics {
   readonly registry = new Registry();

@@ -1,16 +1,30 @@
-// The agent's wire protocol: TypeBox schemas are the one source for validation (agent) and
-// types (agent, client, operator). Bodies never echo key material back: responses carry
-// fingerprints only.
-import { Type, type Static } from '@sinclair/typebox';
+// The agent's wire protocol: TypeBox schemas, built from the names and limits of
+// src/contract/agent-wire.ts, are the one source for validation (agent) and types (agent,
+// client, operator). Bodies never echo key material back: responses carry fingerprints only.
+import { Type, type Static, type TLiteral, type TUnion } from '@sinclair/typebox';
+import {
+  ERROR_CODES,
+  FINGERPRINT_PATTERN,
+  HEALTH_STATUSES,
+  KEY_STATES,
+  MATERIAL_MAX_LENGTH,
+  MATERIAL_PATTERN,
+  MAX_RING_KEYS,
+  RELOAD_TRIGGERS,
+} from '../contract/agent-wire.ts';
 
 export { OPERATOR_IDENTITY } from './identity.ts';
+export { BODY_LIMIT_BYTES, MAX_RING_KEYS, SESSION_ID_HEX } from '../contract/agent-wire.ts';
 
-export const MAX_RING_KEYS = 16;
-/** A full 16-key ring is about 2.5 KiB of JSON; anything much larger is not a ring. */
-export const BODY_LIMIT_BYTES = 8 * 1024;
+type LiteralUnion<T extends readonly string[]> = TUnion<TLiteral<T[number]>[]>;
 
-export const Fingerprint = Type.String({ pattern: '^[0-9a-f]{16}$' });
-export const KeyState = Type.Union([Type.Literal('active'), Type.Literal('staged'), Type.Literal('retired')]);
+/** anyOf of string literals, one per name of a contract enumeration (in its order). */
+function literals<const T extends readonly string[]>(values: T): LiteralUnion<T> {
+  return Type.Union(values.map((v) => Type.Literal(v))) as unknown as LiteralUnion<T>;
+}
+
+export const Fingerprint = Type.String({ pattern: FINGERPRINT_PATTERN });
+export const KeyState = literals(KEY_STATES);
 export type KeyState = Static<typeof KeyState>;
 /** RFC 3339 timestamp (UTC, from Date.toISOString). */
 const Timestamp = Type.String({ description: 'RFC 3339 date-time' });
@@ -18,9 +32,9 @@ const Timestamp = Type.String({ description: 'RFC 3339 date-time' });
 export const RingKey = Type.Object(
   {
     fingerprint: Fingerprint,
-    // Base64 of exactly 48 bytes (64 chars, no padding). The length rule is checked after the
-    // schema so the error can say so; the schema only bounds the string.
-    material: Type.String({ maxLength: 128, pattern: '^[A-Za-z0-9+/]*={0,2}$' }),
+    // Base64 of exactly KEY_BYTES (48) bytes (64 chars, no padding). The length rule is checked
+    // after the schema so the error can say so; the schema only bounds the string.
+    material: Type.String({ maxLength: MATERIAL_MAX_LENGTH, pattern: MATERIAL_PATTERN }),
     state: KeyState,
   },
   { additionalProperties: false },
@@ -64,7 +78,7 @@ export const AcceptedRing = Type.Object({
 });
 export type AcceptedRing = Static<typeof AcceptedRing>;
 
-export const ReloadTrigger = Type.Union([Type.Literal('agent'), Type.Literal('external')]);
+export const ReloadTrigger = literals(RELOAD_TRIGGERS);
 export type ReloadTrigger = Static<typeof ReloadTrigger>;
 
 /** One ATS configuration reload, after the agent verified (and if needed re-asserted) its ring. */
@@ -131,27 +145,13 @@ export const SessionCacheStatsResponse = Type.Object({
 });
 export type SessionCacheStatsResponse = Static<typeof SessionCacheStatsResponse>;
 
-/** A TLS session id is 1..32 bytes. */
-export const SESSION_ID_HEX = /^(?:[0-9a-fA-F]{2}){1,32}$/;
-
 export const HealthResponse = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('not-ready')]),
+  status: literals(HEALTH_STATUSES),
   reason: Type.Optional(Type.String()),
 });
 export type HealthResponse = Static<typeof HealthResponse>;
 
-export const ErrorCode = Type.Union([
-  Type.Literal('bad_request'),
-  Type.Literal('unauthenticated'),
-  Type.Literal('forbidden'),
-  Type.Literal('not_found'),
-  Type.Literal('stale_generation'),
-  Type.Literal('payload_too_large'),
-  Type.Literal('unsupported_media_type'),
-  Type.Literal('ats_unavailable'),
-  Type.Literal('readback_timeout'),
-  Type.Literal('internal'),
-]);
+export const ErrorCode = literals(ERROR_CODES);
 export type ErrorCode = Static<typeof ErrorCode>;
 
 /** Every error body. `message` is written by the agent and never contains request data. */

@@ -5,6 +5,7 @@
 // agent accepted or ATS holds is refused, and a newer generation in ATS (another writer in
 // the pod) is never overwritten: the agent reports it and stays not ready.
 // The ring lives only here, in memory; Buffers it drops are zeroed.
+import { describeError } from '../observability/describe-error.ts';
 import type { Logger } from '../observability/logger.ts';
 import { ApiError, atsUnavailable } from './api-error.ts';
 import { AtsRejectedError, AtsUnavailableError, type AtsBridge, type AtsInstalled } from './ats-bridge.ts';
@@ -144,7 +145,7 @@ export class RingKeeper {
           generation: ring.generation,
           ringFingerprint: ring.ringFingerprint,
           error: code,
-          reason: err instanceof Error ? err.message : String(err),
+          reason: describeError(err),
         });
         if (this.#accepted?.ring !== ring && this.#pending !== ring) zeroRing(ring);
         throw err;
@@ -179,7 +180,7 @@ export class RingKeeper {
       if (!ok(t.ticketsNotFound) || !ok(t.ticketsVerifiedOldKey)) return {};
       return { tls: { ticketsNotFound: t.ticketsNotFound, ticketsVerifiedOldKey: t.ticketsVerifiedOldKey } };
     } catch (err) {
-      this.#log.debug('ATS ticket counters not readable', { reason: err instanceof Error ? err.message : String(err) });
+      this.#log.debug('ATS ticket counters not readable', { reason: describeError(err) });
       return {};
     }
   }
@@ -231,7 +232,7 @@ export class RingKeeper {
         this.#log.info('accepted ring re-asserted', { generation: a.ring.generation, ringFingerprint: a.ring.ringFingerprint });
       } catch (err) {
         this.#metrics.reasserts.inc({ result: 'failed' });
-        this.#log.warn('re-assert failed', { generation: a.ring.generation, error: err instanceof Error ? err.message : String(err) });
+        this.#log.warn('re-assert failed', { generation: a.ring.generation, error: describeError(err) });
       }
     });
     return reasserted;

@@ -1,9 +1,10 @@
 // A validated ring held by the agent: key bytes in Buffers the agent owns (zeroed when
 // dropped) plus the fingerprints that name them everywhere else.
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { KEY_BYTES, keyFingerprint, ringFingerprint } from '../core/fingerprint.ts';
+import { KEY_BYTES, type KeyState } from '../contract/agent-wire.ts';
+import { keyFingerprint, ringFingerprint } from '../core/fingerprint.ts';
 import { ApiError } from './api-error.ts';
-import { PutRingRequest, type KeyState } from './protocol.ts';
+import { PutRingRequest } from './protocol.ts';
 
 const checkPutRing = TypeCompiler.Compile(PutRingRequest);
 

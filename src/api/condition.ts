@@ -2,6 +2,7 @@
 // the operator look and behave like every other controller's.
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
+import { CONDITION_DEGRADED, CONDITION_PROGRESSING, CONDITION_READY } from './names.ts';
 import { StringEnum, Timestamp } from './schema-kit.ts';
 
 export const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
@@ -9,7 +10,7 @@ export const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
 export const ConditionSchema = Type.Object(
   {
     type: Type.String({
-      description: 'Type of condition in CamelCase: Ready, Progressing or Degraded.',
+      description: `Type of condition in CamelCase: ${CONDITION_READY}, ${CONDITION_PROGRESSING} or ${CONDITION_DEGRADED}.`,
       maxLength: 316,
       pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
     }),

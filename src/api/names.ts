@@ -20,12 +20,6 @@ export const ANNOTATION_ROTATE_NOW = `${LABEL_PREFIX}rotate-now`;
 /** A new value triggers an emergency revoke: a fresh ring holding only a new key, forced on every pod. */
 export const ANNOTATION_REVOKE = `${LABEL_PREFIX}revoke`;
 /**
- * On the owned Secret: the last rotate-now / revoke value the operator acted on. Kept beside the
- * key material (the source of truth) so a restarted operator never acts twice on one request.
- */
-export const ANNOTATION_ROTATE_NOW_HANDLED = `${LABEL_PREFIX}rotate-now-handled`;
-export const ANNOTATION_REVOKE_HANDLED = `${LABEL_PREFIX}revoke-handled`;
-/**
  * Flux's "reconcile now" request (`flux reconcile`, the notification receiver): a new value
  * triggers an immediate reconcile, never a rotation, acknowledged in status.lastHandledReconcileAt.
  */

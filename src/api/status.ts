@@ -1,6 +1,7 @@
 // TicketKeySet status: what the operator observed and did. Fingerprints only, never key bytes.
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
+import { FINGERPRINT_HEX_LENGTH, FINGERPRINT_PATTERN, MAX_RING_KEYS } from '../contract/keys.ts';
 import { ConditionSchema } from './condition.ts';
 import { StringEnum, Timestamp, describe } from './schema-kit.ts';
 
@@ -9,16 +10,17 @@ export type Phase = (typeof PHASES)[number];
 
 /** Bound of status.pods.items: status stays small however many pods are selected (laggards first). */
 export const MAX_POD_STATUS_ITEMS = 50;
-/** Bound of status.retiredKeys: a ring holds at most 16 keys (the bridge plugin's limit). */
-export const MAX_RETIRED_KEYS = 16;
+/** Bound of status.retiredKeys: a ring holds at most MAX_RING_KEYS (16) keys (the bridge plugin's limit). */
+export const MAX_RETIRED_KEYS = MAX_RING_KEYS;
 export const MAX_CONDITIONS = 8;
 /** Bound of status.lastHandledReconcileAt: longer requestedAt values are not acknowledged (Flux writes RFC 3339 times). */
 export const MAX_REQUESTED_AT_LENGTH = 256;
 
-/** 16 lower-case hex characters (src/core/fingerprint.ts): identifies a key or ring, reveals nothing. */
-export const FINGERPRINT_PATTERN = '^[0-9a-f]{16}$';
+/** 16 lower-case hex characters (src/contract/keys.ts): identifies a key or ring, reveals nothing. */
+export { FINGERPRINT_PATTERN };
 
-const Fingerprint = (description: string) => Type.String({ description, pattern: FINGERPRINT_PATTERN, maxLength: 16 });
+const Fingerprint = (description: string) =>
+  Type.String({ description, pattern: FINGERPRINT_PATTERN, maxLength: FINGERPRINT_HEX_LENGTH });
 
 export const KeyStatusSchema = Type.Object(
   {

@@ -1,5 +1,5 @@
 // Builds ticketkeys_bridge.so with ATS's `tsxs` into a cache directory outside the repo,
-// keyed by the source hash, so tests and `tko dev ats` share one build and the .so is never
+// keyed by the hash of the source and its generated contract header (contract-header.ts), so tests and `tko dev ats` share one build and the .so is never
 // committed. `npm run plugin:build` prints the path.
 //
 //   ensurePluginBuilt(): Promise<string>   absolute path of the .so (builds when missing)
@@ -17,7 +17,9 @@ const run = promisify(execFile);
 
 export const PLUGIN_FILE = 'ticketkeys_bridge.so';
 const SOURCE_FILE = 'ticketkeys_bridge.c';
-const SOURCE_PATH = join(dirname(fileURLToPath(import.meta.url)), SOURCE_FILE);
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** What the build reads: the source and the header it includes (src/ats-plugin/contract-header.ts). */
+const INPUT_FILES = [SOURCE_FILE, 'ticketkeys_contract.h'];
 
 function cacheRoot(): string {
   return process.env.TKO_PLUGIN_CACHE ?? join(homedir(), '.cache', 'ticket-key-operator', 'plugin');
@@ -43,8 +45,9 @@ export function ensurePluginBuilt(): Promise<string> {
 }
 
 async function build(): Promise<string> {
-  const source = await readFile(SOURCE_PATH);
-  const hash = createHash('sha256').update(source).digest('hex').slice(0, 16);
+  const digest = createHash('sha256');
+  for (const file of INPUT_FILES) digest.update(await readFile(join(HERE, file)));
+  const hash = digest.digest('hex').slice(0, 16);
   const dir = join(cacheRoot(), hash);
   const target = join(dir, PLUGIN_FILE);
   if (await exists(target)) return target;
@@ -54,7 +57,7 @@ async function build(): Promise<string> {
   // place atomically so parallel builders never see a half-written .so.
   const work = await mkdtemp(join(dir, 'build-'));
   try {
-    await copyFile(SOURCE_PATH, join(work, SOURCE_FILE));
+    for (const file of INPUT_FILES) await copyFile(join(HERE, file), join(work, file));
     try {
       await run('tsxs', ['-o', PLUGIN_FILE, '-c', SOURCE_FILE], { cwd: work });
     } catch (err) {

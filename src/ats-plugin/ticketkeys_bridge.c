@@ -57,6 +57,9 @@
  * After `traffic_ctl config reload` the ring is re-applied at once and then every 250 ms for
  * 30 s, so a ticket_key.filename loaded by ATS's key loader is overridden again.
  *
+ * Tags, the frame layout, limits, stat names, reject reasons and the ack tag come from
+ * ticketkeys_contract.h, generated from src/contract/plugin-wire.ts (the module the agent imports).
+ *
  * Key bytes never reach a log line. The plugin's copy lives in an mmap'd region marked
  * MADV_DONTDUMP (and mlock'd when allowed); replaced copies and the message payload are zeroed.
  */
@@ -81,20 +84,14 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Tags, frame layout, limits, stat names, reject reasons, ack format: generated from
+ * src/contract/plugin-wire.ts, the module the agent imports. */
+#include "ticketkeys_contract.h"
+
 #define PLUGIN_NAME "ticketkeys_bridge"
 #define DEBUG_TAG "ticketkeys"
 
-#define RING_TAG "ticketkeys.ring"
-#define CACHE_TAG "ticketkeys.cache"
-
-#define FRAME_MAGIC "TKR1"
-#define FRAME_VERSION 1
-#define FRAME_FLAG_REVOKE 0x01
-#define FRAME_FLAG_REASSERT 0x02
 #define FRAME_FLAGS_KNOWN (FRAME_FLAG_REVOKE | FRAME_FLAG_REASSERT)
-#define FRAME_HEADER_LEN 16
-#define KEY_LEN 48
-#define MAX_KEYS 16
 #define MAX_RING_LEN (KEY_LEN * MAX_KEYS)
 
 /* Re-apply after a config reload: ATS's ticket-key loader runs seconds after the reload
@@ -109,11 +106,10 @@
 /* Session-id tracker: set-associative table, fixed size, O(1) work under its lock.
  * ATS evicts sessions from its own cache without telling plugins, so entries also expire
  * after the session-cache timeout; on overflow the oldest entry of a bucket is replaced. */
-#define SID_MAX_LEN 32
 #define SID_WAYS 8
 #define SID_BUCKETS 8192 /* 65536 entries */
 
-static const char RING_DOMAIN[] = "ticketkeys.dev/ring/v1"; /* + its NUL, see core/fingerprint.ts */
+static const char RING_DOMAIN[] = RING_FINGERPRINT_DOMAIN; /* + its NUL, see core/fingerprint.ts */
 
 /* ------------------------------------------------------------------ stats */
 
@@ -137,11 +133,14 @@ enum {
 };
 
 static const char *const STAT_NAMES[STAT_COUNT] = {
-  "plugin.ticketkeys.generation",    "plugin.ticketkeys.key_count",      "plugin.ticketkeys.ring_fingerprint",
-  "plugin.ticketkeys.installs",      "plugin.ticketkeys.rejected",       "plugin.ticketkeys.reapplies",
-  "plugin.ticketkeys.cache.tracked", "plugin.ticketkeys.cache.removed",  "plugin.ticketkeys.cache.flushes",
-  "plugin.ticketkeys.cache.overflows", "plugin.ticketkeys.loaded_at",     "plugin.ticketkeys.mlock_failed",
-  "plugin.ticketkeys.cache.hits",    "plugin.ticketkeys.acks_sent",      "plugin.ticketkeys.acks_dropped",
+  [STAT_GENERATION] = STAT_NAME_GENERATION,           [STAT_KEY_COUNT] = STAT_NAME_KEY_COUNT,
+  [STAT_RING_FINGERPRINT] = STAT_NAME_RING_FINGERPRINT, [STAT_INSTALLS] = STAT_NAME_INSTALLS,
+  [STAT_REJECTED] = STAT_NAME_REJECTED,               [STAT_REAPPLIES] = STAT_NAME_REAPPLIES,
+  [STAT_CACHE_TRACKED] = STAT_NAME_CACHE_TRACKED,     [STAT_CACHE_REMOVED] = STAT_NAME_CACHE_REMOVED,
+  [STAT_CACHE_FLUSHES] = STAT_NAME_CACHE_FLUSHES,     [STAT_CACHE_OVERFLOWS] = STAT_NAME_CACHE_OVERFLOWS,
+  [STAT_LOADED_AT] = STAT_NAME_LOADED_AT,             [STAT_MLOCK_FAILED] = STAT_NAME_MLOCK_FAILED,
+  [STAT_CACHE_HITS] = STAT_NAME_CACHE_HITS,           [STAT_ACKS_SENT] = STAT_NAME_ACKS_SENT,
+  [STAT_ACKS_DROPPED] = STAT_NAME_ACKS_DROPPED,
 };
 
 static int stat_ids[STAT_COUNT];
@@ -234,8 +233,10 @@ start_stats_flusher(void)
 
 /* ------------------------------------------------------------------ ack channel */
 
-#define ACK_OPT "--ack-fifo="
-#define ACK_LINE_MAX 256 /* < PIPE_BUF (4096): one write is atomic */
+/* ACK_LINE_MAX (the contract) < PIPE_BUF (4096): one write is atomic. */
+#if ACK_LINE_MAX >= PIPE_BUF
+#error "ACK_LINE_MAX must stay below PIPE_BUF"
+#endif
 
 static char ack_fifo_path[PATH_MAX]; /* "" = no ack channel */
 static int64_t plugin_loaded_at;
@@ -302,7 +303,7 @@ ack_ring(const char *reason, uint64_t generation, const unsigned char *data, siz
   size_t keys     = (ring_len % KEY_LEN == 0 && ring_len <= MAX_RING_LEN) ? ring_len / KEY_LEN : 0;
   char line[ACK_LINE_MAX];
   int n = snprintf(line, sizeof(line),
-                   "tka1 seq=%" PRId64 " kind=ring result=%s%s%s gen=%" PRIu64 " keys=%zu fp=%016" PRIx64 " installed=%" PRIu64
+                   ACK_RECORD_TAG " seq=%" PRId64 " kind=ring result=%s%s%s gen=%" PRIu64 " keys=%zu fp=%016" PRIx64 " installed=%" PRIu64
                    " loaded_at=%" PRId64 "\n",
                    __atomic_add_fetch(&ack_seq, 1, __ATOMIC_RELAXED), reason ? "rejected" : "installed", reason ? " reason=" : "",
                    reason ? reason : "", generation > (uint64_t)INT64_MAX ? (uint64_t)0 : generation, keys, (uint64_t)fp, installed,
@@ -319,7 +320,7 @@ ack_flush(int64_t flushes)
     return;
   }
   char line[ACK_LINE_MAX];
-  int n = snprintf(line, sizeof(line), "tka1 seq=%" PRId64 " kind=flush flushes=%" PRId64 " loaded_at=%" PRId64 "\n",
+  int n = snprintf(line, sizeof(line), ACK_RECORD_TAG " seq=%" PRId64 " kind=flush flushes=%" PRId64 " loaded_at=%" PRId64 "\n",
                    __atomic_add_fetch(&ack_seq, 1, __ATOMIC_RELAXED), flushes, plugin_loaded_at);
   if (n > 0 && (size_t)n < sizeof(line)) {
     ack_write(line, (size_t)n);
@@ -427,19 +428,19 @@ static const char *
 validate_frame(const unsigned char *data, size_t size, uint64_t *generation, int *revoke, int *reassert)
 {
   if (data == NULL || size < FRAME_HEADER_LEN) {
-    return "frame shorter than its header";
+    return REJECT_SHORT_FRAME;
   }
-  if (memcmp(data, FRAME_MAGIC, 4) != 0) {
-    return "bad magic";
+  if (memcmp(data, FRAME_MAGIC, FRAME_MAGIC_LEN) != 0) {
+    return REJECT_BAD_MAGIC;
   }
   if (data[4] != FRAME_VERSION) {
-    return "unsupported frame version";
+    return REJECT_BAD_VERSION;
   }
   if ((data[5] & ~FRAME_FLAGS_KNOWN) != 0) {
-    return "unknown flags";
+    return REJECT_UNKNOWN_FLAGS;
   }
   if (data[6] != 0 || data[7] != 0) {
-    return "reserved bytes not zero";
+    return REJECT_RESERVED_NOT_ZERO;
   }
   *generation = read_be64(data + 8);
   *revoke     = (data[5] & FRAME_FLAG_REVOKE) != 0;
@@ -447,30 +448,30 @@ validate_frame(const unsigned char *data, size_t size, uint64_t *generation, int
 
   size_t ring_len = size - FRAME_HEADER_LEN;
   if (ring_len == 0) {
-    return "empty ring"; /* TSSslTicketKeyUpdate would install a random key */
+    return REJECT_EMPTY_RING; /* TSSslTicketKeyUpdate would install a random key */
   }
   if (ring_len % KEY_LEN != 0) {
-    return "ring length not a multiple of 48";
+    return REJECT_BAD_LENGTH;
   }
   if (ring_len / KEY_LEN > MAX_KEYS) {
-    return "more than 16 keys";
+    return REJECT_TOO_MANY_KEYS;
   }
   if (*generation == 0) {
-    return "generation zero";
+    return REJECT_GENERATION_ZERO;
   }
   if (*generation > (uint64_t)INT64_MAX) {
-    return "generation out of range";
+    return REJECT_GENERATION_RANGE;
   }
   /* Revoke or not: never back. Reassert: the installed generation itself, never lower. */
   if (*generation < installed_generation || (*generation == installed_generation && !*reassert)) {
-    return "stale generation";
+    return REJECT_STALE_GENERATION;
   }
   /* Two keys with one name: ATS would decrypt with whichever it finds first. */
   const unsigned char *ring = data + FRAME_HEADER_LEN;
   for (size_t i = 0; i < ring_len; i += KEY_LEN) {
     for (size_t j = i + KEY_LEN; j < ring_len; j += KEY_LEN) {
-      if (memcmp(ring + i, ring + j, 16) == 0) {
-        return "duplicate key name";
+      if (memcmp(ring + i, ring + j, KEY_NAME_LEN) == 0) {
+        return REJECT_DUPLICATE_KEY_NAME;
       }
     }
   }
@@ -495,27 +496,13 @@ publish_ring_stats_locked(void)
 static const char *
 reason_token(const char *reason)
 {
-  static const char *const map[][2] = {
-    {"frame shorter than its header", "short_frame"},
-    {"bad magic", "bad_magic"},
-    {"unsupported frame version", "bad_version"},
-    {"unknown flags", "unknown_flags"},
-    {"reserved bytes not zero", "reserved_not_zero"},
-    {"empty ring", "empty_ring"},
-    {"ring length not a multiple of 48", "bad_length"},
-    {"more than 16 keys", "too_many_keys"},
-    {"generation zero", "generation_zero"},
-    {"generation out of range", "generation_range"},
-    {"stale generation", "stale_generation"},
-    {"duplicate key name", "duplicate_key_name"},
-    {"TSSslTicketKeyUpdate failed", "update_failed"},
-  };
+  static const char *const map[][2] = {REJECT_TOKEN_TABLE};
   for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); ++i) {
     if (strcmp(reason, map[i][0]) == 0) {
       return map[i][1];
     }
   }
-  return "other";
+  return REJECT_TOKEN_OTHER;
 }
 
 static void
@@ -552,7 +539,7 @@ handle_ring_message(const unsigned char *data, size_t size)
   /* ATS copies the buffer and swaps its key config atomically. */
   if (TSSslTicketKeyUpdate((char *)spare->bytes, (int)spare->len) != TS_SUCCESS) {
     OPENSSL_cleanse(spare, sizeof(*spare));
-    reject_locked("TSSslTicketKeyUpdate failed", generation, data, size);
+    reject_locked(REJECT_UPDATE_FAILED, generation, data, size);
     pthread_mutex_unlock(&ring_lock);
     return;
   }
@@ -800,13 +787,14 @@ handle_cache_message(const char *data, size_t size)
   while (size > 0 && data[size - 1] == '\0') {
     --size;
   }
-  if (size == 5 && memcmp(data, "flush", 5) == 0) {
+  const size_t flush_len = sizeof(CACHE_FLUSH) - 1, remove_len = sizeof(CACHE_REMOVE_PREFIX) - 1;
+  if (size == flush_len && memcmp(data, CACHE_FLUSH, flush_len) == 0) {
     sid_flush();
     return;
   }
-  if (size > 7 && memcmp(data, "remove ", 7) == 0) {
-    const char *hex = data + 7;
-    size_t hexlen   = size - 7;
+  if (size > remove_len && memcmp(data, CACHE_REMOVE_PREFIX, remove_len) == 0) {
+    const char *hex = data + remove_len;
+    size_t hexlen   = size - remove_len;
     uint8_t id[SID_MAX_LEN];
     if (hexlen % 2 == 0 && hexlen / 2 >= 1 && hexlen / 2 <= SID_MAX_LEN) {
       size_t n = hexlen / 2;

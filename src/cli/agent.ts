@@ -134,7 +134,7 @@ async function runAgent(flags: AgentFlags): Promise<void> {
     agent.close().then(
       () => process.exit(0),
       (err: unknown) => {
-        logger.error('stop failed', { error: err instanceof Error ? err.message : String(err) });
+        logger.error('stop failed', { error: err }); // the logger describes errors in one line
         process.exit(1);
       },
     );

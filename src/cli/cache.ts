@@ -71,12 +71,13 @@ export async function runCacheAction(action: CacheAction, name: string, flags: C
     import('../operator/runtime/api-errors.ts'),
     import('../core/duration.ts'),
   ]);
-  const [{ labelSelectorToString }, { targetPods, agentAddress }, { AgentPool, describeAgentError }, { mapBounded }, { withSpecDefaults }] = await Promise.all([
+  const [{ labelSelectorToString }, { targetPods, agentAddress }, { AgentPool }, { mapBounded }, { withSpecDefaults }, { describeError }] = await Promise.all([
     import('../operator/runtime/label-selector.ts'),
     import('../operator/reconciler/pods.ts'),
     import('../operator/reconciler/agents.ts'),
     import('../operator/reconciler/fan-out.ts'),
     import('../api/spec-defaults.ts'),
+    import('../observability/describe-error.ts'),
   ]);
   const concurrency = positiveInt('--concurrency', flags.concurrency);
   const agentTimeoutMs = parseDuration(flags.agentTimeout);
@@ -108,7 +109,7 @@ export async function runCacheAction(action: CacheAction, name: string, flags: C
         const stats = action === 'flush' ? await agents.flushSessionCacheWithStats(to) : await agents.sessionCacheStats(to);
         return { pod: pod.name, ok: true, stats };
       } catch (err) {
-        return { pod: pod.name, ok: false, error: describeAgentError(err) };
+        return { pod: pod.name, ok: false, error: describeError(err) };
       }
     });
     return { namespace, results };

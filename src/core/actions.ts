@@ -14,6 +14,7 @@
 //   6. requeue: call step again after at most afterMs (sooner when observations change).
 import type { KeyMaterial } from './key-material.ts';
 import type { KeyState, RotationState } from './state.ts';
+import type { ConfigReason } from './ats-config/consistency.ts';
 
 export interface PersistAction {
   readonly kind: 'persist';
@@ -49,12 +50,43 @@ export interface DestroyKeysAction {
   readonly keys: readonly KeyMaterial[];
 }
 
-export type EventType = 'Normal' | 'Warning';
+/** Kubernetes Event type, Normal or Warning: src/contract/events.ts. */
+export type EventType = import('../contract/events.ts').EventType;
+
+/** Event reasons step() emits. */
+export type CoreEventReason =
+  | 'KeyCreated'
+  | 'KeyStaged'
+  | 'KeyPromoted'
+  | 'KeyRetired'
+  | 'KeyDestroyed'
+  | 'KeysRevoked'
+  | 'RevokeComplete'
+  | 'RotationComplete'
+  | 'PromotionTimedOut'
+  | 'ConvergenceTimedOut'
+  | 'SecretRegenerated';
+
+/**
+ * Event reasons the reconcile shell adds: drift repaired, reports refused, a Secret it must not
+ * touch, advisory policy warnings, and the ConfigConsistent condition's reasons as it changes.
+ */
+export type ShellEventReason =
+  | 'DriftRepaired'
+  | 'ReloadDriftCorrected'
+  | 'GenerationOutOfRange'
+  | 'SecretUnusable'
+  | 'PolicyWarning'
+  | 'ConfigConsistent'
+  | ConfigReason;
+
+/** Every reason an Event of this operator carries (docs/api.md lists them). */
+export type EventReason = CoreEventReason | ShellEventReason;
 
 export interface EventAction {
   readonly kind: 'event';
   readonly type: EventType;
-  readonly reason: string;
+  readonly reason: EventReason;
   readonly message: string;
 }
 

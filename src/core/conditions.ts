@@ -1,6 +1,6 @@
 // Status conditions from the state after a step and the pods measured against its ring.
 // Messages name pods and fingerprints, never key bytes.
-import { DEFAULT_POD_LABEL_SELECTOR } from '../api/names.ts';
+import { CONDITION_DEGRADED, CONDITION_PROGRESSING, CONDITION_READY, DEFAULT_POD_LABEL_SELECTOR } from '../api/names.ts';
 import type { Condition, ConditionsAction } from './actions.ts';
 import { observedConverged, type Convergence, type PodObservation } from './observations.ts';
 import type { RotationPolicy } from './policy.ts';
@@ -62,7 +62,7 @@ export function buildConditions(input: ConditionInputs): ConditionsAction {
   const total = conv.converged.length + conv.pending.length;
   if (state.phase === 'Stable' && conv.laggards.length === 0 && unverified.length === 0 && observed.length > 0) {
     ready = {
-      type: 'Ready',
+      type: CONDITION_READY,
       status: 'True',
       reason: 'Converged',
       message:
@@ -72,7 +72,7 @@ export function buildConditions(input: ConditionInputs): ConditionsAction {
     };
   } else {
     ready = {
-      type: 'Ready',
+      type: CONDITION_READY,
       status: 'False',
       reason:
         state.phase !== 'Stable'
@@ -94,7 +94,7 @@ export function buildConditions(input: ConditionInputs): ConditionsAction {
   const staged = stagedKey(state);
   if (state.phase === 'Staging') {
     progressing = {
-      type: 'Progressing',
+      type: CONDITION_PROGRESSING,
       status: 'True',
       reason: 'Staging',
       message:
@@ -106,35 +106,35 @@ export function buildConditions(input: ConditionInputs): ConditionsAction {
     };
   } else if (state.phase === 'Promoting' || state.phase === 'Revoking') {
     progressing = {
-      type: 'Progressing',
+      type: CONDITION_PROGRESSING,
       status: 'True',
       reason: state.phase,
       message: `installing generation ${gen} (active key ${activeFp}); ${readyAcked}/${readyTotal} ready pods hold it${waitingFor}`,
     };
   } else if (conv.pending.length > 0) {
     progressing = {
-      type: 'Progressing',
+      type: CONDITION_PROGRESSING,
       status: 'True',
       reason: 'Converging',
       message: `pushing generation ${gen} to: ${namePods(conv.pending.map((p) => p.name).sort())}`,
     };
   } else if (policy.suspend) {
     progressing = {
-      type: 'Progressing',
+      type: CONDITION_PROGRESSING,
       status: 'False',
       reason: 'Suspended',
       message: `rotation is suspended${input.rotateNowPending ? '; a rotate-now request waits until it is resumed' : ''}`,
     };
   } else if (input.rotationDeferred) {
     progressing = {
-      type: 'Progressing',
+      type: CONDITION_PROGRESSING,
       status: 'False',
       reason: 'RotationDeferred',
       message: `the ring holds ${state.keys.length} keys (the maximum); the next rotation waits until a retired key expires`,
     };
   } else {
     progressing = {
-      type: 'Progressing',
+      type: CONDITION_PROGRESSING,
       status: 'False',
       reason: 'Idle',
       message: `next rotation at ${iso(state.nextRotationTime)}`,
@@ -146,7 +146,7 @@ export function buildConditions(input: ConditionInputs): ConditionsAction {
   const untrusted = failing.filter((p) => p.rejectedAck !== undefined);
   if (state.regeneratedAt !== undefined) {
     degraded = {
-      type: 'Degraded',
+      type: CONDITION_DEGRADED,
       status: 'True',
       reason: 'SecretRegenerated',
       message:
@@ -156,7 +156,7 @@ export function buildConditions(input: ConditionInputs): ConditionsAction {
     };
   } else if (untrusted.length > 0 && state.phaseTimedOutAt === undefined) {
     degraded = {
-      type: 'Degraded',
+      type: CONDITION_DEGRADED,
       status: 'True',
       reason: 'GenerationOutOfRange',
       message: `pods report generations the operator never issued (their reports are ignored, the other pods are unaffected): ${describeErrors(untrusted)}`,
@@ -164,7 +164,7 @@ export function buildConditions(input: ConditionInputs): ConditionsAction {
   } else if (state.phaseTimedOutAt !== undefined) {
     const staging = state.phase === 'Staging';
     degraded = {
-      type: 'Degraded',
+      type: CONDITION_DEGRADED,
       status: 'True',
       reason: staging ? 'PromotionTimedOut' : 'ConvergenceTimedOut',
       message:
@@ -175,9 +175,9 @@ export function buildConditions(input: ConditionInputs): ConditionsAction {
         (failing.length > 0 ? `; errors: ${describeErrors(failing)}` : ''),
     };
   } else if (failing.length > 0) {
-    degraded = { type: 'Degraded', status: 'True', reason: 'PushFailed', message: describeErrors(failing) };
+    degraded = { type: CONDITION_DEGRADED, status: 'True', reason: 'PushFailed', message: describeErrors(failing) };
   } else {
-    degraded = { type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'no failures' };
+    degraded = { type: CONDITION_DEGRADED, status: 'False', reason: 'AsExpected', message: 'no failures' };
   }
 
   return {

@@ -2,11 +2,12 @@
 // key bytes, truncated. 384 random bits in, 64 (or 63) bits out: not reversible, and never the
 // key_name bytes alone (those travel in clear inside every ticket).
 import { createHash } from 'node:crypto';
+import { KEY_BYTES, KEY_FINGERPRINT_DOMAIN, RING_FINGERPRINT_DOMAIN } from '../contract/keys.ts';
 
-export const KEY_BYTES = 48;
+export { KEY_BYTES };
 
-const KEY_DOMAIN = Buffer.from('ticketkeys.dev/key/v1\0', 'latin1');
-const RING_DOMAIN = Buffer.from('ticketkeys.dev/ring/v1\0', 'latin1');
+const KEY_DOMAIN = Buffer.from(`${KEY_FINGERPRINT_DOMAIN}\0`, 'latin1');
+const RING_DOMAIN = Buffer.from(`${RING_FINGERPRINT_DOMAIN}\0`, 'latin1');
 
 /** 16 lower-case hex chars identifying one 48-byte key. */
 export function keyFingerprint(material: Uint8Array): string {

@@ -170,7 +170,7 @@ export function retiredKeysNeeded(p: RotationPolicy): number {
   return Math.ceil((p.ticketLifetimeMs + p.promotionTimeoutMs) / (p.shortestGapMs ?? p.intervalMs));
 }
 
-/** Advisory messages for a valid but questionable policy (shown as a Warning event). */
+/** Advisory messages for a valid but questionable policy: the reconciler records each as a Warning Event (reason PolicyWarning), once per spec generation. */
 export function policyWarnings(p: RotationPolicy): string[] {
   const warnings: string[] = [];
   const room = MAX_RING_KEYS - 2;

@@ -2,11 +2,12 @@
 // decrypts (matched by key name). ATS itself barely validates (an empty buffer installs a
 // random key, a ragged tail is dropped silently), so everything that builds or reads a ring
 // goes through these strict functions.
+import { MAX_RING_KEYS } from '../contract/keys.ts';
 import { KEY_BYTES, ringFingerprint } from './fingerprint.ts';
 import { KeyMaterial, KEY_NAME_BYTES, zeroize } from './key-material.ts';
 
-/** Upper bound of keys in one ring; the agent and the bridge plugin enforce the same bound. */
-export const MAX_RING_KEYS = 16;
+/** Upper bound of keys in one ring (src/contract): the agent and the bridge plugin enforce the same bound. */
+export { MAX_RING_KEYS };
 
 export type RingFormatErrorCode = 'empty' | 'misaligned' | 'too-many-keys' | 'duplicate-key-name' | 'zero-key';
 

@@ -1,7 +1,17 @@
-// The operator-owned Secret `<name>-ticket-keys`: the one place key bytes live at rest.
-//   data['ring.json']  the state: keys with states, timestamps and material (base64)
+// The format of the operator-owned Secret `<name>-ticket-keys` (named by api/names.ts
+// secretName): the one place key bytes live at rest. This module is its one owner; the store
+// (operator/kube/secret-store.ts) only moves what it produces. What is written:
+//   data['ring.json']  the whole RotationState: keys with states, timestamps and material
+//                      (base64), generation, phase, schedule times, push attempts, and the
+//                      handled rotate-now / revoke tokens (their only place)
 //   data['ticket.key'] the ATS binary ring in push order (for users who need a key file)
-//   annotations        generation, phase and ring fingerprint, readable without decoding data
+//   annotations        generation, phase and ring fingerprint: copies of ring.json readable
+//                      without decoding data, checked against it on every read
+// Data values are the API's base64 strings, so the store hands them to the API server as they
+// are (one conversion of the bytes each way, here).
+// Earlier versions also wrote the handled tokens as annotations (RETIRED_ANNOTATIONS); they
+// were never read back. A Secret that carries them still loads (they are ignored) and loses
+// them on its next write (secretAnnotations).
 // decodeSecret validates everything before it builds anything: it returns a whole state or
 // throws a SecretFormatError whose message never contains bytes (not even a JSON parser's
 // excerpt of the input).
@@ -10,23 +20,35 @@ import { KEY_BYTES, keyFingerprint, ringFingerprint } from './fingerprint.ts';
 import { KeyMaterial, zeroize } from './key-material.ts';
 import { encodeRing, MAX_RING_KEYS } from './ring.ts';
 import { KEY_STATES, normalizeState, PHASES, stateProblems, type RingKey, type RotationState } from './state.ts';
+import { LABEL_PREFIX } from '../api/names.ts';
 
 export const SECRET_FORMAT_VERSION = 1;
 export const RING_JSON_KEY = 'ring.json';
 export const TICKET_KEY_FILE = 'ticket.key';
-export const GENERATION_ANNOTATION = 'ticketkeys.dev/generation';
-export const PHASE_ANNOTATION = 'ticketkeys.dev/phase';
-export const RING_FINGERPRINT_ANNOTATION = 'ticketkeys.dev/ring-fingerprint';
-
-/** The name of the Secret owned by TicketKeySet `name`. */
-export function ticketKeySecretName(name: string): string {
-  return `${name}-ticket-keys`;
-}
+export const GENERATION_ANNOTATION = `${LABEL_PREFIX}generation`;
+export const PHASE_ANNOTATION = `${LABEL_PREFIX}phase`;
+export const RING_FINGERPRINT_ANNOTATION = `${LABEL_PREFIX}ring-fingerprint`;
+/**
+ * Annotations earlier versions wrote beside ring.json (the handled rotate-now and revoke
+ * tokens, which ring.json holds too and which are read from there only). Never read; removed
+ * on the next write.
+ */
+export const RETIRED_ANNOTATIONS: readonly string[] = [`${LABEL_PREFIX}rotate-now-handled`, `${LABEL_PREFIX}revoke-handled`];
 
 /** The parts of a Kubernetes Secret this format owns (data values are base64, as in the API). */
 export interface SecretPayload {
   data: Record<string, string>;
   annotations: Record<string, string>;
+}
+
+/**
+ * The annotations a Secret carries after `payload` is written over one that had `existing`:
+ * this format's annotations replaced, retired ones dropped, everybody else's kept.
+ */
+export function secretAnnotations(existing: Readonly<Record<string, string>>, payload: SecretPayload): Record<string, string> {
+  const out: Record<string, string> = { ...existing };
+  for (const name of RETIRED_ANNOTATIONS) delete out[name];
+  return Object.assign(out, payload.annotations);
 }
 
 export type SecretFormatErrorCode =
@@ -62,20 +84,19 @@ interface KeyJson {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-/** The Secret's data and annotations for a state (which must be consistent and hold a ring). */
+/**
+ * The Secret's data (the API's base64 strings) and this format's annotations for a state, which
+ * must be consistent and hold a ring; SecretFormatError('inconsistent-state') otherwise.
+ */
 export function encodeSecret(state: RotationState): SecretPayload {
   const problems = stateProblems(state);
   if (state.keys.length === 0) problems.push('no keys to persist');
   if (problems.length > 0) throw new SecretFormatError('inconsistent-state', problems.join('; '));
   const s = normalizeState(state);
   const keys: KeyJson[] = s.keys.map((k) => {
+    const out: KeyJson = { fingerprint: k.material.fingerprint, state: k.state, material: '', createdAt: iso(k.createdAt) };
     const bytes = k.material.copyBytes();
-    const out: KeyJson = {
-      fingerprint: k.material.fingerprint,
-      state: k.state,
-      material: bytes.toString('base64'),
-      createdAt: iso(k.createdAt),
-    };
+    out.material = bytes.toString('base64');
     zeroize(bytes);
     if (k.promotedAt !== undefined) out.promotedAt = iso(k.promotedAt);
     if (k.retiredAt !== undefined) out.retiredAt = iso(k.retiredAt);
@@ -86,21 +107,24 @@ export function encodeSecret(state: RotationState): SecretPayload {
   for (const f of TIME_FIELDS) if (s[f] !== undefined) doc[f] = iso(s[f]);
   for (const f of TOKEN_FIELDS) if (s[f] !== undefined) doc[f] = s[f];
   doc.pushAttempts = s.pushAttempts;
+  // Every Buffer made here holds key bytes and is zeroed (the strings cannot be).
+  const json = Buffer.from(JSON.stringify(doc));
   const ring = encodeRing(s.keys.map((k) => k.material));
-  const ringFp = ringFingerprint(ring);
-  const payload: SecretPayload = {
-    data: {
-      [RING_JSON_KEY]: Buffer.from(JSON.stringify(doc)).toString('base64'),
-      [TICKET_KEY_FILE]: ring.toString('base64'),
-    },
-    annotations: {
-      [GENERATION_ANNOTATION]: String(s.generation),
-      [PHASE_ANNOTATION]: s.phase,
-      [RING_FINGERPRINT_ANNOTATION]: ringFp,
-    },
-  };
-  zeroize(ring);
-  return payload;
+  try {
+    return {
+      data: {
+        [RING_JSON_KEY]: json.toString('base64'),
+        [TICKET_KEY_FILE]: ring.toString('base64'),
+      },
+      annotations: {
+        [GENERATION_ANNOTATION]: String(s.generation),
+        [PHASE_ANNOTATION]: s.phase,
+        [RING_FINGERPRINT_ANNOTATION]: ringFingerprint(ring),
+      },
+    };
+  } finally {
+    zeroize(json, ring);
+  }
 }
 
 const TIME_FIELDS = ['lastRotationTime', 'nextRotationTime', 'stagedAt', 'phaseTimedOutAt', 'nextPushRetryAt', 'regeneratedAt'] as const;
@@ -109,7 +133,11 @@ const KEY_TIME_FIELDS = ['promotedAt', 'retiredAt', 'expiresAt'] as const;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-/** The state stored in a Secret; throws SecretFormatError, never returns a partial state. */
+/**
+ * The state stored in a Secret (data as the API's base64 strings); throws SecretFormatError,
+ * never returns a partial state. Annotations other than this format's three are ignored
+ * (RETIRED_ANNOTATIONS included: the handled tokens are read from ring.json).
+ */
 export function decodeSecret(secret: { data?: Record<string, string> | undefined; annotations?: Record<string, string> | undefined }): RotationState {
   const data = secret.data ?? {};
   const annotations = secret.annotations ?? {};
@@ -124,11 +152,14 @@ export function decodeSecret(secret: { data?: Record<string, string> | undefined
   if (!BASE64.test(ticketKeyB64!)) fail('bad-base64', `data["${TICKET_KEY_FILE}"] is not base64`);
 
   let doc: unknown;
+  const json = Buffer.from(ringJsonB64!, 'base64');
   try {
-    doc = JSON.parse(Buffer.from(ringJsonB64!, 'base64').toString('utf8'));
+    doc = JSON.parse(json.toString('utf8'));
   } catch {
     // The parser's message quotes the input (which holds key material): say only where.
     fail('bad-json', `data["${RING_JSON_KEY}"] is not valid JSON`);
+  } finally {
+    zeroize(json);
   }
   if (!isObject(doc)) return fail('bad-json', `data["${RING_JSON_KEY}"] is not a JSON object`);
   if (doc.version !== SECRET_FORMAT_VERSION) {

@@ -1,17 +1,16 @@
 // The rotation state the operator persists (in the Secret, see secret-format.ts) and feeds
 // back into step(). Keys are kept in push order: active first, then the staged key, then
 // retired keys, most recently retired first.
+import { KEY_STATES, MAX_RING_KEYS, type KeyState } from '../contract/keys.ts';
 import type { KeyMaterial } from './key-material.ts';
-import { MAX_RING_KEYS } from './ring.ts';
 
-/** staged: decrypt-only, waiting for every pod; active: encrypts; retired: decrypt-only until it expires. */
-export type KeyState = 'staged' | 'active' | 'retired';
+/** staged: decrypt-only, waiting for every pod; active: encrypts; retired: decrypt-only until it expires (src/contract). */
+export { KEY_STATES, type KeyState };
 
 /** Stable: no rotation in flight. Staging: a staged key waits at the gate. Promoting/Revoking: a new active key is being installed. */
 export type Phase = 'Stable' | 'Staging' | 'Promoting' | 'Revoking';
 
 export const PHASES: readonly Phase[] = ['Stable', 'Staging', 'Promoting', 'Revoking'];
-export const KEY_STATES: readonly KeyState[] = ['staged', 'active', 'retired'];
 
 /** All timestamps are epoch milliseconds (integers). */
 export interface RingKey {

@@ -90,7 +90,7 @@ export function step(
   const prevRingFp = prev.keys.length > 0 ? ringFingerprintOf(ringMaterial(prev)) : undefined;
   const rotateNowPending = policy.rotateNowToken !== undefined && policy.rotateNowToken !== prev.handledRotateNowToken;
   const revokePending = policy.revokeToken !== undefined && policy.revokeToken !== prev.handledRevokeToken;
-  const event = (type: EventAction['type'], reason: string, message: string): void => {
+  const event = (type: EventAction['type'], reason: EventAction['reason'], message: string): void => {
     events.push({ kind: 'event', type, reason, message });
   };
   const newKey = (): KeyMaterial => freshKey(random, [...prev.keys.map((k) => k.material)]);
@@ -296,7 +296,7 @@ function refreshForPolicy(s: Mutable<RotationState>, policy: RotationPolicy): vo
   );
 }
 
-function stage(s: Mutable<RotationState>, key: KeyMaterial, now: number, event: (t: 'Normal', r: string, m: string) => void): void {
+function stage(s: Mutable<RotationState>, key: KeyMaterial, now: number, event: (t: 'Normal', r: EventAction['reason'], m: string) => void): void {
   s.keys = pushOrder([...s.keys, { material: key, state: 'staged', createdAt: now }]);
   s.phase = 'Staging';
   s.stagedAt = now;
@@ -315,7 +315,7 @@ function retire(k: RingKey, now: number, policy: RotationPolicy): RingKey {
   };
 }
 
-function promote(s: Mutable<RotationState>, now: number, policy: RotationPolicy, event: (t: 'Normal', r: string, m: string) => void): void {
+function promote(s: Mutable<RotationState>, now: number, policy: RotationPolicy, event: (t: 'Normal', r: EventAction['reason'], m: string) => void): void {
   const old = activeKey(s);
   const staged = stagedKey(s);
   s.keys = pushOrder(
@@ -341,7 +341,7 @@ function rotateImmediately(
   key: KeyMaterial,
   now: number,
   policy: RotationPolicy,
-  event: (t: 'Normal', r: string, m: string) => void,
+  event: (t: 'Normal', r: EventAction['reason'], m: string) => void,
 ): void {
   const old = activeKey(s);
   s.keys = pushOrder([

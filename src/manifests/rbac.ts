@@ -33,9 +33,6 @@ export const OPERATOR_RULES: PolicyRule[] = [
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
 ];
 
-/** Default name of the leader-election Lease (the chart uses the release's full name). */
-export const DEFAULT_LEASE_NAME = 'ticket-key-operator';
-
 /**
  * Leader election in the operator's own namespace. `create` cannot be limited by name (the
  * object does not exist yet); get/update are limited to the one Lease.
@@ -83,8 +80,6 @@ export interface RbacOptions {
   /** Namespace the operator runs in (ServiceAccount, Lease). */
   namespace: string;
   leaseName: string;
-  /** Namespaces to watch; empty means all (a ClusterRoleBinding instead of RoleBindings). */
-  watchNamespaces: string[];
   labels?: unknown;
 }
 
@@ -144,13 +139,4 @@ export function leaderElectionRoleBinding(o: Pick<RbacOptions, 'name' | 'namespa
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${o.name}-leader-election` },
     subjects: subject(o),
   };
-}
-
-/** Every RBAC object for one installation, as plain manifests (what an integration test applies). */
-export function rbacManifests(o: RbacOptions): Manifest[] {
-  const bindings =
-    o.watchNamespaces.length === 0
-      ? [clusterRoleBinding(o)]
-      : o.watchNamespaces.map((ns) => watchedNamespaceRoleBinding(o, ns));
-  return [clusterRole(o), ...bindings, leaderElectionRole(o), leaderElectionRoleBinding(o)];
 }

@@ -1,8 +1,10 @@
 // JSON logs through winston. Code never logs key bytes; redaction is the safety net for
 // anything that slips into a log call: fields named like key material are masked, byte arrays
 // are replaced by their length, and long base64/hex runs (a 48-byte key is 64 base64 or 96 hex
-// chars; a fingerprint is 16) are cut out of every string.
+// chars; a fingerprint is 16) are cut out of every string. Errors are logged as their one-line
+// description (describeError), never with the bodies some library errors append.
 import winston from 'winston';
+import { describeError } from './describe-error.ts';
 
 // Not `key`: the controller logs work-queue keys (namespace/name) under it.
 const SECRET_FIELDS = new Set(['material', 'ring', 'data', 'ticket.key', 'secret', 'privateKey', 'tls.key']);
@@ -14,7 +16,7 @@ export function redact(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return value.replace(LONG_BLOB, '[redacted]');
   if (Buffer.isBuffer(value) || value instanceof Uint8Array) return `[${value.length} bytes redacted]`;
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
-  if (value instanceof Error) return { name: value.name, message: redact(value.message, depth + 1) };
+  if (value instanceof Error) return redact(describeError(value), depth + 1);
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) out[k] = SECRET_FIELDS.has(k) ? '[redacted]' : redact(v, depth + 1);

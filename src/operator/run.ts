@@ -4,6 +4,7 @@
 // the metrics/health server, and a clean shutdown on SIGTERM that releases the Lease.
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { TicketKeySet } from '../api/index.ts';
+import { describeError } from '../observability/describe-error.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { watchTlsFiles } from '../tls/reloading-files.ts';
 import { systemClock } from './runtime/clock.ts';
@@ -90,7 +91,7 @@ export async function runOperator(config: OperatorConfig, logger: Logger = creat
   const informers = [ticketKeySets, pods, secrets, configMaps];
 
   const metrics = new OperatorMetrics({ clock, processMetrics: true });
-  const agents = new AgentPool({ timeoutMs: config.agentTimeoutMs });
+  const agents = new AgentPool({ timeoutMs: config.agentTimeoutMs, logger });
   // Renewed client certificates and CA bundles (a CA rotation's overlap) apply without a restart.
   const tlsFiles = config.agentTlsFiles;
   const agentTls = tlsFiles
@@ -208,7 +209,8 @@ export async function runOperator(config: OperatorConfig, logger: Logger = creat
     stop: () =>
       (stopping ??= (async () => {
         logger.info('shutting down');
-        await controller.stop().catch(() => {});
+        // The rest of the shutdown (releasing the Lease above all) goes on whatever the workers did.
+        await controller.stop().catch((err: unknown) => logger.warn('stopping the controller failed; shutting down anyway', { err: describeError(err) }));
         if (elector) await elector.stop();
         for (const i of informers) await i.stop();
         await pki?.stop();

@@ -14,20 +14,18 @@ export interface TlsMaterial {
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
 
-/** The CA certificates of a PEM bundle; throws when there is none or one is not a CA. */
-export function caBundle(pem: string | Buffer): X509Certificate[] {
+/** Throws when a PEM bundle holds no certificate or one that is not a CA. */
+function checkCaBundle(pem: string | Buffer): void {
   const blocks = pem.toString('utf8').match(PEM_CERT) ?? [];
   if (blocks.length === 0) throw new Error('the CA bundle holds no PEM certificate');
-  return blocks.map((b, i) => {
-    const x = new X509Certificate(b);
-    if (!x.ca) throw new Error(`certificate ${i + 1} of the CA bundle is not a CA certificate`);
-    return x;
+  blocks.forEach((b, i) => {
+    if (!new X509Certificate(b).ca) throw new Error(`certificate ${i + 1} of the CA bundle is not a CA certificate`);
   });
 }
 
 /** Throws (with OpenSSL's reason, never key bytes) unless the material can serve a handshake. */
 export function checkTlsMaterial(m: TlsMaterial): void {
-  caBundle(m.ca);
+  checkCaBundle(m.ca);
   try {
     createSecureContext({ cert: m.cert, key: m.key, ca: m.ca });
   } catch (err) {

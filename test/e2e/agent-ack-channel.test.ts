@@ -84,7 +84,7 @@ describe('the bridge over the ack channel (real ATS, real plugin)', () => {
     bridge = await Ats9Bridge.create({ socketPath: ats.mgmtSocket }, { ackFifo: fifo, ackWaitMs: 10_000 });
     const keys = [newKey(), newKey()];
     const receipt = await bridge.installWithReceipt({ generation: ++generation, keys, revoke: false });
-    expect(receipt).toEqual({ via: 'ack', generation, keyCount: 2, ringFingerprint: ringFingerprint(Buffer.concat(keys)) });
+    expect(receipt).toEqual({ generation, keyCount: 2, ringFingerprint: ringFingerprint(Buffer.concat(keys)) });
     expect(bridge.ackChannel!.counts).toMatchObject({ matched: 1, unmatched: 0, invalid: 0 });
     // What readInstalled reports right away is the acked ring (stats may lag); the stats agree later.
     expect(await bridge.readInstalled()).toMatchObject({ generation, keyCount: 2, ringFingerprint: ringFingerprint(Buffer.concat(keys)) });

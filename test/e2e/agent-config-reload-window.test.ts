@@ -8,7 +8,6 @@
 // assertions are about outcomes: the loader did what the row names, rows whose reload cannot
 // load a foreign ring never show a foreign ticket, and after the reload settles ATS issues
 // tickets with the pushed key and a session from before the reload resumes.
-import { randomBytes } from 'node:crypto';
 import { rm, mkdtemp, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -20,6 +19,7 @@ import { startAtsWithAgent, type AtsWithAgent } from '../../dev/agent-process.ts
 import { recordMeasurement, waitFor } from '../helpers/ats.ts';
 import { AtsLogTail, LOADER_DEBUG_RECORDS, LOADER_SCHEDULED, loaderOutcome, logTimeMs, PLUGIN_REAPPLIED, type LoaderOutcome } from '../helpers/ats-log-tail.ts';
 import { tlsProbe } from '../../dev/tls-probe.ts';
+import { keyName, newKey } from '../fixtures/keys.ts';
 
 /** After ATS logged the ticket-key loader run, keep watching this long (6 plugin re-apply ticks of 250 ms). */
 const AFTER_LOADER_MS = 1500;
@@ -186,7 +186,7 @@ describe.each(rows)('config reload window: $name', (row) => {
   it(`ATS's key loader ${row.loader === 'no file' ? 'has no file' : `finds the file ${row.loader}`}; after the reload ATS issues tickets with the pushed key`, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tko-reload-window-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const fileKey = randomBytes(48);
+    const fileKey = newKey();
     const prepared = await row.prepare(dir, fileKey);
     const env = await startAtsWithAgent({
       addr: row.addr,
@@ -194,9 +194,9 @@ describe.each(rows)('config reload window: $name', (row) => {
       ats: { ...prepared, extraRecords: [...LOADER_DEBUG_RECORDS, ...(prepared.extraRecords ?? [])], kubeletConfigDir: true },
     });
     cleanups.push(() => env.stop());
-    const pushedKey = randomBytes(48);
-    const pushedName = pushedKey.subarray(0, 16).toString('hex');
-    const fileName = row.loader === 'no file' ? undefined : fileKey.subarray(0, 16).toString('hex');
+    const pushedKey = newKey();
+    const pushedName = keyName(pushedKey);
+    const fileName = row.loader === 'no file' ? undefined : keyName(fileKey);
     await env.client.putRing(ring(1, [pushedKey]));
     await waitFor(async () => (await tlsProbe({ host: row.addr, port: env.ats.tlsPort, tls: '1.3' })).ticketKeyName === pushedName, 'pushed key in use');
     await row.afterPush?.(dir, { fileKey, pushedKey });

@@ -2,7 +2,6 @@
 // `tko agent --config-dir`: the test plays kubelet (atomic writer: timestamped dir, `..data`
 // swap) on the mounted directory, runs `traffic_ctl config reload` by hand, and feeds the
 // directory garbage; a TLS client resumes the same session throughout and must never fail.
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import { startAtsWithAgent, type AtsWithAgent } from '../../dev/agent-process.ts
 import { waitFor } from '../helpers/ats.ts';
 import { atomicWrite } from '../helpers/kubelet-atomic-writer.ts';
 import { tlsProbe } from '../../dev/tls-probe.ts';
+import { newKey } from '../fixtures/keys.ts';
 
 const ADDR = '127.0.100.1';
 let env: AtsWithAgent;
@@ -60,7 +60,7 @@ beforeAll(async () => {
   configDir = await mkdtemp(join(tmpdir(), 'tko-configmap-'));
   await atomicWrite(configDir, { 'remap.config': 'map / http://127.0.100.1:1/\n' });
   env = await startAtsWithAgent({ addr: ADDR, agent: { configDir, configDebounceMs: 200 } });
-  await env.client.putRing(ring(1, [randomBytes(48)]));
+  await env.client.putRing(ring(1, [newKey()]));
   session = (await tlsProbe({ host: ADDR, port: env.ats.tlsPort, tls: '1.3' })).newSession!;
 });
 
@@ -109,7 +109,7 @@ describe('agent --config-dir against real ATS', () => {
     await symlink('a-loop-2', join(configDir, 'a-loop-1'));
     await symlink('a-loop-1', join(configDir, 'a-loop-2'));
     await waitFor(async () => (await metric('tko_agent_config_problems_total')) >= 2, 'symlink loop reported');
-    const put = await env.client.putRing(ring(2, [randomBytes(48)]));
+    const put = await env.client.putRing(ring(2, [newKey()]));
     expect(put.generation).toBe(2);
     expect(await metric('tko_agent_config_reloads_total', 'result="ok",trigger="agent"')).toBe(reloads);
     const logs = env.agent.logs().join('\n');

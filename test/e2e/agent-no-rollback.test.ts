@@ -4,7 +4,6 @@
 // never rolled back by the agent's re-assert loop: the agent reports it (not ready, reason,
 // metric, GET /v1/ring) so the operator flags that pod. An ATS restart clears it and the agent
 // puts its accepted ring back.
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeRingFrame, RING_TAG } from '../../src/agent/ats9/plugin-protocol.ts';
@@ -13,6 +12,7 @@ import { keyFingerprint, ringFingerprint } from '../../src/core/fingerprint.ts';
 import { agentError, startAtsWithAgent, type AtsWithAgent } from '../../dev/agent-process.ts';
 import { keyRenderings, sendRawMessage, waitFor } from '../helpers/ats.ts';
 import { tlsProbe } from '../../dev/tls-probe.ts';
+import { keyName, newKey as randomKey } from '../fixtures/keys.ts';
 
 const ADDR = '127.0.40.2';
 const REASSERT_INTERVAL_MS = 200;
@@ -22,7 +22,7 @@ let env: AtsWithAgent;
 const used: Buffer[] = [];
 
 function newKey(): Buffer {
-  const k = randomBytes(48);
+  const k = randomKey();
   used.push(k);
   return k;
 }
@@ -34,8 +34,6 @@ function ring(generation: number, keys: Buffer[], revoke?: boolean): PutRingRequ
     ...(revoke === undefined ? {} : { revoke }),
   };
 }
-
-const nameOf = (k: Buffer): string => k.subarray(0, 16).toString('hex');
 
 async function newTicketKeyName(): Promise<string | undefined> {
   return (await tlsProbe({ host: env.ats.addr, port: env.ats.tlsPort, tls: '1.3' })).ticketKeyName;
@@ -73,7 +71,7 @@ describe('no rollback on a pod', () => {
     const now = await env.client.getRing();
     expect(now.ats).toMatchObject({ generation: 12, ringFingerprint: ringFingerprint(k12), rejected: rejectedBefore });
     expect(now.inSync).toBe(true);
-    expect(await newTicketKeyName()).toBe(nameOf(k12));
+    expect(await newTicketKeyName()).toBe(keyName(k12));
     // The plugin's mlock of its key store worked (root here), and the agent exports what it published.
     expect(await metric('tko_agent_plugin_mlock_failed')).toBe(0);
   });
@@ -101,7 +99,7 @@ describe('no rollback on a pod', () => {
     expect(view.ats).toMatchObject({ generation: HUGE, ringFingerprint: ringFingerprint(foreign) });
     expect(view.accepted?.generation).toBe(12);
     expect(view.inSync).toBe(false);
-    expect(await newTicketKeyName()).toBe(nameOf(foreign));
+    expect(await newTicketKeyName()).toBe(keyName(foreign));
 
     // The operator's next ring is older than that: refused, ATS untouched.
     const err = await agentError(env.client.putRing(ring(13, [newKey()])));
@@ -120,7 +118,7 @@ describe('no rollback on a pod', () => {
     expect(view.ats).toMatchObject({ generation: 12, ringFingerprint: ringFingerprint(k12) });
     expect(view.inSync).toBe(true);
     expect(await metric('tko_agent_ats_generation_ahead')).toBe(0);
-    expect(await newTicketKeyName()).toBe(nameOf(k12));
+    expect(await newTicketKeyName()).toBe(keyName(k12));
   });
 
   it('no key bytes in the agent log', () => {

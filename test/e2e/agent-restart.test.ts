@@ -1,11 +1,11 @@
 // ATS loses pushed keys when traffic_server restarts (or crashes and traffic_manager relaunches
 // it). The agent notices, installs its last accepted ring again, and is not ready meanwhile.
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { PutRingRequest } from '../../src/agent/protocol.ts';
 import { keyFingerprint } from '../../src/core/fingerprint.ts';
 import { startAtsWithAgent, type AtsWithAgent } from '../../dev/agent-process.ts';
 import { tlsProbe } from '../../dev/tls-probe.ts';
+import { keyName, newKey } from '../fixtures/keys.ts';
 
 const ADDR = '127.0.0.62';
 let env: AtsWithAgent;
@@ -61,12 +61,12 @@ describe.each([
   ['traffic_server crash (SIGKILL, relaunched by traffic_manager)', () => env.ats.killProxy()],
 ])('%s', (_name, bounce) => {
   it('the agent re-asserts its ring, the old ticket resumes again, and /readyz is false in between', async () => {
-    const k = randomBytes(48);
+    const k = newKey();
     const generation = Date.now(); // newer than any earlier case in this file
-    await env.client.putRing(ring(generation, [k, randomBytes(48)]));
+    await env.client.putRing(ring(generation, [k, newKey()]));
     expect(await readyz()).toBe(200);
     const first = await tlsProbe({ host: env.ats.addr, port: env.ats.tlsPort, tls: '1.3' });
-    expect(first.ticketKeyName).toBe(k.subarray(0, 16).toString('hex'));
+    expect(first.ticketKeyName).toBe(keyName(k));
     const reassertsBefore = await metric('tko_agent_ring_reasserts_total{result="installed"}');
     const startBefore = (await env.client.getRing()).ats.startTime;
 

@@ -10,7 +10,6 @@
 // the other pods keep receiving each new ring, the operator stays healthy, no resumption on
 // the healthy pods fails, no generation goes backwards, and no key bytes show up anywhere.
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { randomBytes } from 'node:crypto';
 import type { TicketKeySet } from '../../src/api/index.ts';
 import { READINESS_GATE_CONDITION_TYPE } from '../../src/api/names.ts';
 import { FaultObservers } from '../helpers/fault-observers.ts';
@@ -19,6 +18,7 @@ import { eventually, testKubeConfig } from '../helpers/kube.ts';
 import { ticketKeySetEvents } from '../../dev/operator-records.ts';
 import { isReady, untilStatus, useOperatorScenario } from '../helpers/operator-scenario.ts';
 import { ticketKeySet } from '../../dev/ticket-key-sets.ts';
+import { newKey } from '../fixtures/keys.ts';
 
 const PORT = 19443;
 const TLS_PORT = 18443;
@@ -146,7 +146,7 @@ describe('fault injection: a hostile pod is its own error, never the others\' st
       'huge generation',
       async () => {
         const bridge = ats.createBridge();
-        const key = randomBytes(48);
+        const key = newKey();
         try {
           await bridge.install({ generation: Number.MAX_SAFE_INTEGER, keys: [key], revoke: false });
         } finally {

@@ -8,7 +8,6 @@
 // the pods' whole config directory (helpers/ats-config-map.ts), so the hash the operator
 // computes from it is the one each agent computes from its mount. Numbers (publish → status,
 // file-key tickets after a relative ticket_key.filename) go to test-results/operator-config-reload.json.
-import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,6 +28,7 @@ import { untilStatus, useOperatorScenario } from '../helpers/operator-scenario.t
 import { currentRingOf } from '../helpers/status-watch.ts';
 import { ticketKeySet } from '../../dev/ticket-key-sets.ts';
 import { tlsProbe } from '../../dev/tls-probe.ts';
+import { keyName, newKey } from '../fixtures/keys.ts';
 
 const PORT = 19530;
 const TLS_PORT = 18530;
@@ -154,7 +154,7 @@ async function secretKeyNames(): Promise<{ active: string; all: Set<string> }> {
   let active = '';
   for (const k of state.keys) {
     const bytes = k.material.copyBytes();
-    const name = bytes.subarray(0, 16).toString('hex');
+    const name = keyName(bytes);
     bytes.fill(0);
     all.add(name);
     if (k.state === 'active') active = name;
@@ -304,8 +304,8 @@ describe('operator + agents + real ATS: ConfigMap-driven reloads', () => {
     const since = Date.now();
     // A stale key file beside each pod's config (one for all pods, as a mounted Secret would be),
     // reached through a path relative to the sysconfdir.
-    const fileKey = randomBytes(48);
-    const fileKeyName = fileKey.subarray(0, 16).toString('hex');
+    const fileKey = newKey();
+    const fileKeyName = keyName(fileKey);
     for (const pod of PODS) await writeFile(join(sc.fleet.get(pod).ats!.runroot, 'ticket.key'), fileKey, { mode: 0o600 });
     const data = await sharedAtsConfig({
       tlsPort: TLS_PORT,

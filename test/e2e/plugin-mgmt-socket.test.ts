@@ -8,6 +8,7 @@ import { PLUGIN_STATS } from '../../src/agent/ats9/plugin-protocol.ts';
 import { ringFingerprint } from '../../src/core/fingerprint.ts';
 import { keyName, newKey, percentile, pushRing, recordMeasurement, startTestAts, waitForRing, waitForStats, type TestAts } from '../helpers/ats.ts';
 import { tlsProbe } from '../../dev/tls-probe.ts';
+import { filledKey } from '../fixtures/keys.ts';
 
 const ADDR = '127.0.0.40';
 
@@ -59,7 +60,7 @@ describe('RECORD_GET', () => {
 
 describe('LIFECYCLE_MESSAGE', () => {
   it('delivers binary payloads byte for byte (NUL, 0xff, newlines in keys)', async () => {
-    const keys = [Buffer.alloc(48, 0), Buffer.alloc(48, 0xff), Buffer.from('\n\r\0'.repeat(16), 'latin1')];
+    const keys = [filledKey(0), filledKey(0xff), Buffer.from('\n\r\0'.repeat(16), 'latin1')];
     keys[0]![0] = 1; // distinct key names
     const stats = await pushRing(bridge, ++generation, keys);
     expect(stats.ringFingerprint).toBe(ringFingerprint(Buffer.concat(keys)));

@@ -10,7 +10,6 @@
 // Loopback addresses used by plugin-*.test.ts: 127.0.0.40–49 (agent tests use .6x).
 // Waiting has a generous deadline that only turns a hang into a failure; tests never assert on
 // durations (measurements go to test-results/ instead).
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll } from '@jest/globals';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,18 +18,12 @@ import { ringFingerprint } from '../../src/core/fingerprint.ts';
 import type { Ats9Bridge, PluginStats } from '../../src/agent/ats9/ats9-bridge.ts';
 import { MgmtClient } from '../../src/agent/ats9/mgmt-client.ts';
 import { startAts, type AtsInstance, type StartAtsOptions } from '../../src/dev/ats.ts';
+import { keyTraces } from '../fixtures/keys.ts';
 
 export const WAIT_DEADLINE_MS = 20000;
 
-/** A fresh 48-byte ATS ticket key (name | hmac | aes). */
-export function newKey(): Buffer {
-  return randomBytes(48);
-}
-
-/** The key_name (first 16 bytes, hex) that tickets encrypted with `key` start with. */
-export function keyName(key: Buffer): string {
-  return key.subarray(0, 16).toString('hex');
-}
+// Keys come from the shared fixture; re-exported for the plugin and agent e2e tests.
+export { keyName, newKey } from '../fixtures/keys.ts';
 
 export interface TestAts extends AtsInstance {
   /** Removes the temp runroot after stopping. */
@@ -159,9 +152,9 @@ export async function readAtsLogs(ats: AtsInstance): Promise<string> {
   return parts.join('\n');
 }
 
-/** The forms a key could take in a log line. */
+/** The forms a key's secret parts could take in a log line (its key name may show: ATS logs it). */
 export function keyRenderings(key: Buffer): string[] {
-  return [key.toString('hex'), key.toString('base64'), key.subarray(16, 32).toString('hex'), key.subarray(32).toString('hex')];
+  return keyTraces([key], { name: false });
 }
 
 /** Appends a measurement to test-results/<file>.json (measure in reports, not in assertions). */

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../src/api/names.ts';
 import { secretName } from '../../src/api/names.ts';
-import { decodeSecret } from '../../src/core/secret-format.ts';
+import { SecretStore } from '../../src/operator/kube/secret-store.ts';
 import type { Fleet } from '../../dev/fleet.ts';
 import type { SpawnedOperator } from '../../dev/operator-process.ts';
 
@@ -56,7 +56,7 @@ function needles(key: Buffer): Needle[] {
 }
 
 export class KeyScanner {
-  readonly #secrets: CoreV1Api;
+  readonly #secrets: SecretStore;
   readonly #namespace: string;
   readonly #names: readonly string[];
   /** fingerprint → a copy of the 48 bytes, zeroed by destroy(). */
@@ -65,7 +65,7 @@ export class KeyScanner {
   #reads = 0;
 
   constructor(kc: KubeConfig, namespace: string, ticketKeySets: readonly string[]) {
-    this.#secrets = kc.makeApiClient(CoreV1Api);
+    this.#secrets = new SecretStore({ kubeConfig: kc });
     this.#namespace = namespace;
     this.#names = ticketKeySets;
   }
@@ -88,14 +88,10 @@ export class KeyScanner {
   /** Reads every set's Secret once and keeps the keys not seen yet (absent Secrets are skipped). */
   async collect(): Promise<void> {
     for (const name of this.#names) {
-      let secret;
-      try {
-        secret = await this.#secrets.readNamespacedSecret({ namespace: this.#namespace, name: secretName(name) });
-      } catch (err) {
-        if ((err as { code?: number }).code === 404) continue;
-        throw err;
-      }
-      const state = decodeSecret({ data: secret.data ?? {}, annotations: secret.metadata?.annotations ?? {} });
+      const loaded = await this.#secrets.load({ namespace: this.#namespace, name: secretName(name) });
+      if (!loaded) continue;
+      if ('error' in loaded) throw loaded.error;
+      const { state } = loaded;
       this.#reads++;
       for (const k of state.keys) {
         if (!this.#keys.has(k.material.fingerprint)) this.#keys.set(k.material.fingerprint, k.material.copyBytes());

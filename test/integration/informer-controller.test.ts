@@ -8,6 +8,9 @@ import { Controller } from '../../src/operator/runtime/controller.ts';
 import type { ResilientInformer } from '../../src/operator/runtime/informer.ts';
 import { managedSecretInformer, podInformer, ticketKeySetInformer } from '../../src/operator/informers.ts';
 import { SecretStore } from '../../src/operator/kube/secret-store.ts';
+import { initialState } from '../../src/core/state.ts';
+import { step } from '../../src/core/step.ts';
+import { pod, policy, T0 } from '../unit/core/support.ts';
 import { TICKETKEYSET } from '../../src/operator/kube/resources.ts';
 import { mapBySelector, mapToControllerOwner, mapToSelf } from '../../src/operator/runtime/mappers.ts';
 import { eventually, testKubeConfig, useNamespace } from '../helpers/kube.ts';
@@ -87,7 +90,7 @@ describe('Controller with real informers', () => {
   it('reconciles the owner of a Secret it manages', async () => {
     const tks = tksInformer.get('web', ns.name)!;
     await reconciledAgain(key(), () =>
-      new SecretStore({ kubeConfig: testKubeConfig() }).create({ namespace: ns.name, name: 'web-ticket-keys' }, { name: 'web', uid: tks.metadata.uid! }, { data: { ring: Buffer.from([1]) } }),
+      new SecretStore({ kubeConfig: testKubeConfig() }).save({ namespace: ns.name, name: 'web-ticket-keys' }, { name: 'web', uid: tks.metadata.uid! }, step(initialState(), { pods: [pod('a')] }, policy(), T0).state),
     );
   });
 

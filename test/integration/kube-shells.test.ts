@@ -11,7 +11,14 @@ import { EventRecorder } from '../../src/operator/kube/event-recorder.ts';
 import { PodReadinessGate } from '../../src/operator/kube/pod-readiness.ts';
 import { SecretStore } from '../../src/operator/kube/secret-store.ts';
 import { TicketKeySetStatusWriter } from '../../src/operator/kube/status-writer.ts';
-import { ANNOTATION_REVOKE, ANNOTATION_ROTATE_NOW } from '../../src/api/names.ts';
+import { ANNOTATION_REVOKE, ANNOTATION_ROTATE_NOW, secretName } from '../../src/api/names.ts';
+import { ringFingerprint } from '../../src/core/fingerprint.ts';
+import { encodeRing } from '../../src/core/ring.ts';
+import { encodeSecret, GENERATION_ANNOTATION, PHASE_ANNOTATION, RING_FINGERPRINT_ANNOTATION, RING_JSON_KEY, TICKET_KEY_FILE } from '../../src/core/secret-format.ts';
+import { initialState, ringMaterial, type RotationState } from '../../src/core/state.ts';
+import { step } from '../../src/core/step.ts';
+import { keyTraces } from '../fixtures/keys.ts';
+import { pod, policy, T0 } from '../unit/core/support.ts';
 import { MANAGED_BY_LABEL } from '../../src/operator/labels.ts';
 import { testKubeConfig, useNamespace } from '../helpers/kube.ts';
 import { FakePods } from '../../dev/fake-pods.ts';
@@ -75,7 +82,7 @@ describe('EventRecorder', () => {
   it('writes an events.k8s.io/v1 Event and folds a repeat into its series', async () => {
     const tks = await newTicketKeySet('events');
     const recorder = new EventRecorder({ kubeConfig: testKubeConfig(), reportingInstance: 'tko-test-0', logger: silent });
-    const input = { type: 'Warning' as const, reason: 'PromotionTimedOut', action: 'Promote', note: 'pods ats-1 did not acknowledge ring 0123456789abcdef' };
+    const input = { type: 'Warning' as const, reason: 'PromotionTimedOut' as const, action: 'Promote', note: 'pods ats-1 did not acknowledge ring 0123456789abcdef' };
     const first = await recorder.record(tks, input);
     const second = await recorder.record(tks, input);
     expect(first).toBeDefined();
@@ -97,34 +104,116 @@ describe('EventRecorder', () => {
   });
 });
 
-describe('SecretStore', () => {
-  it('creates the owned Secret, reads it back, and updates it with optimistic concurrency', async () => {
-    const tks = await newTicketKeySet('secret');
+describe('SecretStore load/save', () => {
+  /** Every way the bytes of the keys of `state` (or its ring) could appear in text. */
+  function keyTexts(state: RotationState): string[] {
+    const keys = state.keys.map((k) => k.material.copyBytes());
+    const ring = encodeRing(ringMaterial(state));
+    const texts = [...keyTraces(keys), ...keys.map((b) => b.subarray(0, 12).toString('base64')), ring.toString('base64'), ring.toString('hex')];
+    for (const b of [...keys, ring]) b.fill(0);
+    return texts;
+  }
+
+  it('saves a state, loads it back through the codec, and writes over it with optimistic concurrency', async () => {
+    const tks = await newTicketKeySet('codec');
+    const owner = { name: 'codec', uid: tks.metadata.uid! };
     const store = new SecretStore({ kubeConfig: testKubeConfig() });
-    const ref = { namespace: ns.name, name: 'secret-ticket-keys' };
-    expect(await store.get(ref)).toBeUndefined();
-    const key = Buffer.alloc(48, 7);
-    const created = await store.create(ref, { name: 'secret', uid: tks.metadata.uid! }, { data: { 'ticket.key': key }, annotations: { 'ticketkeys.dev/phase': 'Staging' } });
+    const core = testKubeConfig().makeApiClient(CoreV1Api);
+    const ref = { namespace: ns.name, name: secretName('codec') };
+    expect(await store.load(ref)).toBeUndefined();
+
+    const first = step(initialState(), { pods: [pod('a')] }, policy({ rotateNowToken: 'r1', revokeToken: 'v1' }), T0).state;
+    const created = await store.save(ref, owner, first);
     expect(created.ownerReferences).toEqual([
-      { apiVersion: 'ticketkeys.dev/v1alpha1', kind: 'TicketKeySet', name: 'secret', uid: tks.metadata.uid, controller: true, blockOwnerDeletion: true },
+      { apiVersion: 'ticketkeys.dev/v1alpha1', kind: 'TicketKeySet', name: 'codec', uid: tks.metadata.uid, controller: true, blockOwnerDeletion: true },
     ]);
-    expect(created.labels[MANAGED_BY_LABEL]).toBe('ticket-key-operator');
+    expect(created.labels).toEqual({ [MANAGED_BY_LABEL]: 'ticket-key-operator', 'ticketkeys.dev/ticketkeyset': 'codec' });
+    expect(created).not.toHaveProperty('data');
 
-    const read = (await store.get(ref))!;
-    expect(read.data['ticket.key']).toEqual(key);
-    const next = Buffer.alloc(96, 9);
-    const updated = await store.update(read, { data: { 'ticket.key': next }, annotations: { 'ticketkeys.dev/phase': 'Promoting' } });
-    expect(updated.resourceVersion).not.toBe(read.resourceVersion);
-    expect((await store.get(ref))!.data['ticket.key']).toEqual(next);
+    // What the API server holds: ring.json, ticket.key (the ring) and the codec's three annotations only.
+    const raw = await core.readNamespacedSecret(ref);
+    expect(Object.keys(raw.data ?? {}).sort()).toEqual([RING_JSON_KEY, TICKET_KEY_FILE]);
+    const ring = encodeRing(ringMaterial(first));
+    expect(Buffer.from(raw.data![TICKET_KEY_FILE]!, 'base64').equals(ring)).toBe(true);
+    expect(raw.metadata?.annotations).toEqual({ [GENERATION_ANNOTATION]: '1', [PHASE_ANNOTATION]: 'Stable', [RING_FINGERPRINT_ANNOTATION]: ringFingerprint(ring) });
+    ring.fill(0);
 
-    // A write based on the old read is refused: the caller must re-read and decide again.
-    const stale = await store.update(read, { data: { 'ticket.key': key } }).catch((e: unknown) => e);
+    const loaded = await store.load(ref);
+    if (!loaded || !('state' in loaded)) throw new Error('expected a state');
+    expect(loaded.state).toEqual(first);
+    expect(loaded.state.handledRotateNowToken).toBe('r1');
+    expect(loaded.stored.resourceVersion).toBe(created.resourceVersion);
+
+    const acked = { generation: first.generation, ringFingerprint: ringFingerprint(encodeRing(ringMaterial(first))) };
+    const second = step(first, { pods: [pod('a', { acked })] }, policy({ rotateNowToken: 'r2', revokeToken: 'v1' }), T0 + 1000).state;
+    expect(second.phase).toBe('Staging');
+    const updated = await store.save(ref, owner, second, loaded.stored);
+    expect(updated.resourceVersion).not.toBe(loaded.stored.resourceVersion);
+    const reloaded = await store.load(ref);
+    expect(reloaded && 'state' in reloaded ? reloaded.state : reloaded).toEqual(second);
+
+    // A write based on the old read is refused: the caller must load again and decide again.
+    const stale = await store.save(ref, owner, first, loaded.stored).catch((e: unknown) => e);
     expect(stale).toBeInstanceOf(ConflictError);
-    expect((stale as Error).message).not.toContain(key.toString('base64'));
-    await expect(store.create(ref, { name: 'secret', uid: tks.metadata.uid! }, { data: {} })).rejects.toBeInstanceOf(AlreadyExistsError);
+    for (const t of [...keyTexts(first), ...keyTexts(second)]) expect((stale as Error).message).not.toContain(t);
+    await expect(store.save(ref, owner, first)).rejects.toBeInstanceOf(AlreadyExistsError);
 
-    await testKubeConfig().makeApiClient(CoreV1Api).deleteNamespacedSecret({ namespace: ns.name, name: ref.name });
-    await expect(store.update(updated, { data: {} })).rejects.toBeInstanceOf(NotFoundError);
+    await core.deleteNamespacedSecret(ref);
+    await expect(store.save(ref, owner, second, updated)).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('loads a Secret the released version wrote (handled tokens also as annotations) and drops those annotations on the next save', async () => {
+    const tks = await newTicketKeySet('released');
+    const owner = { name: 'released', uid: tks.metadata.uid! };
+    const store = new SecretStore({ kubeConfig: testKubeConfig() });
+    const core = testKubeConfig().makeApiClient(CoreV1Api);
+    const ref = { namespace: ns.name, name: secretName('released') };
+    const state = step(initialState(), { pods: [pod('a')] }, policy({ rotateNowToken: 'r1', revokeToken: 'v1' }), T0).state;
+    // As the released version's reconciler wrote it: the codec's content plus the tokens as annotations.
+    const p = encodeSecret(state);
+    await core.createNamespacedSecret({
+      namespace: ns.name,
+      body: {
+        metadata: {
+          name: ref.name,
+          labels: { [MANAGED_BY_LABEL]: 'ticket-key-operator', 'ticketkeys.dev/ticketkeyset': 'released' },
+          annotations: { ...p.annotations, 'ticketkeys.dev/rotate-now-handled': 'r1', 'ticketkeys.dev/revoke-handled': 'v1', 'kept.example/x': 'y' },
+        },
+        type: 'Opaque',
+        data: p.data,
+      },
+    });
+    const loaded = await store.load(ref);
+    if (!loaded || !('state' in loaded)) throw new Error('expected a state');
+    expect(loaded.state).toEqual(state);
+    expect([loaded.state.handledRotateNowToken, loaded.state.handledRevokeToken]).toEqual(['r1', 'v1']);
+
+    await store.save(ref, owner, loaded.state, loaded.stored);
+    const raw = await core.readNamespacedSecret(ref);
+    expect(raw.metadata?.annotations).toEqual({ ...p.annotations, 'kept.example/x': 'y' });
+    const again = await store.load(ref);
+    expect(again && 'state' in again ? again.state : again).toEqual(state);
+  });
+
+  it('returns unusable content as a SecretFormatError with the Secret to write over', async () => {
+    const tks = await newTicketKeySet('unusable');
+    const store = new SecretStore({ kubeConfig: testKubeConfig() });
+    const ref = { namespace: ns.name, name: secretName('unusable') };
+    const state = step(initialState(), { pods: [pod('a')] }, policy(), T0).state;
+    const p = encodeSecret(state);
+    const written = await store.save(ref, { name: 'unusable', uid: tks.metadata.uid! }, state);
+    await testKubeConfig()
+      .makeApiClient(CoreV1Api)
+      .replaceNamespacedSecret({ ...ref, body: { metadata: { name: ref.name, namespace: ref.namespace, resourceVersion: written.resourceVersion }, data: { ...p.data, [TICKET_KEY_FILE]: '' } } }); // an empty ticket.key: not the ring of ring.json
+    const loaded = await store.load(ref);
+    if (!loaded || !('error' in loaded)) throw new Error('expected an error');
+    expect(loaded.error.code).toBe('ticket-key-mismatch');
+    for (const t of keyTexts(state)) expect(loaded.error.message).not.toContain(t);
+    // The regenerated state goes over exactly the unusable Secret that was read.
+    const fresh = step(initialState(), { pods: [pod('a')] }, policy(), T0 + 1).state;
+    await store.save(ref, { name: 'unusable', uid: tks.metadata.uid! }, fresh, loaded.stored);
+    const back = await store.load(ref);
+    expect(back && 'state' in back ? back.state : back).toEqual(fresh);
   });
 });
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from '@jest/globals';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { TicketKeySet } from '../../src/api/index.ts';
 import { TicketKeySetAnnotator } from '../../src/operator/kube/annotations.ts';
-import { eventually, testKubeConfig } from '../helpers/kube.ts';
+import { eventually, statusOf, testKubeConfig } from '../helpers/kube.ts';
 import { ticketKeySetEvents } from '../../dev/operator-records.ts';
 import { isReady, untilStatus, useOperatorScenario } from '../helpers/operator-scenario.ts';
 import { ticketKeySet } from '../../dev/ticket-key-sets.ts';
@@ -45,7 +45,7 @@ async function putConfigMap(data: Record<string, string>): Promise<void> {
     const current = await api.readNamespacedConfigMap({ namespace: sc.ns.name, name: CM });
     await api.replaceNamespacedConfigMap({ namespace: sc.ns.name, name: CM, body: { ...current, data } });
   } catch (err) {
-    if ((err as { code?: number }).code !== 404) throw err;
+    if (statusOf(err) !== 404) throw err;
     await api.createNamespacedConfigMap({ namespace: sc.ns.name, body: { metadata: { name: CM }, data } });
   }
 }

@@ -9,7 +9,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AuthorizationV1Api, CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
-import { ANNOTATION_ROTATE_NOW, ANNOTATION_ROTATE_NOW_HANDLED, API_VERSION, GROUP, KIND, PLURAL, READINESS_GATE_CONDITION_TYPE } from '../../src/api/names.ts';
+import { ANNOTATION_ROTATE_NOW, API_VERSION, GROUP, KIND, PLURAL, READINESS_GATE_CONDITION_TYPE } from '../../src/api/names.ts';
+import { decodeSecret } from '../../src/core/secret-format.ts';
 import { OPERATOR_FLAGS } from '../../src/manifests/operator-deployment.ts';
 import { Fleet } from '../../dev/fleet.ts';
 import {
@@ -300,7 +301,9 @@ async function assertRotation(run: Run, inst: Install, appNs: string): Promise<v
     'rotate-now handled',
     async () => {
       const s = await core.readNamespacedSecret({ namespace: appNs, name: 'web-ticket-keys' });
-      return s.metadata?.annotations?.[ANNOTATION_ROTATE_NOW_HANDLED] === token ? true : undefined;
+      const state = decodeSecret({ data: s.data, annotations: s.metadata?.annotations });
+      for (const k of state.keys) k.material.destroy();
+      return state.handledRotateNowToken === token ? true : undefined;
     },
     30_000,
   );

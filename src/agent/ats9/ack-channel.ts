@@ -23,11 +23,13 @@ import { constants, openSync, closeSync } from 'node:fs';
 import { chmod, lstat } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { promisify } from 'node:util';
+import { FINGERPRINT_RE, MAX_RING_KEYS } from '../../contract/keys.ts';
+import { ACK_FLUSH_FIELDS, ACK_RECORD_MAX_BYTES, ACK_RECORD_TAG, ACK_REJECTED_FIELDS, ACK_RING_FIELDS } from '../../contract/plugin-wire.ts';
 
 const run = promisify(execFile);
 
-/** Longest record accepted (the plugin writes < 256 bytes): longer lines are dropped whole. */
-export const ACK_LINE_MAX = 512;
+/** Longest record accepted (the plugin writes < ACK_RECORD_MAX_BYTES, 256): longer lines are dropped whole. */
+export const ACK_LINE_MAX = 2 * ACK_RECORD_MAX_BYTES;
 
 export type Ack =
   | {
@@ -50,11 +52,7 @@ export type Ack =
 export type AckParseResult = { ok: true; ack: Ack } | { ok: false; error: string };
 
 const UINT = /^(0|[1-9][0-9]{0,18})$/;
-const HEX16 = /^[0-9a-f]{16}$/;
 const TOKEN = /^[a-z_]{1,32}$/;
-const RING_KEYS = ['seq', 'kind', 'result', 'gen', 'keys', 'fp', 'installed', 'loaded_at'];
-const REJECTED_KEYS = ['seq', 'kind', 'result', 'reason', 'gen', 'keys', 'fp', 'installed', 'loaded_at'];
-const FLUSH_KEYS = ['seq', 'kind', 'flushes', 'loaded_at'];
 
 function uint(v: string | undefined, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (v === undefined || !UINT.test(v)) return undefined;
@@ -71,7 +69,7 @@ export function parseAck(line: string): AckParseResult {
   if (line.length > ACK_LINE_MAX) return fail('line too long');
   if (!/^[\x21-\x7e ]+$/.test(line)) return fail('not printable ASCII');
   const parts = line.split(' ');
-  if (parts[0] !== 'tka1') return fail('unknown record tag');
+  if (parts[0] !== ACK_RECORD_TAG) return fail('unknown record tag');
   const fields = parts.slice(1).map((p) => {
     const eq = p.indexOf('=');
     return eq <= 0 ? null : ([p.slice(0, eq), p.slice(eq + 1)] as const);
@@ -83,7 +81,7 @@ export function parseAck(line: string): AckParseResult {
   const seq = uint(v.seq);
   const loadedAt = uint(v.loaded_at, 2 ** 40);
   if (v.kind === 'flush') {
-    if (names !== FLUSH_KEYS.join(',')) return fail('unexpected fields for kind=flush');
+    if (names !== ACK_FLUSH_FIELDS.join(',')) return fail('unexpected fields for kind=flush');
     const flushes = uint(v.flushes);
     if (seq === undefined || flushes === undefined || loadedAt === undefined) return fail('bad number');
     return { ok: true, ack: { kind: 'flush', seq, flushes, loadedAt } };
@@ -91,15 +89,15 @@ export function parseAck(line: string): AckParseResult {
   if (v.kind !== 'ring') return fail('unknown kind');
   const result = v.result;
   if (result !== 'installed' && result !== 'rejected') return fail('unknown result');
-  if (names !== (result === 'installed' ? RING_KEYS : REJECTED_KEYS).join(',')) return fail(`unexpected fields for result=${result}`);
+  if (names !== (result === 'installed' ? ACK_RING_FIELDS : ACK_REJECTED_FIELDS).join(',')) return fail(`unexpected fields for result=${result}`);
   if (result === 'rejected' && !TOKEN.test(v.reason ?? '')) return fail('bad reason');
   const generation = uint(v.gen);
-  const keyCount = uint(v.keys, 16);
+  const keyCount = uint(v.keys, MAX_RING_KEYS);
   const installedGeneration = uint(v.installed);
   if (seq === undefined || generation === undefined || keyCount === undefined || installedGeneration === undefined || loadedAt === undefined) {
     return fail('bad number');
   }
-  if (!HEX16.test(v.fp ?? '') || BigInt(`0x${v.fp}`) > 0x7fff_ffff_ffff_ffffn) return fail('bad fingerprint');
+  if (!FINGERPRINT_RE.test(v.fp ?? '') || BigInt(`0x${v.fp}`) > 0x7fff_ffff_ffff_ffffn) return fail('bad fingerprint');
   return {
     ok: true,
     ack: {

@@ -264,7 +264,7 @@ export class Ats9Bridge implements AtsBridge {
       return undefined;
     }
     if (ack.result === 'rejected') throw new AtsRejectedError(ack.reason ?? 'other', ack.installedGeneration);
-    return { via: 'ack', generation: ack.generation, keyCount: ack.keyCount, ringFingerprint: ack.ringFingerprint };
+    return { generation: ack.generation, keyCount: ack.keyCount, ringFingerprint: ack.ringFingerprint };
   }
 
   async readInstalled(): Promise<AtsInstalled> {

@@ -35,10 +35,15 @@ export interface MgmtClientOptions {
 /** traffic_manager answered with a TSMgmtError other than TS_ERR_OKAY. */
 export class MgmtRequestError extends Error {
   override name = 'MgmtRequestError';
-  readonly code: number;
-  constructor(op: string, code: number, detail?: string) {
-    super(`${op} failed: ${mgmtErrorName(code)}${detail ? ` (${detail})` : ''}`);
+  /** The TSMgmtError's name, e.g. 'TS_ERR_PARAMS' (machine-readable, as every `code`). */
+  readonly code: string;
+  /** The TSMgmtError number as traffic_manager sent it. */
+  readonly mgmtError: number;
+  constructor(op: string, mgmtError: number, detail?: string) {
+    const code = mgmtErrorName(mgmtError);
+    super(`${op} failed: ${code}${detail ? ` (${detail})` : ''}`);
     this.code = code;
+    this.mgmtError = mgmtError;
   }
 }
 

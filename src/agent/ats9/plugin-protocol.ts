@@ -1,46 +1,31 @@
-// What the agent sends to the ticketkeys_bridge plugin and the stats it reads back.
-// The plugin (src/ats-plugin/ticketkeys_bridge.c) is the other half: keep the two in step.
-import { KEY_BYTES } from '../../core/fingerprint.ts';
+// What the agent sends to the ticketkeys_bridge plugin and the stats it reads back. Tags, the
+// frame layout, limits and stat names come from src/contract/plugin-wire.ts, which the plugin
+// (src/ats-plugin/ticketkeys_bridge.c) reads as the generated ticketkeys_contract.h.
+import {
+  CACHE_FLUSH,
+  CACHE_REMOVE_PREFIX,
+  FRAME_FLAG_REASSERT,
+  FRAME_FLAG_REVOKE,
+  FRAME_HEADER_BYTES,
+  FRAME_MAGIC,
+  FRAME_VERSION,
+  KEY_BYTES,
+  MAX_KEYS,
+  SESSION_ID_MAX_BYTES,
+} from '../../contract/plugin-wire.ts';
+import { SESSION_ID_HEX } from '../../contract/agent-wire.ts';
 
-export const RING_TAG = 'ticketkeys.ring';
-export const CACHE_TAG = 'ticketkeys.cache';
-
-export const FRAME_MAGIC = 'TKR1';
-export const FRAME_VERSION = 1;
-/**
- * The ring replaces every key after an incident (the plugin logs it at warning; the operator
- * flushes session caches alongside). Grants nothing else: the generation must still be newer.
- */
-export const FRAME_FLAG_REVOKE = 0x01;
-/**
- * The agent puts its accepted ring back over another ring ATS holds at the same generation:
- * the plugin then accepts that equal generation, never a lower one.
- */
-export const FRAME_FLAG_REASSERT = 0x02;
-export const FRAME_HEADER_BYTES = 16;
-export const MAX_KEYS = 16;
-
-export const PLUGIN_STATS = {
-  generation: 'plugin.ticketkeys.generation',
-  keyCount: 'plugin.ticketkeys.key_count',
-  ringFingerprint: 'plugin.ticketkeys.ring_fingerprint',
-  installs: 'plugin.ticketkeys.installs',
-  rejected: 'plugin.ticketkeys.rejected',
-  reapplies: 'plugin.ticketkeys.reapplies',
-  cacheTracked: 'plugin.ticketkeys.cache.tracked',
-  cacheRemoved: 'plugin.ticketkeys.cache.removed',
-  cacheFlushes: 'plugin.ticketkeys.cache.flushes',
-  cacheOverflows: 'plugin.ticketkeys.cache.overflows',
-  /** Session-id lookups that found the id in ATS's cache (absent from older plugins). */
-  cacheHits: 'plugin.ticketkeys.cache.hits',
-  /** Epoch seconds when the plugin was loaded: tells fresh stats from a previous process's. */
-  loadedAt: 'plugin.ticketkeys.loaded_at',
-  /** 1 when the plugin could not mlock its key store (keys may reach swap). */
-  mlockFailed: 'plugin.ticketkeys.mlock_failed',
-  /** Ack records written to the ack FIFO / dropped (no reader, pipe full, not a FIFO). */
-  acksSent: 'plugin.ticketkeys.acks_sent',
-  acksDropped: 'plugin.ticketkeys.acks_dropped',
-} as const;
+export {
+  CACHE_TAG,
+  FRAME_FLAG_REASSERT,
+  FRAME_FLAG_REVOKE,
+  FRAME_HEADER_BYTES,
+  FRAME_MAGIC,
+  FRAME_VERSION,
+  MAX_KEYS,
+  PLUGIN_STATS,
+  RING_TAG,
+} from '../../contract/plugin-wire.ts';
 
 /** traffic_manager's record: when traffic_server was (re)started, seconds since the epoch. */
 export const PROXY_START_TIME = 'proxy.node.restarts.proxy.start_time';
@@ -95,14 +80,12 @@ export function encodeRawFrame(parts: {
   return out;
 }
 
-const HEX_ID = /^(?:[0-9a-f]{2}){1,32}$/i;
-
 /** Payload of a "remove one session" message; ids are 1..32 bytes in hex. */
 export function encodeRemoveSession(idHex: string): Buffer {
-  if (!HEX_ID.test(idHex)) throw new RangeError('session id must be 1..32 bytes of hex');
-  return Buffer.from(`remove ${idHex.toLowerCase()}`, 'latin1');
+  if (!SESSION_ID_HEX.test(idHex)) throw new RangeError(`session id must be 1..${SESSION_ID_MAX_BYTES} bytes of hex`);
+  return Buffer.from(`${CACHE_REMOVE_PREFIX}${idHex.toLowerCase()}`, 'latin1');
 }
 
 export function encodeFlush(): Buffer {
-  return Buffer.from('flush', 'latin1');
+  return Buffer.from(CACHE_FLUSH, 'latin1');
 }

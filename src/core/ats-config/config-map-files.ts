@@ -8,8 +8,6 @@ import { parseRecordsYaml } from './records-yaml.ts';
 import { parseSniYaml, type SniYamlFile } from './sni-yaml.ts';
 import { parseSslMulticert, type SslMulticertFile } from './ssl-multicert.ts';
 
-export const ATS_CONFIG_FILE_NAMES = ['records.config', 'records.yaml', 'ssl_multicert.config', 'sni.yaml'] as const;
-
 export interface AtsConfigFiles {
   /** records.config and/or records.yaml, in that order (ATS 9 reads the first, ATS 10 the second). */
   readonly records: readonly RecordsFile[];

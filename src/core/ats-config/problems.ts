@@ -35,8 +35,4 @@ export class LineProblems {
     if (this.kept.length < MAX_LINE_PROBLEMS) this.kept.push({ line, message });
     else this.dropped += 1;
   }
-
-  get total(): number {
-    return this.kept.length + this.dropped;
-  }
 }

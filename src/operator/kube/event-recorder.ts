@@ -7,18 +7,21 @@
 // reconcile). Notes must never contain key bytes; callers pass fingerprints at most.
 import { EventsV1Api, V1MicroTime, type EventsV1Event, type KubeConfig, type KubernetesObject, type V1ObjectReference } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
+import { describeError } from '../../observability/describe-error.ts';
 import { createLogger, type Logger } from '../../observability/logger.ts';
 import { systemClock, type Clock } from '../runtime/clock.ts';
 import { REPORTING_CONTROLLER } from '../labels.ts';
-import { isNotFound, statusCodeOf } from '../runtime/api-errors.ts';
+import { isNotFound, toKubeError } from '../runtime/api-errors.ts';
 import { DEFAULT_KUBE_TIMEOUT_MS, mergePatch, withTimeout } from '../runtime/request-options.ts';
+import type { EventReason } from '../../core/actions.ts';
 
-export type EventType = 'Normal' | 'Warning';
+/** Normal or Warning: src/contract/events.ts, as the core's event actions. */
+export type EventType = import('../../contract/events.ts').EventType;
 
 export interface EventInput {
   type: EventType;
   /** CamelCase, ≤128 characters: why (e.g. 'KeyStaged', 'PromotionTimedOut'). */
-  reason: string;
+  reason: EventReason;
   /** CamelCase, ≤128 characters: what was done (e.g. 'Stage', 'Promote', 'Revoke'). */
   action: string;
   /** Human-readable, truncated to 1 KiB (the API limit). */
@@ -127,7 +130,7 @@ export class EventRecorder {
       this.remember(key, { namespace, name: created.metadata?.name ?? '', count: 1, lastObservedAt: now });
       return created;
     } catch (err) {
-      this.logger.warn('recording event failed', { reason: input.reason, regarding: `${ref.kind} ${ref.namespace}/${ref.name}`, code: statusCodeOf(err), err: firstLine(err) });
+      this.logger.warn('recording event failed', { reason: input.reason, regarding: `${ref.kind} ${ref.namespace}/${ref.name}`, err: describeError(toKubeError(err, 'event')) });
       return undefined;
     }
   }
@@ -176,9 +179,4 @@ function truncateBytes(s: string, maxBytes: number): string {
   let cut = bytes.subarray(0, maxBytes - 3).toString('utf8');
   if (cut.endsWith('\uFFFD')) cut = cut.slice(0, -1);
   return `${cut}...`;
-}
-
-function firstLine(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return message.split('\n', 1)[0] ?? '';
 }

@@ -63,7 +63,7 @@ export class PodReadinessGate {
       const e = toKubeError(err, `pod ${namespace}/${name}`);
       // The uid we sent differs from the stored one: the API server reports "metadata.uid:
       // field is immutable" (422). For us that is a failed precondition: the pod was replaced.
-      if (e instanceof KubeApiError && e.code === 422 && e.message.includes('metadata.uid')) {
+      if (e instanceof KubeApiError && e.status === 422 && e.message.includes('metadata.uid')) {
         throw new ConflictError(`pod ${namespace}/${name} was replaced (uid ${pod.metadata?.uid ?? '?'} is gone)`);
       }
       throw e;

@@ -17,6 +17,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { AgentError } from '../../agent/client.ts';
 import type { GetRingResponse, PutRingRequest, PutRingResponse } from '../../agent/protocol.ts';
+import { describeError } from '../../observability/describe-error.ts';
 import { systemClock, type Clock } from '../runtime/clock.ts';
 import type { AgentAddress, AgentPort } from './agents.ts';
 
@@ -36,7 +37,7 @@ export interface AgentBreakerOptions {
 export class AgentBackingOffError extends AgentError {
   /** When the next probe may be made (epoch ms). */
   readonly until: number;
-  /** The failure that opened (or kept open) the breaker, one line. */
+  /** The failure that opened (or kept open) the breaker, one line (describeError). */
   readonly lastError: string;
 
   constructor(until: number, lastError: string) {
@@ -151,7 +152,7 @@ export class AgentBreaker implements AgentPort {
     const failures = (previous?.failures ?? 0) + 1;
     const window = Math.min(this.maxMs, this.initialMs * 2 ** Math.min(failures - 1, 30));
     this.tripped.delete(key); // re-inserted: most recently failed last
-    this.tripped.set(key, { failures, openUntil: this.clock.now() + window, lastError: oneLine(err), probing: false });
+    this.tripped.set(key, { failures, openUntil: this.clock.now() + window, lastError: describeError(err), probing: false });
     while (this.tripped.size > this.maxPods) {
       const oldest = this.tripped.keys().next();
       if (oldest.done) break;
@@ -168,12 +169,6 @@ export function opensBreaker(err: unknown): boolean {
 /** One pod's agent: its uid (a new pod at an old IP starts afresh) and its address. */
 function keyOf(to: AgentAddress): string {
   return `${to.pod.uid}|${to.ip}|${to.port}`;
-}
-
-function oneLine(err: unknown): string {
-  const text = err instanceof AgentError ? `${err.code}: ${err.message}` : err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  const line = text.split('\n', 1)[0] ?? '';
-  return line.length > 300 ? `${line.slice(0, 299)}…` : line;
 }
 
 /** RFC 3339 to the second, as Kubernetes writes times. */

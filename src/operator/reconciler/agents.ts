@@ -7,6 +7,8 @@ import type { Agent } from 'undici';
 import { AgentClient, AgentError, createAgentDispatcher, createAgentSecureContext, type AgentClientTls } from '../../agent/client.ts';
 import { acceptedAgentIdentities, type PodIdentity } from '../../agent/identity.ts';
 import type { GetRingResponse, PutRingRequest, PutRingResponse, SessionCacheStatsResponse } from '../../agent/protocol.ts';
+import { describeError } from '../../observability/describe-error.ts';
+import { createLogger, type Logger } from '../../observability/logger.ts';
 import { checkTlsMaterial } from '../../tls/material.ts';
 import { agentBaseUrl } from './pods.ts';
 
@@ -37,12 +39,14 @@ export class AgentPool implements AgentPort {
   private tls: (OperatorTls & Pick<AgentClientTls, 'secureContext'>) | undefined;
   private readonly timeoutMs: number;
   private readonly maxPods: number;
+  private readonly logger: Logger;
   /** By pod uid and address, least recently used first. */
   private readonly connections = new Map<string, PodConnection>();
 
-  constructor(options: { tls?: OperatorTls; timeoutMs?: number; maxPods?: number }) {
+  constructor(options: { tls?: OperatorTls; timeoutMs?: number; maxPods?: number; logger?: Logger }) {
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.maxPods = options.maxPods ?? 1024;
+    this.logger = options.logger ?? createLogger({ component: 'agent-pool' });
     if (options.tls) this.setTls(options.tls);
   }
 
@@ -62,7 +66,7 @@ export class AgentPool implements AgentPort {
     for (const [key, c] of this.connections) {
       if (c.uid !== uid) continue;
       this.connections.delete(key);
-      void c.dispatcher.close().catch(() => {});
+      this.closeInBackground(c, 'pod gone');
     }
   }
 
@@ -93,16 +97,23 @@ export class AgentPool implements AgentPort {
     return this.client(to).sessionCacheStats();
   }
 
+  /** Closes every connection; one that fails to close is logged, the others still close. */
   async close(): Promise<void> {
     const all = [...this.connections.values()];
     this.connections.clear();
-    await Promise.allSettled(all.map((c) => c.dispatcher.close()));
+    const results = await Promise.allSettled(all.map((c) => c.dispatcher.close()));
+    for (const r of results) if (r.status === 'rejected') this.logger.warn('closing agent connections failed', { err: describeError(r.reason) });
   }
 
   private closeAll(): void {
     const all = [...this.connections.values()];
     this.connections.clear();
-    for (const c of all) void c.dispatcher.close().catch(() => {});
+    for (const c of all) this.closeInBackground(c, 'new TLS material');
+  }
+
+  /** The dispatcher finishes what it carries, then closes; nobody waits for it, a failure is logged. */
+  private closeInBackground(c: PodConnection, why: string): void {
+    void c.dispatcher.close().catch((err: unknown) => this.logger.debug('closing agent connections failed', { uid: c.uid, why, err: describeError(err) }));
   }
 
   private client(to: AgentAddress): AgentClient {
@@ -125,24 +136,10 @@ export class AgentPool implements AgentPort {
       while (this.connections.size >= this.maxPods) {
         const [oldest, evicted] = this.connections.entries().next().value as [string, PodConnection];
         this.connections.delete(oldest);
-        void evicted.dispatcher.close().catch(() => {});
+        this.closeInBackground(evicted, 'least recently used');
       }
     }
     this.connections.set(key, c);
     return c.client;
   }
-}
-
-/** One line for status and conditions: what failed, never a request body (there is none in AgentError). */
-export function describeAgentError(err: unknown): string {
-  if (err instanceof AgentError) {
-    const text = err.status > 0 ? `agent answered ${err.status} ${err.code}: ${err.message}` : `agent ${err.code}: ${err.message}`;
-    return oneLine(text);
-  }
-  return oneLine(err instanceof Error ? `${err.name}: ${err.message}` : String(err));
-}
-
-function oneLine(s: string): string {
-  const line = s.split('\n', 1)[0] ?? '';
-  return line.length > 512 ? `${line.slice(0, 511)}…` : line;
 }

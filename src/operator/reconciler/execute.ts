@@ -13,7 +13,7 @@ import {
   type PushAction,
   type RotationState,
 } from '../../core/index.ts';
-import { describeAgentError } from './agents.ts';
+import { describeError } from '../../observability/describe-error.ts';
 import { mapBounded } from './fan-out.ts';
 import type { FaultHook } from './fault.ts';
 
@@ -94,7 +94,7 @@ export async function executeActions(
                 : { error: `agent reports generation ${ack.generation} ring ${ack.ringFingerprint}, not the pushed ${action.generation} ${action.ringFingerprint}` };
           } catch (err) {
             failure = err;
-            result = { error: describeAgentError(err) };
+            result = { error: describeError(err) };
           }
           out.pushes.set(pod, result);
           ports.pushed?.(pod, result, Math.max(0, ports.now() - started) / 1000, failure);
@@ -111,7 +111,7 @@ export async function executeActions(
           try {
             await ports.flushSessionCache(pod);
           } catch (err) {
-            out.flushErrors.set(pod, describeAgentError(err));
+            out.flushErrors.set(pod, describeError(err));
           }
         });
         break;

@@ -3,8 +3,8 @@
 // not asked (they never block and are never pushed to).
 import type { GetRingResponse } from '../../agent/protocol.ts';
 import type { PodAck, PodObservation } from '../../core/index.ts';
-import { AgentBackingOffError, isoSeconds } from './agent-breaker.ts';
-import { describeAgentError, type AgentPort } from './agents.ts';
+import { describeError } from '../../observability/describe-error.ts';
+import type { AgentPort } from './agents.ts';
 import { mapBounded } from './fan-out.ts';
 import { agentAddress, type TargetPod } from './pods.ts';
 
@@ -55,13 +55,7 @@ export async function observePods(
       onRing(pod, ring);
       return observationOf(pod, { ack: ackFromRing(ring) });
     } catch (err) {
-      return observationOf(pod, { ack: lastAck(pod.uid), error: describeReadFailure(err), readFailed: true });
+      return observationOf(pod, { ack: lastAck(pod.uid), error: describeError(err), readFailed: true });
     }
   });
-}
-
-/** A pod whose breaker is open says so and until when: it was not dialled in this reconcile. */
-export function describeReadFailure(err: unknown): string {
-  if (err instanceof AgentBackingOffError) return `unreachable (backing off until ${isoSeconds(err.until)}): ${err.lastError}`;
-  return describeAgentError(err);
 }

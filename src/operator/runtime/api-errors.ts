@@ -1,16 +1,18 @@
 // Typed errors for the API answers the operator acts on. Messages carry the Status reason and
-// message only — never request or response bodies, which could hold Secret data.
+// message only — never request or response bodies, which could hold Secret data. As every
+// ExchangeError: `status` is the HTTP status, `code` the machine-readable metav1.Status reason.
 import { ApiException } from '@kubernetes/client-node';
+import { ExchangeError } from '../../observability/describe-error.ts';
 
-export class KubeApiError extends Error {
-  readonly code: number;
-  /** metav1.Status reason, e.g. 'Conflict', 'AlreadyExists', 'NotFound', 'Invalid'. */
-  readonly reason: string;
-  constructor(code: number, reason: string, message: string) {
-    super(message);
-    this.name = 'KubeApiError';
-    this.code = code;
-    this.reason = reason;
+export class KubeApiError extends ExchangeError {
+  override name = 'KubeApiError';
+  readonly peer = 'Kubernetes API';
+  /**
+   * @param status HTTP status, e.g. 409.
+   * @param code metav1.Status reason, e.g. 'Conflict', 'AlreadyExists', 'NotFound', 'Invalid'.
+   */
+  constructor(status: number, code: string, message: string) {
+    super(status, code, message);
   }
 }
 
@@ -41,26 +43,36 @@ export class NotFoundError extends KubeApiError {
  * The API server did not answer within the request timeout (withTimeout). Not an HTTP status:
  * the request may or may not have been applied, as with any lost answer.
  */
-export class KubeTimeoutError extends Error {
+export class KubeTimeoutError extends ExchangeError<'timeout'> {
+  override name = 'KubeTimeoutError';
+  readonly peer = 'Kubernetes API';
   constructor(message: string) {
-    super(message);
-    this.name = 'KubeTimeoutError';
+    super(0, 'timeout', message);
   }
 }
 
 /** True for the abort withTimeout causes (fetch rejects with a TimeoutError DOMException). */
 export function isTimeout(err: unknown): boolean {
   if (err instanceof KubeTimeoutError) return true;
+  // A DOMException is told apart by its name, not its class (and may come from Node's own realm).
   const e = err as { name?: unknown; cause?: { name?: unknown } } | undefined;
   return e?.name === 'TimeoutError' || e?.cause?.name === 'TimeoutError';
 }
 
-/** The HTTP status of a client-node error (ApiException or typed), undefined otherwise. */
+/**
+ * client-node's Watch fails a non-200 answer with a plain Error carrying `statusCode`: there is no
+ * class to test with instanceof, so this guard is the one place that reads the field.
+ */
+function isWatchStatusError(err: unknown): err is Error & { statusCode: number } {
+  return err instanceof Error && typeof (err as Error & { statusCode?: unknown }).statusCode === 'number';
+}
+
+/** The HTTP status of a Kubernetes API error (typed, ApiException or a watch's), undefined otherwise. */
 export function statusCodeOf(err: unknown): number | undefined {
-  if (err instanceof KubeApiError) return err.code;
-  if (err instanceof ApiException) return err.code;
-  const code = (err as { code?: unknown; statusCode?: unknown } | undefined)?.statusCode ?? (err as { code?: unknown } | undefined)?.code;
-  return typeof code === 'number' ? code : undefined;
+  if (err instanceof KubeApiError) return err.status;
+  if (err instanceof ApiException) return err.code; // client-node's `code` is the HTTP status
+  if (isWatchStatusError(err)) return err.statusCode;
+  return undefined;
 }
 
 export function isNotFound(err: unknown): boolean {
@@ -72,11 +84,13 @@ export function isConflict(err: unknown): boolean {
 }
 
 /**
- * Converts a client-node ApiException into a typed error (other errors pass through).
+ * Converts a client-node ApiException (or a watch's status error, or a request timeout) into a
+ * typed error; other errors pass through.
  * `what` names the object for the message, e.g. `secret ns/name`.
  */
 export function toKubeError(err: unknown, what: string): Error {
   if (isTimeout(err)) return err instanceof KubeTimeoutError ? err : new KubeTimeoutError(`${what}: no answer from the Kubernetes API within the request timeout`);
+  if (isWatchStatusError(err)) return new KubeApiError(err.statusCode, `HTTP${err.statusCode}`, `${what}: ${err.message}`);
   if (!(err instanceof ApiException)) return err instanceof Error ? err : new Error(String(err));
   const status = parseStatus(err.body);
   const reason = status.reason ?? '';

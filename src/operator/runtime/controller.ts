@@ -93,11 +93,6 @@ export class Controller {
     return this;
   }
 
-  /** Enqueues a key directly (e.g. from a timer or another controller). */
-  enqueue(key: string): void {
-    this.queue.add(key);
-  }
-
   /**
    * Waits until every watched source has synced (reconciling against a partial cache could
    * mistake "not listed yet" for "gone"), enqueues every cached object, and starts the workers.

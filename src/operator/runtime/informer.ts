@@ -11,7 +11,9 @@
 //   `decode` turns watch objects into the same shape as listed ones, so the cache is uniform.
 // - Several targets (one per watched namespace) form one informer: one cache, one event stream.
 import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { describeError } from '../../observability/describe-error.ts';
 import { createLogger, type Logger } from '../../observability/logger.ts';
+import { statusCodeOf, toKubeError } from './api-errors.ts';
 import { systemClock, type Clock, type TimerHandle } from './clock.ts';
 import type { ChangeEvent, ChangeHandler, EventSource } from './event-source.ts';
 import { backoffDelay } from './rate-limiter.ts';
@@ -165,6 +167,7 @@ type Phase = 'idle' | 'listing' | 'watching' | 'backoff' | 'stopped';
 class TargetInformer<T extends KubernetesObject> {
   readonly namespace: string | undefined;
   readonly cache: ListWatch<T>;
+  private readonly path: string;
   synced = false;
   restarts = 0;
   private phase: Phase = 'idle';
@@ -192,6 +195,7 @@ class TargetInformer<T extends KubernetesObject> {
     this.logger = logger;
     this.sink = sink;
     this.namespace = target.namespace;
+    this.path = target.path;
     this.clock = options.clock ?? systemClock;
     this.initialBackoffMs = options.restartBackoff?.initialMs ?? 1000;
     this.maxBackoffMs = options.restartBackoff?.maxMs ?? 30_000;
@@ -298,7 +302,9 @@ class TargetInformer<T extends KubernetesObject> {
     if (this.phase === 'stopped') return;
     if (this.restartTimer) return; // already scheduled
     const delay = backoffDelay(this.failures++, this.initialBackoffMs, this.maxBackoffMs);
-    this.logger.warn('list/watch failed; restarting', { err: describe(err), delayMs: delay, failures: this.failures });
+    // An API answer (list refused, watch answered non-200) reads as the Kubernetes API error it is.
+    const failure = statusCodeOf(err) === undefined ? err : toKubeError(err, `list/watch ${this.path}`);
+    this.logger.warn('list/watch failed; restarting', { err: describeError(failure), delayMs: delay, failures: this.failures });
     this.phase = 'backoff';
     this.touch();
     this.restartTimer = this.clock.setTimeout(() => {
@@ -422,14 +428,3 @@ function watchdogTimeout(): Error {
   return new DOMException('watch silent past the watchdog threshold', 'TimeoutError');
 }
 
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown; statusCode?: unknown }).statusCode ?? (err as { code?: unknown }).code;
-    return code !== undefined ? `${err.name} ${String(code)}: ${firstLine(err.message)}` : `${err.name}: ${firstLine(err.message)}`;
-  }
-  return String(err);
-}
-
-function firstLine(s: string): string {
-  return s.split('\n', 1)[0] ?? '';
-}

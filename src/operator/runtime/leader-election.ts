@@ -17,9 +17,10 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease, type V1LeaseSpec } from '@kubernetes/client-node';
+import { describeError } from '../../observability/describe-error.ts';
 import { createLogger, type Logger } from '../../observability/logger.ts';
 import { systemClock, type Clock, type TimerHandle } from './clock.ts';
-import { statusCodeOf } from './api-errors.ts';
+import { statusCodeOf, toKubeError } from './api-errors.ts';
 import { withTimeout } from './request-options.ts';
 
 /** client-go's wait.Jitter factor for the acquire loop. */
@@ -205,7 +206,7 @@ export class LeaderElector {
       current = await this.api.readNamespacedLease({ namespace: this.namespace, name: this.name }, withTimeout(this.opts.requestTimeoutMs));
     } catch (err) {
       if (statusCodeOf(err) !== 404) {
-        this.logger.warn('reading lease failed', { err: describe(err) });
+        this.logger.warn('reading lease failed', { err: this.describe(err) });
         return false;
       }
       return this.create(now);
@@ -246,7 +247,7 @@ export class LeaderElector {
       this.observe(created, recordOf(created.spec), now);
       return true;
     } catch (err) {
-      if (statusCodeOf(err) !== 409) this.logger.warn('creating lease failed', { err: describe(err) });
+      if (statusCodeOf(err) !== 409) this.logger.warn('creating lease failed', { err: this.describe(err) });
       return false;
     }
   }
@@ -263,7 +264,7 @@ export class LeaderElector {
     } catch (err) {
       const code = statusCodeOf(err);
       if (code === 409) this.logger.debug('lease update conflicted', {});
-      else this.logger.warn('updating lease failed', { err: describe(err) });
+      else this.logger.warn('updating lease failed', { err: this.describe(err) });
       return false;
     }
   }
@@ -326,6 +327,11 @@ export class LeaderElector {
     }
   }
 
+  /** A failed Lease request, one line: the API's Status reason and message, never the body. */
+  private describe(err: unknown): string {
+    return describeError(toKubeError(err, `lease ${this.namespace}/${this.name}`));
+  }
+
   private clearTimers(): void {
     if (this.loopTimer) this.clock.clearTimeout(this.loopTimer);
     if (this.deadlineTimer) this.clock.clearTimeout(this.deadlineTimer);
@@ -375,8 +381,3 @@ function timeString(value: unknown): string {
   return String(value);
 }
 
-function describe(err: unknown): string {
-  const code = statusCodeOf(err);
-  const message = err instanceof Error ? (err.message.split('\n', 1)[0] ?? '') : String(err);
-  return code !== undefined ? `HTTP ${code}: ${message}` : message;
-}

@@ -14,10 +14,6 @@ export function objectKey(obj: KubernetesObject): string {
   return namespace ? `${namespace}/${name}` : name;
 }
 
-export function keyOf(ref: ObjectRef): string {
-  return ref.namespace ? `${ref.namespace}/${ref.name}` : ref.name;
-}
-
 /** Splits a key into namespace ('' when cluster-scoped) and name. Throws on a malformed key. */
 export function parseKey(key: string): ObjectRef {
   const parts = key.split('/');

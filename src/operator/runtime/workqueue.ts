@@ -123,14 +123,6 @@ export class WorkQueue {
     return this.waiting.size;
   }
 
-  isProcessing(key: string): boolean {
-    return this.processing.has(key);
-  }
-
-  isShuttingDown(): boolean {
-    return this.shuttingDown;
-  }
-
   /** Milliseconds the longest-running key has been processed (0 when idle). */
   longestRunningMs(): number {
     const now = this.clock.now();

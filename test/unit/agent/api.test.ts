@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Agent as UndiciAgent } from 'undici';
 import { BODY_LIMIT_BYTES } from '../../../src/agent/protocol.ts';
 import { ringFingerprint } from '../../../src/core/fingerprint.ts';
-import { keyTraces, newKey, operatorDispatcher, ringBody, startTestAgent, waitFor, type TestAgent } from './fixtures.ts';
+import { keyTraces, newKey } from '../../fixtures/keys.ts';
+import { operatorDispatcher, ringBody, startTestAgent, waitFor, type TestAgent } from './fixtures.ts';
 import { agentError } from '../../../dev/agent-process.ts';
 
 let t: TestAgent;

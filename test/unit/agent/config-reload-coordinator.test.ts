@@ -4,7 +4,8 @@ import { MemoryBridge } from '../../../src/agent/memory-bridge.ts';
 import { AgentMetrics } from '../../../src/agent/metrics.ts';
 import { decodeRing } from '../../../src/agent/ring.ts';
 import { RingKeeper } from '../../../src/agent/ring-keeper.ts';
-import { capturedLogger, keyTraces, newKey, ringBody } from './fixtures.ts';
+import { keyTraces, newKey } from '../../fixtures/keys.ts';
+import { capturedLogger, ringBody } from './fixtures.ts';
 
 async function setup(options: { push?: boolean } = {}) {
   const bridge = new MemoryBridge();

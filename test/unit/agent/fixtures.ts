@@ -1,6 +1,6 @@
-// Shared set-up for the agent's unit tests: random keys, ring bodies, a captured logger and
-// a real agent (memory bridge) on loopback with freshly generated certificates.
-import { randomBytes } from 'node:crypto';
+// Shared set-up for the agent's unit tests: ring bodies, a captured logger and a real agent
+// (memory bridge) on loopback with freshly generated certificates. Keys come from
+// test/fixtures/keys.ts.
 import { Writable } from 'node:stream';
 import { startAgent, type RunningAgent } from '../../../src/agent/agent.ts';
 import { AgentClient, createAgentDispatcher } from '../../../src/agent/client.ts';
@@ -9,10 +9,6 @@ import type { KeyState, PutRingRequest } from '../../../src/agent/protocol.ts';
 import { keyFingerprint } from '../../../src/core/fingerprint.ts';
 import { createDevCerts, type DevCerts } from '../../../src/dev/certs.ts';
 import { createLogger, type Logger } from '../../../src/observability/logger.ts';
-
-export function newKey(): Buffer {
-  return randomBytes(48);
-}
 
 /** A PUT /v1/ring body; keys[0] active, the rest staged unless `states` says otherwise. */
 export function ringBody(generation: number, keys: Buffer[], options: { states?: KeyState[]; revoke?: boolean } = {}): PutRingRequest {
@@ -25,11 +21,6 @@ export function ringBody(generation: number, keys: Buffer[], options: { states?:
     })),
     ...(options.revoke === undefined ? {} : { revoke: options.revoke }),
   };
-}
-
-/** Every way a key could leak into text: base64, hex, and its 16-byte key name. */
-export function keyTraces(keys: Buffer[]): string[] {
-  return keys.flatMap((k) => [k.toString('base64'), k.toString('hex'), k.subarray(0, 16).toString('hex'), k.subarray(0, 24).toString('base64')]);
 }
 
 export function capturedLogger(component = 'agent-test'): { logger: Logger; lines: string[] } {

@@ -2,7 +2,8 @@
 // accepted ring", driven by the re-assert loop.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ringFingerprint } from '../../../src/core/fingerprint.ts';
-import { keyTraces, newKey, ringBody, startTestAgent, waitFor, type TestAgent } from './fixtures.ts';
+import { keyTraces, newKey } from '../../fixtures/keys.ts';
+import { ringBody, startTestAgent, waitFor, type TestAgent } from './fixtures.ts';
 
 let t: TestAgent;
 

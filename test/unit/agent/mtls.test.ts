@@ -16,7 +16,8 @@ import { MemoryBridge } from '../../../src/agent/memory-bridge.ts';
 import { createCa, issueAgentCert, issueCert, issueOperatorCert, type DevCerts, type PemPair } from '../../../src/dev/certs.ts';
 import { AgentPool, type AgentAddress } from '../../../src/operator/reconciler/agents.ts';
 import { watchTlsFiles } from '../../../src/tls/reloading-files.ts';
-import { capturedLogger, newKey, ringBody, startTestAgent, testCerts, type TestAgent } from './fixtures.ts';
+import { newKey } from '../../fixtures/keys.ts';
+import { capturedLogger, ringBody, startTestAgent, testCerts, type TestAgent } from './fixtures.ts';
 import { agentError } from '../../../dev/agent-process.ts';
 
 let t: TestAgent;

@@ -9,7 +9,8 @@ import { AgentMetrics } from '../../../src/agent/metrics.ts';
 import { decodeRing, type Ring } from '../../../src/agent/ring.ts';
 import { RingKeeper } from '../../../src/agent/ring-keeper.ts';
 import { ringFingerprint } from '../../../src/core/fingerprint.ts';
-import { capturedLogger, newKey, ringBody } from './fixtures.ts';
+import { newKey } from '../../fixtures/keys.ts';
+import { capturedLogger, ringBody } from './fixtures.ts';
 
 type Answer = 'receipt' | 'wrong-receipt' | 'none' | 'stale' | 'other-reject';
 
@@ -22,8 +23,8 @@ class ReceiptBridge extends MemoryBridge {
     await this.install(ring);
     const fp = ringFingerprint(Buffer.concat(ring.keys));
     if (this.answer === 'none') return undefined;
-    if (this.answer === 'wrong-receipt') return { via: 'ack', generation: ring.generation + 1, keyCount: ring.keys.length, ringFingerprint: fp };
-    return { via: 'ack', generation: ring.generation, keyCount: ring.keys.length, ringFingerprint: fp };
+    if (this.answer === 'wrong-receipt') return { generation: ring.generation + 1, keyCount: ring.keys.length, ringFingerprint: fp };
+    return { generation: ring.generation, keyCount: ring.keys.length, ringFingerprint: fp };
   }
 }
 

@@ -7,7 +7,8 @@ import { AgentMetrics } from '../../../src/agent/metrics.ts';
 import { decodeRing, type Ring } from '../../../src/agent/ring.ts';
 import { RingKeeper } from '../../../src/agent/ring-keeper.ts';
 import { ringFingerprint } from '../../../src/core/fingerprint.ts';
-import { capturedLogger, keyTraces, newKey, ringBody, waitFor } from './fixtures.ts';
+import { keyTraces, newKey } from '../../fixtures/keys.ts';
+import { capturedLogger, ringBody, waitFor } from './fixtures.ts';
 
 function setup(options: { readbackDeadlineMs?: number } = {}) {
   const bridge = new MemoryBridge();

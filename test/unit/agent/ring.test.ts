@@ -2,7 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { ApiError } from '../../../src/agent/api-error.ts';
 import { decodeRing, zeroRing } from '../../../src/agent/ring.ts';
 import { keyFingerprint, ringFingerprint } from '../../../src/core/fingerprint.ts';
-import { keyTraces, newKey, ringBody } from './fixtures.ts';
+import { keyTraces, newKey } from '../../fixtures/keys.ts';
+import { ringBody } from './fixtures.ts';
 
 function refusal(body: unknown): ApiError {
   try {

@@ -3,7 +3,7 @@ import { inspect } from 'node:util';
 import { format } from 'pretty-format';
 import { KEY_BYTES, keyFingerprint } from '../../../src/core/fingerprint.ts';
 import { cryptoRandom, KeyDestroyedError, KeyMaterial, zeroize } from '../../../src/core/key-material.ts';
-import { seededRandom } from './support.ts';
+import { seededRandom } from '../../fixtures/keys.ts';
 
 function bytesOf(k: KeyMaterial): Buffer {
   return k.copyBytes();

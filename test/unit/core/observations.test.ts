@@ -3,7 +3,8 @@ import { buildConditions, namePods } from '../../../src/core/conditions.ts';
 import { convergence, holdsRing, maxAckedGeneration } from '../../../src/core/observations.ts';
 import { initialState } from '../../../src/core/state.ts';
 import { step } from '../../../src/core/step.ts';
-import { pod, policy, seededRandom, T0 } from './support.ts';
+import { seededRandom } from '../../fixtures/keys.ts';
+import { pod, policy, T0 } from './support.ts';
 
 const FP = '0123456789abcdef';
 

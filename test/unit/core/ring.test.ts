@@ -3,12 +3,7 @@ import fc from 'fast-check';
 import { KEY_BYTES, ringFingerprint } from '../../../src/core/fingerprint.ts';
 import { KeyMaterial } from '../../../src/core/key-material.ts';
 import { encodeRing, MAX_RING_KEYS, parseRing, RingFormatError, ringFingerprintOf } from '../../../src/core/ring.ts';
-import { seededRandom } from './support.ts';
-
-function keys(n: number, seed = 1): KeyMaterial[] {
-  const random = seededRandom(seed);
-  return Array.from({ length: n }, () => KeyMaterial.generate(random));
-}
+import { seededKeys as keys, seededRandom } from '../../fixtures/keys.ts';
 
 function parseError(bytes: Uint8Array): RingFormatError {
   try {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
+import { secretName } from '../../../src/api/names.ts';
 import { ringFingerprint } from '../../../src/core/fingerprint.ts';
 import { KeyMaterial } from '../../../src/core/key-material.ts';
 import { encodeRing } from '../../../src/core/ring.ts';
@@ -9,15 +10,17 @@ import {
   GENERATION_ANNOTATION,
   PHASE_ANNOTATION,
   RING_FINGERPRINT_ANNOTATION,
+  RETIRED_ANNOTATIONS,
   RING_JSON_KEY,
+  secretAnnotations,
   SecretFormatError,
-  ticketKeySecretName,
   TICKET_KEY_FILE,
   type SecretPayload,
 } from '../../../src/core/secret-format.ts';
 import { initialState, ringMaterial, sameState, type RotationState } from '../../../src/core/state.ts';
 import { step } from '../../../src/core/step.ts';
-import { HOUR, pod, policy, seededRandom, T0 } from './support.ts';
+import { seededRandom } from '../../fixtures/keys.ts';
+import { HOUR, pod, policy, T0 } from './support.ts';
 
 /** A state with an active, a staged and a retired key, every optional field set. */
 function richState(seed = 1): RotationState {
@@ -54,7 +57,7 @@ const withDoc = (p: SecretPayload, edit: (doc: Record<string, unknown>) => void)
 
 describe('the ticket-keys Secret', () => {
   it('is named <name>-ticket-keys', () => {
-    expect(ticketKeySecretName('edge')).toBe('edge-ticket-keys');
+    expect(secretName('edge')).toBe('edge-ticket-keys');
   });
 
   it('round-trips a state with staged, active and retired keys and every optional field', () => {
@@ -223,5 +226,110 @@ describe('the ticket-keys Secret', () => {
     const text = JSON.stringify(s);
     for (const k of s.keys) expect(text).not.toContain(k.material.copyBytes().toString('base64'));
     expect(KeyMaterial.fromBytes(s.keys[0]!.material.copyBytes()).fingerprint).toBe(s.keys[0]!.material.fingerprint);
+  });
+});
+
+/**
+ * A Secret as the released version (format version 1, up to issue 13) wrote it, spelled out
+ * field by field rather than through encodeSecret: ring.json with the handled tokens,
+ * ticket.key, the generation/phase/ring-fingerprint annotations, and the handled tokens again
+ * as annotations (ticketkeys.dev/rotate-now-handled, ticketkeys.dev/revoke-handled), next to
+ * an annotation of somebody else.
+ */
+function releasedLayout(s: RotationState, handledAnnotations: Record<string, string>): { data: Record<string, string>; annotations: Record<string, string> } {
+  const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+  const doc = {
+    version: 1,
+    generation: s.generation,
+    phase: s.phase,
+    keys: s.keys.map((k) => ({
+      fingerprint: k.material.fingerprint,
+      state: k.state,
+      material: k.material.copyBytes().toString('base64'),
+      createdAt: iso(k.createdAt),
+      promotedAt: iso(k.promotedAt),
+      retiredAt: iso(k.retiredAt),
+      expiresAt: iso(k.expiresAt),
+    })),
+    lastRotationTime: iso(s.lastRotationTime),
+    nextRotationTime: iso(s.nextRotationTime),
+    stagedAt: iso(s.stagedAt),
+    phaseTimedOutAt: iso(s.phaseTimedOutAt),
+    nextPushRetryAt: iso(s.nextPushRetryAt),
+    regeneratedAt: iso(s.regeneratedAt),
+    handledRotateNowToken: s.handledRotateNowToken,
+    handledRevokeToken: s.handledRevokeToken,
+    regeneratedBecause: s.regeneratedBecause,
+    pushAttempts: s.pushAttempts,
+  };
+  const ring = encodeRing(ringMaterial(s));
+  return {
+    data: { 'ring.json': Buffer.from(JSON.stringify(doc)).toString('base64'), 'ticket.key': ring.toString('base64') },
+    annotations: {
+      'ticketkeys.dev/generation': String(s.generation),
+      'ticketkeys.dev/phase': s.phase,
+      'ticketkeys.dev/ring-fingerprint': ringFingerprint(ring),
+      ...handledAnnotations,
+      'kept.example/note': 'a user annotation',
+    },
+  };
+}
+
+describe('the handled rotate-now and revoke tokens', () => {
+  it('live in ring.json only: encodeSecret writes no annotation for them', () => {
+    const s = richState();
+    const p = encodeSecret(s);
+    expect(readDoc(p)).toMatchObject({ handledRotateNowToken: 'r1', handledRevokeToken: 'v1' });
+    expect(Object.keys(p.annotations).sort()).toEqual([GENERATION_ANNOTATION, PHASE_ANNOTATION, RING_FINGERPRINT_ANNOTATION].sort());
+    for (const name of RETIRED_ANNOTATIONS) expect(p.annotations).not.toHaveProperty(name);
+    expect(Object.values(p.annotations)).not.toContain('r1');
+    expect(Object.values(p.annotations)).not.toContain('v1');
+  });
+
+  it('a Secret in the released layout (tokens in ring.json and as annotations) still loads, to the same state', () => {
+    const s = richState();
+    const old = releasedLayout(s, { 'ticketkeys.dev/rotate-now-handled': 'r1', 'ticketkeys.dev/revoke-handled': 'v1' });
+    const back = decodeSecret(old);
+    expect(back).toEqual(s);
+    expect(back.handledRotateNowToken).toBe('r1');
+    expect(back.handledRevokeToken).toBe('v1');
+    back.keys.forEach((k, i) => expect(k.material.equals(s.keys[i]!.material)).toBe(true));
+    // Written again, it has the current layout: the same data, the retired annotations gone.
+    const again = encodeSecret(back);
+    expect(decodeSecret(again)).toEqual(s);
+    expect(secretAnnotations(old.annotations, again)).toEqual({ ...again.annotations, 'kept.example/note': 'a user annotation' });
+  });
+
+  it('are read from ring.json: the retired annotations are ignored, whatever they say', () => {
+    const s = richState();
+    expect(decodeSecret(releasedLayout(s, { 'ticketkeys.dev/rotate-now-handled': 'other', 'ticketkeys.dev/revoke-handled': 'other' }))).toMatchObject({
+      handledRotateNowToken: 'r1',
+      handledRevokeToken: 'v1',
+    });
+    const untouched = { ...s, handledRotateNowToken: undefined, handledRevokeToken: undefined };
+    const back = decodeSecret(releasedLayout(untouched, { 'ticketkeys.dev/rotate-now-handled': 'r1', 'ticketkeys.dev/revoke-handled': 'v1' }));
+    expect(back.handledRotateNowToken).toBeUndefined();
+    expect(back.handledRevokeToken).toBeUndefined();
+  });
+
+  it('the retired annotation names are the ones the released version wrote', () => {
+    expect([...RETIRED_ANNOTATIONS].sort()).toEqual(['ticketkeys.dev/revoke-handled', 'ticketkeys.dev/rotate-now-handled']);
+  });
+});
+
+describe('secretAnnotations', () => {
+  it("replaces this format's annotations, drops the retired ones and keeps everybody else's", () => {
+    const p = encodeSecret(richState());
+    const existing = {
+      [GENERATION_ANNOTATION]: '1',
+      [PHASE_ANNOTATION]: 'Stable',
+      [RING_FINGERPRINT_ANNOTATION]: '0'.repeat(64),
+      'ticketkeys.dev/rotate-now-handled': 'r0',
+      'ticketkeys.dev/revoke-handled': 'v0',
+      'kubectl.kubernetes.io/last-applied-configuration': '{}',
+    };
+    expect(secretAnnotations(existing, p)).toEqual({ ...p.annotations, 'kubectl.kubernetes.io/last-applied-configuration': '{}' });
+    expect(existing['ticketkeys.dev/revoke-handled']).toBe('v0'); // the input is not changed
+    expect(secretAnnotations({}, p)).toEqual(p.annotations);
   });
 });

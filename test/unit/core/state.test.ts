@@ -13,7 +13,8 @@ import {
   type RingKey,
   type RotationState,
 } from '../../../src/core/state.ts';
-import { seededRandom, T0 } from './support.ts';
+import { seededRandom } from '../../fixtures/keys.ts';
+import { T0 } from './support.ts';
 
 const random = seededRandom('state');
 const key = (state: RingKey['state'], extra: Partial<RingKey> = {}): RingKey => ({

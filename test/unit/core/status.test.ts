@@ -4,7 +4,8 @@ import { ringFingerprintOf } from '../../../src/core/ring.ts';
 import { initialState, ringMaterial, type RotationState } from '../../../src/core/state.ts';
 import { keyRingStatus } from '../../../src/core/status.ts';
 import { step } from '../../../src/core/step.ts';
-import { HOUR, policy, seededRandom, T0 } from './support.ts';
+import { seededRandom } from '../../fixtures/keys.ts';
+import { HOUR, policy, T0 } from './support.ts';
 
 /** One pod that holds the state's ring (a rotation completes only when an agent acknowledges it). */
 const held = (s: RotationState): { pods: PodObservation[] } => ({

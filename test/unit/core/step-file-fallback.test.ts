@@ -7,7 +7,8 @@ import { PolicyError, resolvePolicy } from '../../../src/core/policy.ts';
 import { ringFingerprintOf } from '../../../src/core/ring.ts';
 import { activeKey, initialState, ringMaterial, stagedKey, type RotationState } from '../../../src/core/state.ts';
 import { step } from '../../../src/core/step.ts';
-import { HOUR, MIN, SEC, T0, one, pod, policy, seededRandom } from './support.ts';
+import { seededRandom } from '../../fixtures/keys.ts';
+import { HOUR, MIN, SEC, T0, one, pod, policy } from './support.ts';
 
 const holding = (s: RotationState, ...pods: PodObservation[]): PodObservation[] =>
   pods.map((p) => ({ ...p, acked: { generation: s.generation, ringFingerprint: ringFingerprintOf(ringMaterial(s)) }, error: undefined }));

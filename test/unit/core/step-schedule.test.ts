@@ -9,7 +9,8 @@ import { initialState, ringMaterial, type RotationState } from '../../../src/cor
 import { step } from '../../../src/core/step.ts';
 import { buildStatus } from '../../../src/operator/reconciler/status.ts';
 import { decideScheduledRotation } from '../../../src/core/schedule/index.ts';
-import { HOUR, MIN, SEC, ofKind, pod, seededRandom } from './support.ts';
+import { seededRandom } from '../../fixtures/keys.ts';
+import { HOUR, MIN, SEC, ofKind, pod } from './support.ts';
 
 const T = (iso: string): number => Date.parse(iso);
 const DAY = 24 * HOUR;

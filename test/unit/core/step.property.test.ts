@@ -8,7 +8,8 @@ import { PUSH_RETRY_MAX_MS } from '../../../src/core/backoff.ts';
 import type { RotationPolicy } from '../../../src/core/policy.ts';
 import { activeKey } from '../../../src/core/state.ts';
 import { Simulation, type SimEvent } from './simulator.ts';
-import { HOUR, MIN, SEC, T0, policy, seededRandom } from './support.ts';
+import { seededRandom } from '../../fixtures/keys.ts';
+import { HOUR, MIN, SEC, T0, policy } from './support.ts';
 
 const policyArb: fc.Arbitrary<RotationPolicy> = fc
   .record({

@@ -7,7 +7,8 @@ import type { RotationPolicy } from '../../../src/core/policy.ts';
 import { MAX_RING_KEYS, ringFingerprintOf } from '../../../src/core/ring.ts';
 import { activeKey, initialState, ringMaterial, stagedKey, type RotationState } from '../../../src/core/state.ts';
 import { InvalidStateError, MAX_REQUEUE_MS, step } from '../../../src/core/step.ts';
-import { HOUR, MIN, SEC, T0, ofKind, one, pod, policy, seededRandom } from './support.ts';
+import { seededRandom } from '../../fixtures/keys.ts';
+import { HOUR, MIN, SEC, T0, ofKind, one, pod, policy } from './support.ts';
 
 const ringFp = (s: RotationState): string => ringFingerprintOf(ringMaterial(s));
 

@@ -1,23 +1,12 @@
-// Shared test helpers for the core: a seeded random source (deterministic keys whose bytes
-// never appear in test output), policies, pods and action finders.
-import { createHash } from 'node:crypto';
+// Shared test helpers for the core: policies, pods and action finders. Keys (seeded or random)
+// come from test/fixtures/keys.ts.
 import type { Action } from '../../../src/core/actions.ts';
-import type { RandomSource } from '../../../src/core/key-material.ts';
 import type { PodObservation } from '../../../src/core/observations.ts';
 import type { RotationPolicy } from '../../../src/core/policy.ts';
 
-/** Deterministic bytes: SHA-256(seed || counter) blocks. */
-export function seededRandom(seed: number | string): RandomSource {
-  let counter = 0;
-  return (size) => {
-    const out = Buffer.alloc(size);
-    for (let off = 0; off < size; off += 32) {
-      const block = createHash('sha256').update(`${seed}/${counter++}`).digest();
-      block.copy(out, off, 0, Math.min(32, size - off));
-    }
-    return out;
-  };
-}
+// Transitional: secret-format.test.ts and operator/reconciler/secret-loss.test.ts still import it
+// from here; new code imports test/fixtures/keys.ts.
+export { seededRandom } from '../../fixtures/keys.ts';
 
 export const SEC = 1000;
 export const MIN = 60 * SEC;

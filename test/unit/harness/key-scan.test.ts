@@ -3,6 +3,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
+import { newKey } from '../../fixtures/keys.ts';
 import { KeyScanner } from '../../helpers/key-scan.ts';
 
 function scanner(key: Buffer): KeyScanner {
@@ -14,7 +15,7 @@ function scanner(key: Buffer): KeyScanner {
 }
 
 describe('KeyScanner', () => {
-  const key = randomBytes(48);
+  const key = newKey();
   const name = key.subarray(0, 16);
   const forms: Record<string, string> = {
     raw: `log line ${key.toString('latin1')} end`,

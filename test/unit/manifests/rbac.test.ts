@@ -1,7 +1,7 @@
 // Least privilege, checked on the data the chart renders (and that an integration test applies
 // to a real API server): exactly the verbs the operator needs, nothing wildcard, nothing deleted.
 import { describe, expect, it } from '@jest/globals';
-import { OPERATOR_RULES, leaderElectionRules, rbacManifests } from '../../../src/manifests/rbac.ts';
+import { OPERATOR_RULES, clusterRoleBinding, leaderElectionRules, watchedNamespaceRoleBinding } from '../../../src/manifests/rbac.ts';
 import type { PolicyRule } from '../../../src/manifests/rbac.ts';
 
 /** "group/resource" → sorted verbs, merged over all rules. */
@@ -44,15 +44,18 @@ describe('operator RBAC', () => {
     });
   });
 
-  it('binds cluster-wide when watching every namespace', () => {
-    const kinds = rbacManifests({ name: 'tko', namespace: 'ops', leaseName: 'tko', watchNamespaces: [] }).map((m) => `${m.kind}/${m.metadata.namespace ?? ''}`);
-    expect(kinds).toEqual(['ClusterRole/', 'ClusterRoleBinding/', 'Role/ops', 'RoleBinding/ops']);
+  // Which of the two the chart renders (no watchNamespaces: the ClusterRoleBinding; else one
+  // RoleBinding per namespace) is checked on the templates in chart.test.ts.
+  it('binds the ClusterRole cluster-wide to the operator\'s ServiceAccount', () => {
+    const binding = clusterRoleBinding({ name: 'tko', namespace: 'ops' });
+    expect(`${binding.kind}/${binding.metadata.namespace ?? ''}`).toBe('ClusterRoleBinding/');
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'tko' });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'tko', namespace: 'ops' }]);
   });
 
-  it('binds only in the watched namespaces when given a list', () => {
-    const objs = rbacManifests({ name: 'tko', namespace: 'ops', leaseName: 'tko', watchNamespaces: ['a', 'b'] });
-    expect(objs.map((m) => `${m.kind}/${m.metadata.namespace ?? ''}`)).toEqual(['ClusterRole/', 'RoleBinding/a', 'RoleBinding/b', 'Role/ops', 'RoleBinding/ops']);
-    const binding = objs[1] as unknown as { roleRef: unknown; subjects: unknown };
+  it('binds the ClusterRole in one watched namespace only', () => {
+    const binding = watchedNamespaceRoleBinding({ name: 'tko', namespace: 'ops' }, 'a');
+    expect(`${binding.kind}/${binding.metadata.namespace ?? ''}`).toBe('RoleBinding/a');
     expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'tko' });
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'tko', namespace: 'ops' }]);
   });

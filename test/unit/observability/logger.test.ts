@@ -1,7 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
+import { ApiException } from '@kubernetes/client-node';
 import { createLogger, redact } from '../../../src/observability/logger.ts';
+import { newKey } from '../../fixtures/keys.ts';
 
 function capture(): { lines: () => Record<string, unknown>[]; stream: PassThrough } {
   const stream = new PassThrough();
@@ -19,7 +20,7 @@ function capture(): { lines: () => Record<string, unknown>[]; stream: PassThroug
 }
 
 describe('logger redaction (the safety net behind "never log key bytes")', () => {
-  const key = randomBytes(48);
+  const key = newKey();
 
   it('never writes key bytes, whatever shape they slip in as', async () => {
     const out = capture();
@@ -47,5 +48,15 @@ describe('logger redaction (the safety net behind "never log key bytes")', () =>
       path: '/root/.cache/ticket-key-operator/testbed/k8s-v1.36.3_etcd-v3.6.8_helm-v3.22.0_dad254509c7c/bin',
     };
     expect(redact(fields)).toEqual(fields);
+  });
+
+  it('logs an error as its one-line description: the body a library error appends never shows', async () => {
+    const out = capture();
+    const log = createLogger({ component: 'test', stream: out.stream });
+    const body = { kind: 'Secret', metadata: { name: 'web-ticket-keys' }, data: { 'ring.json': 'secret-looking-but-short' } };
+    log.warn('request failed', { err: new ApiException(422, 'Unprocessable Entity', body, {}) });
+    await new Promise((r) => setImmediate(r));
+    expect(out.lines()[0]).toMatchObject({ err: 'Error: HTTP-Code: 422' });
+    expect(JSON.stringify(out.lines())).not.toContain('secret-looking-but-short');
   });
 });

@@ -8,6 +8,7 @@ import { AGENT_LABEL_HINT } from '../../../src/core/conditions.ts';
 import { configMapInformer, DEFAULT_POD_LABEL_SELECTOR, managedSecretInformer, podInformer } from '../../../src/operator/informers.ts';
 import type { ResilientInformer } from '../../../src/operator/runtime/informer.ts';
 import { ACCEPT_METADATA, ACCEPT_METADATA_LIST } from '../../../src/operator/runtime/request-options.ts';
+import { filledKey } from '../../fixtures/keys.ts';
 import { until } from './runtime/fake-clock.ts';
 import { JSON_HEADERS, SERVER, fakeKubeConfig, useNock } from './kube-fake.ts';
 import { silentLogger } from './logger.ts';
@@ -26,7 +27,7 @@ function run<T extends KubernetesObject>(informer: ResilientInformer<T>): Resili
 }
 
 const informerOptions = { logger: silentLogger(), restartBackoff: { initialMs: 5, maxMs: 20 } };
-const KEY_BYTES = Buffer.alloc(48, 0x5a).toString('base64');
+const KEY_BYTES = filledKey(0x5a).toString('base64');
 
 /** A Secret as a server that ignores the Accept header would send it: with its data. */
 function fullSecret(name: string, rv: string) {

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Ats9Bridge } from '../../../../src/agent/ats9/ats9-bridge.ts';
 import { PLUGIN_STATS, PROXY_START_TIME } from '../../../../src/agent/ats9/plugin-protocol.ts';
 import { ringFingerprint } from '../../../../src/core/fingerprint.ts';
+import { filledKey as key } from '../../../fixtures/keys.ts';
 import { FakeManager } from './fake-manager.ts';
 
 const LOADED_AT = 1000n;
@@ -41,7 +42,6 @@ function ack(generation: number, keys: Buffer[], loadedAt = LOADED_AT, result = 
   }
 }
 
-const key = (b: number) => Buffer.alloc(48, b);
 
 async function open(options: { ackWaitMs?: number; ackTrustMs?: number } = {}): Promise<void> {
   bridge = await Ats9Bridge.create({ socketPath: fake.socketPath }, { timeoutMs: 500, ackFifo: fifo, ackWaitMs: options.ackWaitMs ?? 5000, ackTrustMs: options.ackTrustMs ?? 60_000 });
@@ -66,7 +66,7 @@ describe('Ats9Bridge with an ack channel', () => {
     const keys = [key(1), key(2)];
     const pending = bridge.installWithReceipt({ generation: 5, keys, revoke: false });
     ack(5, keys);
-    expect(await pending).toEqual({ via: 'ack', generation: 5, keyCount: 2, ringFingerprint: ringFingerprint(Buffer.concat(keys)) });
+    expect(await pending).toEqual({ generation: 5, keyCount: 2, ringFingerprint: ringFingerprint(Buffer.concat(keys)) });
     // Stats still at generation 0: the acked ring is what the plugin holds.
     expect(await bridge.readInstalled()).toMatchObject({ generation: 5, keyCount: 2 });
     publish(5, keys);
@@ -90,7 +90,7 @@ describe('Ats9Bridge with an ack channel', () => {
     const keys = [key(5)];
     const pending = bridge.installWithReceipt({ generation: 8, keys, revoke: false });
     ack(8, keys); // the plugin never installs it: the stats stay at 0
-    expect(await pending).toMatchObject({ via: 'ack', generation: 8 });
+    expect(await pending).toMatchObject({ generation: 8 });
     await sleep(60);
     expect((await bridge.readInstalled()).generation).toBe(0);
     expect(bridge.ackChannelStats()?.statsChecks).toEqual({ verified: 0, unverified: 1 });
@@ -121,6 +121,6 @@ describe('Ats9Bridge with an ack channel', () => {
     expect(bridge.ackChannelStats()?.records.late).toBe(1);
     const pending = bridge.installWithReceipt({ generation: 5, keys: [key(5)], revoke: false });
     ack(5, [key(5)]);
-    expect(await pending).toMatchObject({ via: 'ack', generation: 5 });
+    expect(await pending).toMatchObject({ generation: 5 });
   });
 });

@@ -7,6 +7,7 @@ import { Ats9Bridge, mgmtSocketFromRunroot } from '../../../../src/agent/ats9/at
 import { OpType } from '../../../../src/agent/ats9/mgmt-marshall.ts';
 import { CACHE_TAG, PLUGIN_STATS, PROXY_START_TIME, RING_TAG } from '../../../../src/agent/ats9/plugin-protocol.ts';
 import { ringFingerprint } from '../../../../src/core/fingerprint.ts';
+import { filledKey } from '../../../fixtures/keys.ts';
 import { FakeManager } from './fake-manager.ts';
 
 let fake: FakeManager;
@@ -31,7 +32,7 @@ afterEach(async () => {
 
 describe('install', () => {
   it('sends one TKR1 frame under ticketkeys.ring', async () => {
-    const keys = [Buffer.alloc(48, 1), Buffer.alloc(48, 2)];
+    const keys = [filledKey(1), filledKey(2)];
     await bridge.install({ generation: 7, keys, revoke: false });
     const msg = fake.received.find((r) => r.op === OpType.LIFECYCLE_MESSAGE);
     expect(msg?.tag).toBe(RING_TAG);
@@ -45,13 +46,13 @@ describe('install', () => {
     ['revoke', { revoke: true }, 1],
     ['reassert', { reassert: true }, 2],
   ])('sets the frame flags of a %s install', async (_name, flags, byte) => {
-    await bridge.install({ generation: 7, keys: [Buffer.alloc(48, 1)], revoke: false, ...flags });
+    await bridge.install({ generation: 7, keys: [filledKey(1)], revoke: false, ...flags });
     expect(fake.received.find((r) => r.op === OpType.LIFECYCLE_MESSAGE)?.data?.[5]).toBe(byte);
   });
 
   it('refuses while traffic_server is down, sending nothing (traffic_manager would drop it)', async () => {
     fake.proxyOn = false;
-    await expect(bridge.install({ generation: 1, keys: [Buffer.alloc(48)], revoke: false })).rejects.toBeInstanceOf(AtsUnavailableError);
+    await expect(bridge.install({ generation: 1, keys: [filledKey(0)], revoke: false })).rejects.toBeInstanceOf(AtsUnavailableError);
     expect(fake.received.filter((r) => r.op === OpType.LIFECYCLE_MESSAGE)).toEqual([]);
   });
 

@@ -1,7 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { encodeFlush, encodeRawFrame, encodeRemoveSession, encodeRingFrame } from '../../../../src/agent/ats9/plugin-protocol.ts';
-
-const key = (fill: number) => Buffer.alloc(48, fill);
+import { filledKey as key } from '../../../fixtures/keys.ts';
 
 describe('encodeRingFrame', () => {
   it('writes "TKR1", version 1, flags, zero reserved, generation big-endian, then the keys in push order', () => {
@@ -37,9 +36,11 @@ describe('encodeRingFrame', () => {
 
   it('never puts key bytes in its error messages', () => {
     const k = Buffer.alloc(47, 0x5a);
+    expect.assertions(3);
     try {
       encodeRingFrame({ generation: 1, keys: [k] });
     } catch (err) {
+      expect(err).toBeInstanceOf(RangeError);
       expect((err as Error).message).not.toContain(k.toString('hex'));
       expect((err as Error).message).not.toContain(k.toString('base64'));
     }

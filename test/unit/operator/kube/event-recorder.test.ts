@@ -7,7 +7,7 @@ import { silentLogger } from '../logger.ts';
 
 const COLLECTION = '/apis/events.k8s.io/v1/namespaces/edge/events';
 const tks = { apiVersion: 'ticketkeys.dev/v1alpha1', kind: 'TicketKeySet', metadata: { namespace: 'edge', name: 'web', uid: 'tks-uid', resourceVersion: '7' } };
-const input = { type: 'Normal' as const, reason: 'KeyStaged', action: 'Stage', note: 'staged key 1a2b3c (generation 8)' };
+const input = { type: 'Normal' as const, reason: 'KeyStaged' as const, action: 'Stage', note: 'staged key 1a2b3c (generation 8)' };
 
 useNock();
 

@@ -30,10 +30,10 @@ function late(code: number, body: Record<string, unknown>) {
 }
 
 describe('Kubernetes request timeouts', () => {
-  it('SecretStore.get fails with KubeTimeoutError naming the Secret when the answer is late', async () => {
+  it('SecretStore.load fails with KubeTimeoutError naming the Secret when the answer is late', async () => {
     nock(SERVER).get('/api/v1/namespaces/edge/secrets/web-ticket-keys').reply(late(200, { metadata: { name: 'web-ticket-keys' } }));
     const store = new SecretStore({ kubeConfig, requestTimeoutMs: TIMEOUT_MS });
-    const err = await store.get({ namespace: 'edge', name: 'web-ticket-keys' }).catch((e: unknown) => e);
+    const err = await store.load({ namespace: 'edge', name: 'web-ticket-keys' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubeTimeoutError);
     expect((err as Error).message).toBe('secret edge/web-ticket-keys: no answer from the Kubernetes API within the request timeout');
   });
@@ -41,7 +41,7 @@ describe('Kubernetes request timeouts', () => {
   it('an answer within the timeout is unaffected', async () => {
     nock(SERVER).get('/api/v1/namespaces/edge/secrets/web-ticket-keys').delay(10).reply(200, { metadata: { name: 'web-ticket-keys', resourceVersion: '3' } }, JSON_HEADERS);
     const store = new SecretStore({ kubeConfig, requestTimeoutMs: 2_000 });
-    expect((await store.get({ namespace: 'edge', name: 'web-ticket-keys' }))?.resourceVersion).toBe('3');
+    expect((await store.load({ namespace: 'edge', name: 'web-ticket-keys' }))?.stored.resourceVersion).toBe('3');
   });
 
   it('status patches time out', async () => {

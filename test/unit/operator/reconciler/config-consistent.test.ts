@@ -3,23 +3,17 @@
 // a Normal Event back to Consistent, one parse per resourceVersion, and key delivery unaffected
 // by missing, unreadable or hostile ConfigMaps.
 import { describe, expect, it } from '@jest/globals';
-import type { V1Pod } from '@kubernetes/client-node';
 import type { TicketKeySet } from '../../../../src/api/index.ts';
 import { parseAtsConfigFiles } from '../../../../src/core/ats-config/config-map-files.ts';
 import type { ConfigFile } from '../../../../src/core/ats-config/config-hash.ts';
-import type { ReconcileContext } from '../../../../src/operator/runtime/controller.ts';
 import type { ConfigMapPort, ReadConfigMap } from '../../../../src/operator/kube/config-map-reader.ts';
-import type { EventInput } from '../../../../src/operator/kube/event-recorder.ts';
 import type { ObjectRef } from '../../../../src/operator/runtime/object-key.ts';
 import { ConfigConsistencyChecker } from '../../../../src/operator/reconciler/config-consistency.ts';
-import { TicketKeySetReconciler } from '../../../../src/operator/reconciler/reconciler.ts';
-import { FakeClock } from '../runtime/fake-clock.ts';
-import { FakeSource } from '../runtime/fake-source.ts';
-import { silentLogger } from '../logger.ts';
 import type { GetRingResponse } from '../../../../src/agent/protocol.ts';
 import { configFilesHash, configMapFiles } from '../../../../src/core/ats-config/config-hash.ts';
 import type { AgentAddress } from '../../../../src/operator/reconciler/agents.ts';
-import { eventsInto, FakeAgents, fakePod, FakeSecrets, statusInto } from './fakes.ts';
+import { aTicketKeySet, fixture } from './builders.ts';
+import { FakeAgents } from './fakes.ts';
 
 /** ConfigMaps by name, with a resourceVersion bumped on every write; `failing` makes GET throw. */
 class FakeConfigMaps implements ConfigMapPort {
@@ -54,44 +48,16 @@ const CONSISTENT = {
   'ssl_multicert.config': 'dest_ip=* ssl_cert_name=a.pem\n',
 };
 
-function tksObject(spec: Partial<TicketKeySet['spec']> = {}, annotations: Record<string, string> = {}): TicketKeySet {
-  return {
-    apiVersion: 'ticketkeys.dev/v1alpha1',
-    kind: 'TicketKeySet',
-    metadata: { name: 'web', namespace: 'ns', uid: 'tks-uid', generation: 1, annotations },
-    // rotation.interval 1h and no ticketLifetime: tickets may be resumed for 1h.
-    spec: { selector: { matchLabels: { app: 'ats' } }, rotation: { interval: '1h' }, promotion: { timeout: '1m' }, atsConfig: { configMapRef: { name: 'ats' } }, ...spec },
-  };
-}
+/** rotation.interval 1h and no ticketLifetime: tickets may be resumed for 1h. */
+const tksObject = (spec: Partial<TicketKeySet['spec']> = {}): TicketKeySet => aTicketKeySet().spec({ atsConfig: { configMapRef: { name: 'ats' } }, ...spec }).build();
 
 function setup(spec: Partial<TicketKeySet['spec']> = {}) {
-  const clock = new FakeClock();
-  const tksSource = new FakeSource<TicketKeySet>({ objects: [tksObject(spec)] });
-  const podSource = new FakeSource<V1Pod>({ objects: [fakePod('a', { ip: '10.0.0.1' }), fakePod('b', { ip: '10.0.0.2' })] });
-  const secrets = new FakeSecrets();
   const agents = new ReportingAgents();
   const configMaps = new FakeConfigMaps();
-  const events: EventInput[] = [];
-  const reconciler = new TicketKeySetReconciler({
-    ticketKeySets: tksSource,
-    pods: podSource,
-    secrets,
-    status: statusInto(tksSource),
-    events: eventsInto(events),
-    readiness: { setCondition: () => Promise.resolve(undefined) },
-    agents,
-    clock,
-    configMaps,
-  });
-  const ctx: ReconcileContext = { namespace: 'ns', name: 'web', logger: silentLogger(), retries: 0 };
-  const reconcile = () => reconciler.reconcile('ns/web', ctx);
-  const condition = () => tksSource.get('web', 'ns')!.status?.conditions?.find((c) => c.type === 'ConfigConsistent');
-  const configEvents = () => events.filter((e) => !e.reason.startsWith('Key') && e.reason !== 'RotationComplete');
-  const rotate = (token: string) => {
-    const current = tksSource.get('web', 'ns')!;
-    tksSource.upsert({ ...current, metadata: { ...current.metadata, annotations: { 'ticketkeys.dev/rotate-now': token } } });
-  };
-  return { clock, tksSource, secrets, agents, configMaps, events, reconcile, condition, configEvents, rotate };
+  const f = fixture({ sets: [tksObject(spec)], agents, options: { configMaps } });
+  const condition = () => f.current().status?.conditions?.find((c) => c.type === 'ConfigConsistent');
+  const configEvents = () => f.events.filter((e) => !e.reason.startsWith('Key') && e.reason !== 'RotationComplete');
+  return { ...f, agents, configMaps, condition, configEvents, rotate: (token: string) => f.annotate({ 'ticketkeys.dev/rotate-now': token }) };
 }
 
 const CASES: Array<{ reason: string; status: string; data?: Record<string, string>; spec?: Partial<TicketKeySet['spec']>; message: string }> = [

@@ -8,29 +8,49 @@ import type { FakeSource } from '../runtime/fake-source.ts';
 import type { GetRingResponse, PutRingRequest, PutRingResponse } from '../../../../src/agent/protocol.ts';
 import { AgentError } from '../../../../src/agent/client.ts';
 import { ringFingerprint } from '../../../../src/core/fingerprint.ts';
-import { ConflictError } from '../../../../src/operator/runtime/api-errors.ts';
-import type { SecretContent, SecretOwner, StoredSecret } from '../../../../src/operator/kube/secret-store.ts';
+import { AlreadyExistsError, ConflictError, NotFoundError } from '../../../../src/operator/runtime/api-errors.ts';
+import { LABEL_TICKET_KEY_SET } from '../../../../src/api/names.ts';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../../../src/operator/labels.ts';
+import { decodeSecret, encodeSecret, RETIRED_ANNOTATIONS, SecretFormatError } from '../../../../src/core/secret-format.ts';
+import type { RotationState } from '../../../../src/core/state.ts';
+import type { SecretMeta, SecretOwner, StoredState } from '../../../../src/operator/kube/secret-store.ts';
 import type { ObjectRef } from '../../../../src/operator/runtime/object-key.ts';
 import type { AgentAddress, AgentPort } from '../../../../src/operator/reconciler/agents.ts';
 
 /**
- * The status port as the API server and the informer behave together: the merge patch (null
- * deletes) lands on ns/web in `source`, with observedGeneration; `seen` gets each patch as sent.
+ * The status port as the API server and the informer behave together: the patch lands on the
+ * object in `source` as an RFC 7386 merge patch does (nested objects merged, null deletes at any
+ * depth, arrays replaced), with observedGeneration; `seen` gets each patch as sent.
  */
 export function statusInto(
   source: FakeSource<TicketKeySet>,
   seen: (status: Record<string, unknown>, observedGeneration: number) => void = () => undefined,
 ): ReconcilerOptions['status'] {
   return {
-    patchStatus: (_ref, status, observedGeneration) => {
+    patchStatus: (ref, status, observedGeneration) => {
       seen(status as Record<string, unknown>, observedGeneration);
-      const current = source.get('web', 'ns')!;
-      const merged: Record<string, unknown> = { ...(current.status ?? {}), ...status, observedGeneration };
-      for (const [k, v] of Object.entries(merged)) if (v === null) delete merged[k];
+      const current = source.get(ref.name, ref.namespace);
+      if (!current) return Promise.reject(new NotFoundError(`ticketkeysets "${ref.name}" not found`));
+      const merged = mergePatch((current.status ?? {}) as Record<string, unknown>, { ...(status as Record<string, unknown>), observedGeneration });
       source.upsert({ ...current, status: merged as TicketKeySet['status'] });
       return Promise.resolve(current as never);
     },
   };
+}
+
+/** RFC 7386 JSON merge patch, as the API server applies application/merge-patch+json. */
+export function mergePatch(target: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...target };
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else if (v !== undefined && isObject(v)) out[k] = mergePatch(isObject(out[k]) ? out[k] : {}, v);
+    else if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 }
 
 /** An event port that keeps every Event it is given. */
@@ -106,18 +126,54 @@ export class FakeAgents implements AgentPort {
   }
 }
 
-/** An in-memory Secret store with resourceVersion preconditions. */
+/**
+ * An in-memory Secret store that answers as SecretStore does against the API server: create
+ * of a taken name is AlreadyExists; update is conditional on resourceVersion (Conflict), 404
+ * when the Secret is gone, replaces the data, and merges annotations over the ones read (null
+ * deletes); the Secret is labelled as ours and controlled by its TicketKeySet.
+ */
+/** The Secret as the fake API server holds it (data as bytes, so a test can corrupt it). */
+export interface StoredSecret extends SecretMeta {
+  data: Record<string, Buffer>;
+}
+
+export interface SecretContent {
+  data: Record<string, Uint8Array>;
+  annotations?: Record<string, string | null>;
+  labels?: Record<string, string | null>;
+}
+
 export class FakeSecrets {
   stored: StoredSecret | undefined;
   writes = 0;
   /** The next update fails with 409 (another writer won). */
   conflictNext = false;
 
-  get(_ref: ObjectRef): Promise<StoredSecret | undefined> {
-    return Promise.resolve(this.stored ? copy(this.stored) : undefined);
+  /** SecretStore.load: the stored bytes through the real codec. */
+  load(_ref: ObjectRef): Promise<StoredState | undefined> {
+    if (!this.stored) return Promise.resolve(undefined);
+    const { data, ...stored } = copy(this.stored);
+    try {
+      return Promise.resolve({ stored, state: decodeStored({ ...stored, data }) });
+    } catch (err) {
+      if (err instanceof SecretFormatError) return Promise.resolve({ stored, error: err });
+      return Promise.reject(err as Error);
+    }
+  }
+
+  /** SecretStore.save: the real codec's content, retired annotations removed, written as create/update do. */
+  async save(ref: ObjectRef, owner: SecretOwner, state: RotationState, current?: SecretMeta): Promise<SecretMeta> {
+    const p = encodeSecret(state);
+    const content: SecretContent = {
+      data: Object.fromEntries(Object.entries(p.data).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
+      annotations: { ...Object.fromEntries(RETIRED_ANNOTATIONS.map((n) => [n, null])), ...p.annotations },
+    };
+    const { data: _data, ...written } = current ? await this.update({ ...current, data: {} }, content) : await this.create(ref, owner, content);
+    return written;
   }
 
   create(ref: ObjectRef, owner: SecretOwner, content: SecretContent): Promise<StoredSecret> {
+    if (this.stored) return Promise.reject(new AlreadyExistsError(`secrets "${ref.name}" already exists`));
     this.writes++;
     this.stored = {
       namespace: ref.namespace,
@@ -125,15 +181,16 @@ export class FakeSecrets {
       uid: 'secret-uid',
       resourceVersion: '1',
       data: Object.fromEntries(Object.entries(content.data).map(([k, v]) => [k, Buffer.from(v)])),
-      labels: {},
-      annotations: clean(content.annotations),
-      ownerReferences: [{ apiVersion: 'ticketkeys.dev/v1alpha1', kind: 'TicketKeySet', name: owner.name, uid: owner.uid }],
+      labels: merged({ [LABEL_TICKET_KEY_SET]: owner.name }, content.labels, { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE }),
+      annotations: merged({}, content.annotations),
+      ownerReferences: [{ apiVersion: 'ticketkeys.dev/v1alpha1', kind: 'TicketKeySet', name: owner.name, uid: owner.uid, controller: true, blockOwnerDeletion: true }],
     };
     return Promise.resolve(copy(this.stored));
   }
 
   update(current: StoredSecret, content: SecretContent): Promise<StoredSecret> {
-    if (this.conflictNext || !this.stored || current.resourceVersion !== this.stored.resourceVersion) {
+    if (!this.stored) return Promise.reject(new NotFoundError(`secrets "${current.name}" not found`));
+    if (this.conflictNext || current.resourceVersion !== this.stored.resourceVersion) {
       this.conflictNext = false;
       return Promise.reject(new ConflictError('secret changed'));
     }
@@ -142,14 +199,21 @@ export class FakeSecrets {
       ...this.stored,
       resourceVersion: String(Number(this.stored.resourceVersion) + 1),
       data: Object.fromEntries(Object.entries(content.data).map(([k, v]) => [k, Buffer.from(v)])),
-      annotations: { ...this.stored.annotations, ...clean(content.annotations) },
+      labels: merged(current.labels, content.labels, { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE }),
+      annotations: merged(current.annotations, content.annotations),
     };
     return Promise.resolve(copy(this.stored));
   }
 }
 
-function clean(a: Record<string, string | null> | undefined): Record<string, string> {
-  return Object.fromEntries(Object.entries(a ?? {}).filter((e): e is [string, string] => e[1] !== null));
+/** `base` with `changes` over it (null deletes) and `forced` over that. */
+function merged(base: Record<string, string>, changes: Record<string, string | null> | undefined, forced: Record<string, string> = {}): Record<string, string> {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(changes ?? {})) {
+    if (v === null) delete out[k];
+    else out[k] = v;
+  }
+  return { ...out, ...forced };
 }
 
 /** A deep copy that keeps Buffers Buffers (structuredClone turns them into Uint8Arrays). */
@@ -161,4 +225,9 @@ function copy(s: StoredSecret): StoredSecret {
     annotations: { ...s.annotations },
     ownerReferences: s.ownerReferences.map((r) => ({ ...r })),
   };
+}
+
+/** The state a fake-stored Secret holds, decoded by the real codec. */
+export function decodeStored(s: StoredSecret): RotationState {
+  return decodeSecret({ data: Object.fromEntries(Object.entries(s.data).map(([k, v]) => [k, v.toString('base64')])), annotations: s.annotations });
 }

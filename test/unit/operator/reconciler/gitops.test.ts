@@ -2,51 +2,17 @@
 // acknowledged verbatim in status.lastHandledReconcileAt and never rotates; the kstatus
 // conditions (Reconciling, Stalled) derived from the reconcile's own conditions.
 import { describe, expect, it } from '@jest/globals';
-import type { V1Pod } from '@kubernetes/client-node';
 import type { TicketKeySet } from '../../../../src/api/index.ts';
 import type { Condition } from '../../../../src/core/index.ts';
-import type { ReconcileContext } from '../../../../src/operator/runtime/controller.ts';
-import type { EventInput } from '../../../../src/operator/kube/event-recorder.ts';
 import { withKstatusConditions } from '../../../../src/operator/reconciler/kstatus.ts';
-import { TicketKeySetReconciler } from '../../../../src/operator/reconciler/reconciler.ts';
-import { FakeClock } from '../runtime/fake-clock.ts';
-import { FakeSource } from '../runtime/fake-source.ts';
-import { silentLogger } from '../logger.ts';
-import { eventsInto, FakeAgents, fakePod, FakeSecrets, statusInto } from './fakes.ts';
+import { aTicketKeySet, fixture } from './builders.ts';
+import { fakePod } from './fakes.ts';
 
 const REQUESTED_AT = 'reconcile.fluxcd.io/requestedAt';
 
-function tksObject(annotations: Record<string, string> = {}, spec: Record<string, unknown> = {}): TicketKeySet {
-  return {
-    apiVersion: 'ticketkeys.dev/v1alpha1',
-    kind: 'TicketKeySet',
-    metadata: { name: 'web', namespace: 'ns', uid: 'tks-uid', generation: 1, annotations },
-    spec: { selector: { matchLabels: { app: 'ats' } }, rotation: { interval: '1h' }, promotion: { timeout: '1m' }, ...spec },
-  };
-}
+const tksObject = (annotations: Record<string, string> = {}): TicketKeySet => aTicketKeySet().annotations(annotations).build();
 
-function setup(initial = tksObject()) {
-  const clock = new FakeClock();
-  const tksSource = new FakeSource<TicketKeySet>({ objects: [initial] });
-  const podSource = new FakeSource<V1Pod>({ objects: [fakePod('a', { ip: '10.0.0.1' })] });
-  const secrets = new FakeSecrets();
-  const events: EventInput[] = [];
-  const statusWrites: Array<Record<string, unknown>> = [];
-  const reconciler = new TicketKeySetReconciler({
-    ticketKeySets: tksSource,
-    pods: podSource,
-    secrets,
-    status: statusInto(tksSource, (status, observedGeneration) => statusWrites.push({ ...status, observedGeneration })),
-    events: eventsInto(events),
-    readiness: { setCondition: () => Promise.resolve(undefined) },
-    agents: new FakeAgents(),
-    clock,
-  });
-  const ctx: ReconcileContext = { namespace: 'ns', name: 'web', logger: silentLogger(), retries: 0 };
-  const current = () => tksSource.get('web', 'ns')!;
-  const annotate = (annotations: Record<string, string>) => tksSource.upsert({ ...current(), metadata: { ...current().metadata, annotations } });
-  return { tksSource, secrets, events, statusWrites, current, annotate, reconcile: () => reconciler.reconcile('ns/web', ctx) };
-}
+const setup = (initial = tksObject()) => fixture({ sets: [initial], pods: [fakePod('a', { ip: '10.0.0.1' })] });
 
 const cond = (t: TicketKeySet, type: string) => t.status?.conditions?.find((c) => c.type === type);
 

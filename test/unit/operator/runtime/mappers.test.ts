@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { KubernetesObject, V1LabelSelector } from '@kubernetes/client-node';
 import { mapByReference, mapBySelector, mapToControllerOwner, mapToSelf } from '../../../../src/operator/runtime/mappers.ts';
-import { keyOf, objectKey, parseKey } from '../../../../src/operator/runtime/object-key.ts';
+import { objectKey, parseKey } from '../../../../src/operator/runtime/object-key.ts';
 import { FakeSource, obj } from './fake-source.ts';
 
 type Tks = KubernetesObject & { spec: { selector?: V1LabelSelector; atsConfig?: { configMapRef?: { name: string } } } };
@@ -14,7 +14,6 @@ describe('object keys', () => {
   it('formats and parses namespace/name keys', () => {
     expect(objectKey(obj('ns', 'a'))).toBe('ns/a');
     expect(objectKey({ metadata: { name: 'cluster-wide' } })).toBe('cluster-wide');
-    expect(keyOf({ namespace: 'ns', name: 'a' })).toBe('ns/a');
     expect(parseKey('ns/a')).toEqual({ namespace: 'ns', name: 'a' });
     expect(parseKey('a')).toEqual({ namespace: '', name: 'a' });
   });

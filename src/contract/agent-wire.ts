@@ -1,0 +1,40 @@
+// The agent's HTTPS API as both ends see it: the agent serves it (src/agent/api-server.ts), the
+// operator calls it (src/agent/client.ts). Limits and enumerations only: the TypeBox schemas
+// that validate bodies (src/agent/protocol.ts) are built from these.
+export { FINGERPRINT_PATTERN, KEY_BYTES, KEY_STATES, MAX_RING_KEYS, type KeyState } from './keys.ts';
+
+/** A full 16-key ring is about 2.5 KiB of JSON; anything much larger is not a ring. */
+export const BODY_LIMIT_BYTES = 8 * 1024;
+
+/**
+ * RingKey.material: base64 of exactly KEY_BYTES bytes (64 chars, no padding). The exact length
+ * is checked after the schema so the error can say so; the schema only bounds the string.
+ */
+export const MATERIAL_MAX_LENGTH = 128;
+export const MATERIAL_PATTERN = '^[A-Za-z0-9+/]*={0,2}$';
+
+/** A TLS session id is 1..32 bytes; the API and the plugin take it as hex. */
+export const SESSION_ID_MAX_BYTES = 32;
+export const SESSION_ID_HEX = new RegExp(`^(?:[0-9a-fA-F]{2}){1,${SESSION_ID_MAX_BYTES}}$`);
+
+/** Who reloaded ATS's configuration: the agent after the directory changed, or someone else. */
+export const RELOAD_TRIGGERS = ['agent', 'external'] as const;
+export type ReloadTrigger = (typeof RELOAD_TRIGGERS)[number];
+
+export const HEALTH_STATUSES = ['ok', 'not-ready'] as const;
+export type HealthStatus = (typeof HEALTH_STATUSES)[number];
+
+/** The `error` of every error body. */
+export const ERROR_CODES = [
+  'bad_request',
+  'unauthenticated',
+  'forbidden',
+  'not_found',
+  'stale_generation',
+  'payload_too_large',
+  'unsupported_media_type',
+  'ats_unavailable',
+  'readback_timeout',
+  'internal',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
