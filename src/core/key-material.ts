@@ -3,11 +3,10 @@
 // pretty-format all go through toJSON/inspect, so a key that ends up in a log line, an error,
 // a status object or a snapshot shows "KeyMaterial(3f2a…)" instead of its bytes.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { KEY_NAME_BYTES } from '../contract/keys.ts';
 import { KEY_BYTES, keyFingerprint } from './fingerprint.ts';
 
-export const KEY_NAME_BYTES = 16;
-export const HMAC_SECRET_BYTES = 16;
-export const AES_KEY_BYTES = 16;
+export { KEY_NAME_BYTES };
 
 /** A source of random bytes. Production uses the CSPRNG; tests inject a seeded one. */
 export type RandomSource = (size: number) => Uint8Array;

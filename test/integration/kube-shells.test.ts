@@ -46,36 +46,6 @@ describe('TicketKeySetStatusWriter', () => {
     expect(read.spec).toEqual(tks.spec);
     expect(read.metadata.generation).toBe(tks.metadata.generation);
   });
-
-  it('updateStatus retries after a conflicting write and builds on the fresh object', async () => {
-    const tks = await newTicketKeySet('status-update');
-    const sets = new TicketKeySets(testKubeConfig(), ns.name);
-    const writer = new TicketKeySetStatusWriter({ kubeConfig: testKubeConfig() });
-    const seen: Array<TicketKeySet['status']> = [];
-    const written = await writer.updateStatus<TicketKeySet>({ namespace: ns.name, name: 'status-update' }, tks.metadata.generation!, async (current) => {
-      seen.push(current.status);
-      if (seen.length === 1) {
-        // Someone else writes between our read and our write: our write gets 409.
-        await sets.replaceStatus({ ...current, status: { keyGeneration: 7 } });
-      }
-      return { ...(current.status ?? {}), phase: 'Promoting' };
-    });
-    expect(seen).toEqual([undefined, { keyGeneration: 7 }]);
-    expect(written.status).toEqual({ keyGeneration: 7, phase: 'Promoting', observedGeneration: tks.metadata.generation });
-  });
-
-  it('updateStatus gives up with ConflictError when every attempt conflicts', async () => {
-    const tks = await newTicketKeySet('status-conflict');
-    const sets = new TicketKeySets(testKubeConfig(), ns.name);
-    const writer = new TicketKeySetStatusWriter({ kubeConfig: testKubeConfig(), maxConflictRetries: 1 });
-    let n = 0;
-    const result = writer.updateStatus<TicketKeySet>({ namespace: ns.name, name: 'status-conflict' }, tks.metadata.generation!, async (current) => {
-      await sets.replaceStatus({ ...current, status: { keyGeneration: ++n } });
-      return { phase: 'Stable' };
-    });
-    await expect(result).rejects.toBeInstanceOf(ConflictError);
-    expect(n).toBe(2);
-  });
 });
 
 describe('EventRecorder', () => {

@@ -15,6 +15,16 @@ export interface PodConditionUpdate {
   message: string;
 }
 
+/** Whether the pod lists `conditionType` (default ticketkeys.dev/keys-installed) among its readiness gates. */
+export function declaresReadinessGate(pod: V1Pod, conditionType: string = READINESS_GATE_CONDITION_TYPE): boolean {
+  return (pod.spec?.readinessGates ?? []).some((g) => g.conditionType === conditionType);
+}
+
+/** The pod's `conditionType` condition (default ticketkeys.dev/keys-installed), if set. */
+export function readinessGateCondition(pod: V1Pod, conditionType: string = READINESS_GATE_CONDITION_TYPE): V1PodCondition | undefined {
+  return (pod.status?.conditions ?? []).find((c) => c.type === conditionType);
+}
+
 export class PodReadinessGate {
   readonly conditionType: string;
   private readonly api: CoreV1Api;
@@ -31,12 +41,12 @@ export class PodReadinessGate {
 
   /** Whether the pod lists our condition among its readiness gates. */
   declaredBy(pod: V1Pod): boolean {
-    return (pod.spec?.readinessGates ?? []).some((g) => g.conditionType === this.conditionType);
+    return declaresReadinessGate(pod, this.conditionType);
   }
 
   /** Our condition on the pod, if set. */
   conditionOf(pod: V1Pod): V1PodCondition | undefined {
-    return (pod.status?.conditions ?? []).find((c) => c.type === this.conditionType);
+    return readinessGateCondition(pod, this.conditionType);
   }
 
   /**

@@ -2,7 +2,7 @@
 // pods with an IP, in the TicketKeySet's namespace, matching its selector. Pure.
 import type { V1LabelSelector, V1Pod } from '@kubernetes/client-node';
 import { DEFAULT_SERVICE_ACCOUNT } from '../../agent/identity.ts';
-import { READINESS_GATE_CONDITION_TYPE } from '../../api/names.ts';
+import { declaresReadinessGate, readinessGateCondition } from '../kube/pod-readiness.ts';
 import { matchesLabelSelector } from '../runtime/label-selector.ts';
 import type { AgentAddress } from './agents.ts';
 
@@ -30,14 +30,6 @@ export function isPodReady(pod: V1Pod): boolean {
   return (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
-export function keysInstalledConditionTrue(pod: V1Pod): boolean {
-  return (pod.status?.conditions ?? []).some((c) => c.type === READINESS_GATE_CONDITION_TYPE && c.status === 'True');
-}
-
-export function declaresKeysInstalledGate(pod: V1Pod): boolean {
-  return (pod.spec?.readinessGates ?? []).some((g) => g.conditionType === READINESS_GATE_CONDITION_TYPE);
-}
-
 /**
  * The pods a selector targets: Running with an IP (a pod without either has no agent to talk
  * to yet and does not count, as status.pods.total documents), sorted by name.
@@ -56,8 +48,8 @@ export function targetPods(pods: readonly V1Pod[], selector: V1LabelSelector | u
       ip,
       ready: isPodReady(pod),
       terminating: pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null,
-      declaresGate: declaresKeysInstalledGate(pod),
-      gateTrue: keysInstalledConditionTrue(pod),
+      declaresGate: declaresReadinessGate(pod),
+      gateTrue: readinessGateCondition(pod)?.status === 'True',
       pod,
     });
   }

@@ -52,7 +52,7 @@ export class KubeTimeoutError extends ExchangeError<'timeout'> {
 }
 
 /** True for the abort withTimeout causes (fetch rejects with a TimeoutError DOMException). */
-export function isTimeout(err: unknown): boolean {
+function isTimeout(err: unknown): boolean {
   if (err instanceof KubeTimeoutError) return true;
   // A DOMException is told apart by its name, not its class (and may come from Node's own realm).
   const e = err as { name?: unknown; cause?: { name?: unknown } } | undefined;
@@ -77,10 +77,6 @@ export function statusCodeOf(err: unknown): number | undefined {
 
 export function isNotFound(err: unknown): boolean {
   return statusCodeOf(err) === 404;
-}
-
-export function isConflict(err: unknown): boolean {
-  return statusCodeOf(err) === 409;
 }
 
 /**

@@ -4,10 +4,6 @@ import type { Action } from '../../../src/core/actions.ts';
 import type { PodObservation } from '../../../src/core/observations.ts';
 import type { RotationPolicy } from '../../../src/core/policy.ts';
 
-// Transitional: secret-format.test.ts and operator/reconciler/secret-loss.test.ts still import it
-// from here; new code imports test/fixtures/keys.ts.
-export { seededRandom } from '../../fixtures/keys.ts';
-
 export const SEC = 1000;
 export const MIN = 60 * SEC;
 export const HOUR = 60 * MIN;

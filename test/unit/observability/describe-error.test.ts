@@ -1,6 +1,5 @@
 // The one describer: every error reads as one safe line, and every ExchangeError of the project
 // means the same by `status` (HTTP status, 0 without an answer) and `code` (a stable string).
-import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { ApiException } from '@kubernetes/client-node';
 import { ApiError } from '../../../src/agent/api-error.ts';
@@ -9,6 +8,7 @@ import { AgentError } from '../../../src/agent/client.ts';
 import { DESCRIPTION_LIMIT, describeError, ExchangeError } from '../../../src/observability/describe-error.ts';
 import { AgentBackingOffError, AgentDeadlineError } from '../../../src/operator/reconciler/agent-breaker.ts';
 import { ConflictError, KubeApiError, KubeTimeoutError, NotFoundError, toKubeError } from '../../../src/operator/runtime/api-errors.ts';
+import { newKey } from '../../fixtures/keys.ts';
 
 describe('describeError', () => {
   it.each([
@@ -46,7 +46,7 @@ describe('describeError', () => {
   });
 
   it('keeps only the first line: the response body client-node appends to an ApiException never shows', () => {
-    const key = randomBytes(48).toString('base64');
+    const key = newKey().toString('base64');
     const body = { kind: 'Secret', data: { 'ring.json': key } };
     const err = new ApiException(422, 'Unprocessable Entity', body, { 'content-type': 'application/json' });
     expect(err.message).toContain(key); // what the describer has to cut

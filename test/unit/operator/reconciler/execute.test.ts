@@ -1,8 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import type { PutRingRequest } from '../../../../src/agent/protocol.ts';
-import { KeyMaterial, type Action, type PodAck, type RotationState } from '../../../../src/core/index.ts';
+import type { Action, KeyMaterial, PodAck, RotationState } from '../../../../src/core/index.ts';
 import { executeActions, putRingRequest, type ExecutionPorts } from '../../../../src/operator/reconciler/execute.ts';
 import type { FaultPoint } from '../../../../src/operator/reconciler/fault.ts';
+import { seededKeys } from '../../../fixtures/keys.ts';
 
 const fp = 'f'.repeat(16);
 
@@ -36,8 +37,8 @@ function recorder(options: { failPersist?: boolean; failPush?: string[]; wrongAc
 const state = (phase: RotationState['phase']): RotationState => ({ generation: 1, phase, keys: [], pushAttempts: 0 });
 
 function actions(opts: { phase?: RotationState['phase']; staged?: boolean; revoke?: boolean; destroy?: KeyMaterial[] } = {}): Action[] {
-  const active = KeyMaterial.generate();
-  const ring = [{ material: active, state: 'active' as const }, ...(opts.staged ? [{ material: KeyMaterial.generate(), state: 'staged' as const }] : [])];
+  const [active, staged] = seededKeys(2, 'execute-ring') as [KeyMaterial, KeyMaterial];
+  const ring = [{ material: active, state: 'active' as const }, ...(opts.staged ? [{ material: staged, state: 'staged' as const }] : [])];
   return [
     { kind: 'persist', state: state(opts.phase ?? 'Stable') },
     { kind: 'push', generation: 2, ringFingerprint: fp, ring, pods: ['a', 'b'], revoke: opts.revoke ?? false },
@@ -51,7 +52,7 @@ function actions(opts: { phase?: RotationState['phase']; staged?: boolean; revok
 
 describe('executeActions', () => {
   it('runs persist, pushes, flushes, destroys, events in order and returns conditions and requeue', async () => {
-    const old = KeyMaterial.generate();
+    const old = seededKeys(1, 'execute-old')[0]!;
     const { log, ports } = recorder();
     const out = await executeActions(state('Stable'), actions({ revoke: true, destroy: [old] }), ports, { concurrency: 1 });
     expect(log).toEqual(['persist Stable', 'push a 2', 'push b 2', 'flush a', 'flush b', 'event KeyStaged']);
@@ -63,7 +64,7 @@ describe('executeActions', () => {
   });
 
   it('stops at a failed persist: nothing pushed, no key destroyed, no event', async () => {
-    const old = KeyMaterial.generate();
+    const old = seededKeys(1, 'execute-old')[0]!;
     const { log, ports } = recorder({ failPersist: true });
     const out = await executeActions(state('Stable'), actions({ destroy: [old] }), ports, { concurrency: 4 });
     expect(log).toEqual(['persist Stable']);
@@ -94,8 +95,7 @@ describe('executeActions', () => {
 
 describe('putRingRequest', () => {
   it('carries the ring in push order with fingerprints and states', () => {
-    const a = KeyMaterial.generate();
-    const s = KeyMaterial.generate();
+    const [a, s] = seededKeys(2, 'put-ring') as [KeyMaterial, KeyMaterial];
     const req = putRingRequest({ kind: 'push', generation: 9, ringFingerprint: fp, ring: [{ material: a, state: 'active' }, { material: s, state: 'staged' }], pods: [], revoke: true });
     expect(req.generation).toBe(9);
     expect(req.revoke).toBe(true);

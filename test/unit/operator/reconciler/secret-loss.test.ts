@@ -2,7 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { initialState } from '../../../../src/core/state.ts';
 import { step } from '../../../../src/core/step.ts';
 import { secretMissing, secretTampered } from '../../../../src/operator/reconciler/secret-loss.ts';
-import { policy, seededRandom, T0 } from '../../core/support.ts';
+import { seededRandom } from '../../../fixtures/keys.ts';
+import { policy, T0 } from '../../core/support.ts';
 
 const state = step(initialState(), { pods: [] }, policy(), T0, { random: seededRandom(1) }).state;
 const fp = state.keys[0]!.material.fingerprint;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { initialState, KeyMaterial, step, type PodObservation, type RotationState } from '../../../../src/core/index.ts';
 import { buildStatus, podStatusItems, sameStatus, statusMergePatch, withTransitionTimes } from '../../../../src/operator/reconciler/status.ts';
+import { seededRandom } from '../../../fixtures/keys.ts';
 
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -49,7 +50,7 @@ describe('podStatusItems', () => {
 
 describe('buildStatus', () => {
   function stableState(): RotationState {
-    const r = step(initialState(), { pods: [] }, policy, T0, { random: () => Buffer.alloc(48, 7) });
+    const r = step(initialState(), { pods: [] }, policy, T0, { random: seededRandom('status') });
     return r.state;
   }
 
