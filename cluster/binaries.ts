@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { goBinary, goVersion, requiredVersion, run } from '../dev/testbed/tools.ts';
 import { REPO_ROOT } from './layout.ts';
 
-const KUBE_MODULE = join(REPO_ROOT, 'test', 'testbed', 'tools', 'kube');
+const KUBE_MODULE = join(REPO_ROOT, 'dev', 'testbed', 'tools', 'kube');
 const COMMANDS = ['kubelet', 'kube-controller-manager', 'kube-scheduler', 'kubectl'] as const;
 
 export interface ClusterBinaries {
