@@ -12,7 +12,6 @@ import { parseAgentIdentity, SERVER_AUTH_EKU, uriSans } from './identity.ts';
 import {
   ErrorResponse,
   GetRingResponse,
-  HealthResponse,
   PutRingResponse,
   SessionCacheStatsResponse,
   type PutRingRequest,
@@ -84,11 +83,6 @@ export interface AgentClientOptions {
   maxResponseBytes?: number;
 }
 
-export interface Readiness {
-  ready: boolean;
-  reason?: string;
-}
-
 /**
  * Whether an agent certificate (its chain already verified against the CA bundle) speaks for
  * the pod dialled: undefined when it does, else the error the connection fails with.
@@ -130,7 +124,6 @@ const check = {
   put: TypeCompiler.Compile(PutRingResponse),
   get: TypeCompiler.Compile(GetRingResponse),
   stats: TypeCompiler.Compile(SessionCacheStatsResponse),
-  health: TypeCompiler.Compile(HealthResponse),
   error: TypeCompiler.Compile(ErrorResponse),
 };
 
@@ -181,14 +174,6 @@ export class AgentClient {
 
   async sessionCacheStats(): Promise<SessionCacheStatsResponse> {
     return this.#expect(await this.#call('GET', '/v1/session-cache/stats'), 200, check.stats);
-  }
-
-  /** The agent's readiness (ATS holds the last accepted ring); not-ready is an answer, not an error. */
-  async readyz(): Promise<Readiness> {
-    const res = await this.#call('GET', '/readyz');
-    if (res.status !== 200 && res.status !== 503) throw this.#failure(res);
-    const body = this.#parse(res, check.health);
-    return body.status === 'ok' ? { ready: true } : { ready: false, reason: body.reason ?? '' };
   }
 
   /** Closes the connections, unless the dispatcher is shared. */
