@@ -12,10 +12,13 @@ import { parseAgentIdentity, SERVER_AUTH_EKU, uriSans } from './identity.ts';
 import {
   ErrorResponse,
   GetRingResponse,
-  HealthResponse,
   PutRingResponse,
   SessionCacheStatsResponse,
+  SessionSharingStatus,
+  SessionsBatchResponse,
   type PutRingRequest,
+  type SessionSharingConfig,
+  type SessionsBatch,
 } from './protocol.ts';
 
 export interface AgentClientTls {
@@ -84,11 +87,6 @@ export interface AgentClientOptions {
   maxResponseBytes?: number;
 }
 
-export interface Readiness {
-  ready: boolean;
-  reason?: string;
-}
-
 /**
  * Whether an agent certificate (its chain already verified against the CA bundle) speaks for
  * the pod dialled: undefined when it does, else the error the connection fails with.
@@ -130,7 +128,8 @@ const check = {
   put: TypeCompiler.Compile(PutRingResponse),
   get: TypeCompiler.Compile(GetRingResponse),
   stats: TypeCompiler.Compile(SessionCacheStatsResponse),
-  health: TypeCompiler.Compile(HealthResponse),
+  sharing: TypeCompiler.Compile(SessionSharingStatus),
+  sessions: TypeCompiler.Compile(SessionsBatchResponse),
   error: TypeCompiler.Compile(ErrorResponse),
 };
 
@@ -183,12 +182,17 @@ export class AgentClient {
     return this.#expect(await this.#call('GET', '/v1/session-cache/stats'), 200, check.stats);
   }
 
-  /** The agent's readiness (ATS holds the last accepted ring); not-ready is an answer, not an error. */
-  async readyz(): Promise<Readiness> {
-    const res = await this.#call('GET', '/readyz');
-    if (res.status !== 200 && res.status !== 503) throw this.#failure(res);
-    const body = this.#parse(res, check.health);
-    return body.status === 'ok' ? { ready: true } : { ready: false, reason: body.reason ?? '' };
+  /** Replaces the agent's session-sharing configuration (the operator); answers the agent's sharing status. */
+  async putSessionSharing(config: SessionSharingConfig): Promise<SessionSharingStatus> {
+    return this.#expect(await this.#call('PUT', '/v1/session-sharing', JSON.stringify(config)), 200, check.sharing);
+  }
+
+  /**
+   * Sends TLS sessions to a peer agent (agents only: the operator's identity is refused there).
+   * The body carries session secrets: errors never quote it.
+   */
+  async postSessions(batch: SessionsBatch, options: { timeoutMs?: number } = {}): Promise<SessionsBatchResponse> {
+    return this.#expect(await this.#call('POST', '/v1/sessions', JSON.stringify(batch), options.timeoutMs), 200, check.sessions);
   }
 
   /** Closes the connections, unless the dispatcher is shared. */

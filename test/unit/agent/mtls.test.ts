@@ -139,7 +139,7 @@ describe('agent refuses callers that are not the operator', () => {
       expect((await callWith({ ca: certs.ca.cert, ...certs.operator }, baseUrl)).status).toBe(403);
       const staging = await issueOperatorCert(certs.ca, { identity: 'spiffe://ticketkeys.dev/operator-staging' });
       const client = new AgentClient({ baseUrl, tls: { ca: certs.ca.cert, ...staging } });
-      expect(await client.readyz()).toEqual({ ready: false, reason: 'no ring accepted yet' });
+      expect(await client.getRing()).toMatchObject({ accepted: null, inSync: false });
       await client.close();
     } finally {
       await agent.close();
@@ -166,7 +166,7 @@ describe('the operator verifies that the agent is the pod it dials', () => {
   it("accepts pod B's own certificate at B's address (dialled by IP, no IP or DNS SAN)", async () => {
     const client = new AgentClient({ baseUrl: await agentWith(await issueAgentCert(certs.ca, { namespace: ns, pod: 'ats-b' })), tls: asOperatorFor(podB) });
     try {
-      expect(await client.readyz()).toEqual({ ready: false, reason: 'no ring accepted yet' });
+      expect(await client.getRing()).toMatchObject({ accepted: null, inSync: false });
     } finally {
       await client.close();
     }
@@ -175,7 +175,7 @@ describe('the operator verifies that the agent is the pod it dials', () => {
   it("accepts the certificate of B's service account (a per-workload certificate)", async () => {
     const client = new AgentClient({ baseUrl: await agentWith(await issueAgentCert(certs.ca, { namespace: ns, serviceAccount: 'ats' })), tls: asOperatorFor(podB) });
     try {
-      expect((await client.readyz()).ready).toBe(false);
+      expect((await client.getRing()).accepted).toBeNull();
     } finally {
       await client.close();
     }
@@ -207,7 +207,7 @@ describe('the operator verifies that the agent is the pod it dials', () => {
     const baseUrl = await agentWith(await issueAgentCert(next, { namespace: ns, pod: 'ats-b' }), bundle);
     const client = new AgentClient({ baseUrl, tls: { ...asOperatorFor(podB), ca: bundle } });
     try {
-      expect((await client.readyz()).ready).toBe(false);
+      expect((await client.getRing()).accepted).toBeNull();
     } finally {
       await client.close();
     }
@@ -336,7 +336,7 @@ describe('the agent reloads its certificate and CA files without a restart', () 
   async function answersAs(baseUrl: string, pod: string, ca = certs.ca.cert): Promise<boolean> {
     const client = new AgentClient({ baseUrl, tls: { ca, ...certs.operator, agentIdentities: acceptedAgentIdentities({ namespace: 'edge', name: pod }) }, timeoutMs: 3000 });
     try {
-      await client.readyz();
+      await client.getRing();
       return true;
     } catch {
       return false;
@@ -368,7 +368,7 @@ describe('the agent reloads its certificate and CA files without a restart', () 
       expect(await answersAs(baseUrl, 'ats-a', `${certs.ca.cert}\n${next.cert}`)).toBe(false);
       const nextOperator = await issueOperatorCert(next);
       const client = new AgentClient({ baseUrl, tls: { ca: `${certs.ca.cert}\n${next.cert}`, ...nextOperator } });
-      expect((await client.readyz()).ready).toBe(false);
+      expect((await client.getRing()).accepted).toBeNull();
       await client.close();
       expect(lines.some((l) => l.includes('TLS files reloaded'))).toBe(true);
     } finally {
