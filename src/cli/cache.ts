@@ -39,14 +39,19 @@ function sharingOf(stats: SessionCacheStatsResponse): PodSessionSharing | { erro
 
 /**
  * The per-pod table (pure, for tests). `hits` is "-" for an agent or plugin that does not report
- * it. When any agent reports session sharing, its counters follow (SHARING on/off, or "invalid"
- * for a report that is not what the protocol allows).
+ * it. When some pod shares sessions (enabled, or counters from an earlier time it did), every pod's
+ * sharing counters follow (SHARING on/off, "-" for an older agent, or "invalid" for a report
+ * that is not what the protocol allows).
  */
 export function formatCacheTable(action: CacheAction, ref: string, results: readonly PodCacheResult[]): string {
   const failed = results.filter((r) => !r.ok).length;
   const lines = [`TicketKeySet ${ref}: session cache ${action} on ${results.length} pod(s), ${failed} failed`];
   if (results.length === 0) return `${lines[0]} (no target pods)\n`;
-  const withSharing = results.some((r) => r.ok && r.stats.sharing !== undefined);
+  // Agents always report sharing; the columns appear once some pod shares (or shared, or reports nonsense).
+  const withSharing = results.some((r) => {
+    const sharing = r.ok ? sharingOf(r.stats) : undefined;
+    return sharing !== undefined && ('error' in sharing || sharing.enabled || SHARING_DIRECTIONS.some((d) => sharing.counters[d] > 0));
+  });
   const sharingHeader = withSharing ? ['SHARING', ...SHARING_DIRECTIONS.map((d) => d.toUpperCase())] : [];
   const noSharing = sharingHeader.map(() => '-');
   const sharingCells = (stats: SessionCacheStatsResponse): string[] => {

@@ -62,6 +62,18 @@ describe('tko cache output', () => {
       ]);
     });
 
+    it('table: no sharing columns while every pod reports sharing off and nothing shared (agents always report it)', () => {
+      const idle = { ...sharing(false, 0), received: 0, inserted: 0, refused: 0 };
+      const off = [
+        { pod: 'ats-0', ok: true as const, stats: { tracked: 1, hits: 1, removed: 0, flushes: 0, sharing: idle } },
+        { pod: 'ats-1', ok: true as const, stats: { tracked: 1, hits: 0, removed: 0, flushes: 0, sharing: idle } },
+      ];
+      expect(formatCacheTable('stats', 'ns/web', off).split('\n')[2]).toBe('POD    RESULT  TRACKED  HITS  REMOVED  FLUSHES  ERROR');
+      // Once a pod shared (counters above zero), the columns stay, also with sharing off.
+      const before = [off[0]!, { pod: 'ats-1', ok: true as const, stats: { tracked: 1, hits: 0, removed: 0, flushes: 0, sharing: sharing(false, 4) } }];
+      expect(formatCacheTable('stats', 'ns/web', before).split('\n')[2]).toContain('SHARING');
+    });
+
     it('json: the validated report, or why it was refused (never the raw values)', () => {
       const doc = cacheJson('stats', { namespace: 'ns', name: 'web' }, shared) as { pods: unknown[] };
       expect(doc.pods).toEqual([
