@@ -440,6 +440,9 @@ describe('session sharing across three real ATS pods', () => {
       60_000,
     );
     for (const p of PODS) await untilPluginStat(p, PLUGIN_STATS.cacheFlushes, (v) => v > flushes[p]!);
+    // Every flush is done by now: a session made from the next second on is after all of them
+    // (the agents refuse sessions dated in the second of their last flush).
+    const flushedBy = nowSeconds();
     await scanner.collect();
 
     for (const p of PODS) expect(await resumes(p, s0)).toBe(false);
@@ -467,6 +470,7 @@ describe('session sharing across three real ATS pods', () => {
     expect(await resumes('ats-1', s0)).toBe(false);
 
     // Sessions made after the revoke are shared as before.
+    while (nowSeconds() <= flushedBy) await sleep(50);
     const s1 = await newSession('ats-2');
     await untilResumes('ats-0', s1);
     await untilResumes('ats-1', s1);
