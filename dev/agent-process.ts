@@ -45,6 +45,8 @@ export interface SpawnAgentOptions {
   /** --config-dir / --config-debounce-ms: the mounted ATS config directory the agent reloads. */
   configDir?: string;
   configDebounceMs?: number;
+  /** --session-fifo: the FIFO the ATS plugin exports new TLS sessions to (session sharing). */
+  sessionFifo?: string;
   /** Default 'info'. */
   logLevel?: string;
   startTimeoutMs?: number;
@@ -88,6 +90,7 @@ export async function spawnAgent(options: SpawnAgentOptions): Promise<SpawnedAge
   if (options.reassertIntervalMs) args.push('--reassert-interval-ms', String(options.reassertIntervalMs));
   if (options.configDir) args.push('--config-dir', options.configDir);
   if (options.configDebounceMs) args.push('--config-debounce-ms', String(options.configDebounceMs));
+  if (options.sessionFifo) args.push('--session-fifo', options.sessionFifo);
   args.push(...(options.extraArgs ?? []));
 
   const child = spawn(process.execPath, args, {

@@ -15,6 +15,9 @@
 //   await fleet.add('ats-0', { ..., ats: true, configDir: true })   ATS's config dir published as a
 //       ConfigMap volume and watched by the agent (--config-dir); edit it as kubelet would with
 //       fleet.get('ats-0').ats!.updateConfig({...}) or atomicWrite(ats.configDir, payload)
+//   await fleet.add('ats-0', { ..., ats: true, sessionSharing: true })   ATS loads the plugin with
+//       --session-fifo=<runroot>/run/ticketkeys-sessions and the agent reads that FIFO
+//       (--session-fifo): the pod can share TLS sessions once the operator enables it
 //   await fleet.close()         agents and ATS instances stopped, temp dir removed
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -23,10 +26,12 @@ import { join } from 'node:path';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { AgentClient } from '../src/agent/client.ts';
 import { acceptedAgentIdentities } from '../src/agent/identity.ts';
+import { SESSION_FIFO_OPTION } from '../src/contract/plugin-wire.ts';
 import { startAts, type AtsInstance, type StartAtsOptions } from '../src/dev/ats.ts';
+import { atsLayout } from '../src/dev/ats-config.ts';
 import { createDevCerts, issueAgentCert, writeDevCerts, type DevCertFiles, type DevCerts, type PemPair } from '../src/dev/certs.ts';
 import { describeError } from '../src/observability/describe-error.ts';
-import { spawnAgent, type SpawnedAgent } from './agent-process.ts';
+import { spawnAgent, type SpawnAgentOptions, type SpawnedAgent } from './agent-process.ts';
 import { FakePods } from './fake-pods.ts';
 
 export interface FleetPodOptions {
@@ -49,10 +54,27 @@ export interface FleetPodOptions {
   configDir?: boolean;
   /** More startAts settings (keyFile, extraRecords, env…); dir, addr and port are the fleet's. */
   atsOptions?: Partial<StartAtsOptions>;
+  /**
+   * With ats: the plugin exports new TLS sessions to a FIFO in ATS's runtime dir
+   * (SESSION_FIFO_NAME) that the agent creates and reads (--session-fifo), as the pod's
+   * session-sharing set-up does. Whether sessions are shared is the operator's call.
+   */
+  sessionSharing?: boolean;
+}
+
+/** The session FIFO's name in ATS's runtime directory (plugin.config and the agent name the same path). */
+export const SESSION_FIFO_NAME = 'ticketkeys-sessions';
+
+/** The session FIFO of the ATS instance whose runroot directory is `atsDir`. */
+export function sessionFifoPath(atsDir: string): string {
+  return join(atsLayout(atsDir).run, SESSION_FIFO_NAME);
 }
 
 /** The agents' --config-debounce-ms with configDir: short, but one kubelet swap is one reload. */
 export const CONFIG_DEBOUNCE_MS = 300;
+
+/** How the fleet's agent processes run: the CLI entry (default src/cli/main.ts), Node flags, environment, log level. */
+export type FleetAgentProcess = Pick<SpawnAgentOptions, 'entry' | 'env' | 'nodeArgs' | 'logLevel'>;
 
 export interface FleetPod {
   name: string;
@@ -73,21 +95,26 @@ export class Fleet {
   private readonly members = new Map<string, FleetPod>();
   private readonly clients: AgentClient[] = [];
   private readonly agentCerts = new Map<string, Promise<PemPair>>();
+  private readonly agentProcess: FleetAgentProcess;
 
-  private constructor(pods: FakePods, certs: DevCerts, files: DevCertFiles, dir: string, port: number) {
+  private constructor(pods: FakePods, certs: DevCerts, files: DevCertFiles, dir: string, port: number, agentProcess: FleetAgentProcess) {
     this.pods = pods;
     this.certs = certs;
     this.files = files;
     this.dir = dir;
     this.port = port;
+    this.agentProcess = agentProcess;
   }
 
-  /** `trust`: share another fleet's CA and operator certificate (one operator serving both). */
-  static async create(options: { kc: KubeConfig; namespace: string; port: number; trust?: Fleet }): Promise<Fleet> {
+  /**
+   * `trust`: share another fleet's CA and operator certificate (one operator serving both).
+   * `agentProcess`: how every agent process runs (a bench runs the bundle as the image does).
+   */
+  static async create(options: { kc: KubeConfig; namespace: string; port: number; trust?: Fleet; agentProcess?: FleetAgentProcess }): Promise<Fleet> {
     const dir = await mkdtemp(join(tmpdir(), 'tko-fleet-'));
     const certs = options.trust?.certs ?? (await createDevCerts({ agent: { namespace: options.namespace, serviceAccount: 'default' } }));
     const files = await writeDevCerts(join(dir, 'certs'), certs);
-    return new Fleet(new FakePods(options.kc, options.namespace), certs, files, dir, options.port);
+    return new Fleet(new FakePods(options.kc, options.namespace), certs, files, dir, options.port, options.agentProcess ?? {});
   }
 
   /** The agent certificate of pod `podName` (URI SAN …/ns/<namespace>/pod/<podName>), issued once. */
@@ -127,10 +154,13 @@ export class Fleet {
     const member: FleetPod = { name, ip: options.ip, options };
     this.members.set(name, member);
     if (options.ats) {
+      const dir = join(this.dir, `ats-${name}`);
+      const pluginArgs = [...(options.atsOptions?.pluginArgs ?? []), ...(options.sessionSharing ? [`${SESSION_FIFO_OPTION}=${sessionFifoPath(dir)}`] : [])];
       member.ats = await startAts({
         ...options.atsOptions,
         ...(options.configDir ? { kubeletConfigDir: true } : {}),
-        dir: join(this.dir, `ats-${name}`),
+        ...(pluginArgs.length > 0 ? { pluginArgs } : {}),
+        dir,
         addr: options.ip,
         port: options.tlsPort ?? 18443,
       });
@@ -154,13 +184,15 @@ export class Fleet {
     const m = this.get(name);
     if (m.agent) throw new Error(`agent of ${name} already runs`);
     m.agent = await spawnAgent({
+      logLevel: 'warn',
+      ...this.agentProcess,
       certs: await this.agentCertFiles(options.certOf ?? name),
       host: m.options.agentHost ?? m.ip,
       port: this.port,
       installer: m.ats ? 'ats' : 'memory',
       ...(m.ats ? { atsRunroot: m.ats.runroot } : {}),
       ...(m.ats && m.options.configDir ? { configDir: m.ats.configDir, configDebounceMs: CONFIG_DEBOUNCE_MS } : {}),
-      logLevel: 'warn',
+      ...(m.ats && m.options.sessionSharing ? { sessionFifo: join(m.ats.runtimeDir, SESSION_FIFO_NAME) } : {}),
     });
   }
 

@@ -19,6 +19,7 @@ import { OPERATOR_IDENTITY } from './identity.ts';
 import { startReassertLoop } from './reassert-loop.ts';
 import { RingKeeper } from './ring-keeper.ts';
 import { SessionCache } from './session-cache.ts';
+import { SessionSharer } from './session-sharer.ts';
 
 /** PEM files of the agent's TLS material, reloaded when their content changes. */
 export interface AgentTlsFiles {
@@ -46,6 +47,8 @@ export interface AgentOptions {
   /** Debounce and re-read period of the config directory watcher (defaults in config-dir-watcher.ts). */
   configDebounceMs?: number;
   configResyncIntervalMs?: number;
+  /** Session sharing's batching and delivery knobs (defaults in session-sharer.ts). */
+  sessionSharing?: { batchDelayMs?: number; concurrency?: number; timeoutMs?: number };
 }
 
 export interface RunningAgent {
@@ -54,6 +57,7 @@ export interface RunningAgent {
   health: HostPort;
   keeper: RingKeeper;
   metrics: AgentMetrics;
+  sessionSharer: SessionSharer;
   /** Stops listening and polling, zeroes the rings held, closes the bridge. */
   close(): Promise<void>;
 }
@@ -68,16 +72,21 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const tls = options.tls ?? (files ? await readTlsFiles(files) : undefined);
   if (!tls) throw new Error('startAgent needs tls or tlsFiles');
   const configReloads = new ConfigReloadCoordinator({ bridge, keeper, metrics, logger });
+  const sessionSharer = new SessionSharer({ bridge, logger, metrics, tls, ...options.sessionSharing });
   const api = buildApiServer({
     keeper,
     configReloads,
-    sessionCache: new SessionCache(bridge, readbackDeadlineMs),
+    sessionCache: new SessionCache(bridge, readbackDeadlineMs, { beforeFlush: () => sessionSharer.flushing() }),
+    sessionSharer,
     metrics,
     logger,
     tls,
     clientIdentity: options.clientIdentity ?? OPERATOR_IDENTITY,
   });
-  const updateTls = (next: AgentTls) => updateApiServerTls(api, next);
+  const updateTls = (next: AgentTls) => {
+    updateApiServerTls(api, next); // throws on broken material: the sharer keeps the old then
+    sessionSharer.updateTls(next);
+  };
   const health = buildHealthServer(keeper, metrics, logger);
   let reloading: ReloadingFiles | undefined;
   try {
@@ -95,6 +104,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   } catch (err) {
     // The start failure is what the caller gets; a listener that also fails to close is logged.
     await closeServers([api, health], logger, 'debug');
+    await sessionSharer.close();
     throw err;
   }
   // First look at ATS before announcing the listeners, so gauges and readiness start true to life.
@@ -128,12 +138,14 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     ...bound,
     keeper,
     metrics,
+    sessionSharer,
     close() {
       closing ??= (async () => {
         await reloading?.stop();
         await configWatcher?.stop();
         await loop.stop();
         await closeServers([api, health], logger, 'warn');
+        await sessionSharer.close();
         await keeper.close();
         await bridge.close();
         logger.info('agent stopped');

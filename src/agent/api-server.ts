@@ -1,17 +1,21 @@
 // The mTLS listener the operator talks to. TLS refuses callers without a certificate from the
-// operator CA bundle; the guard refuses certificates that do not carry the operator's URI SAN.
-// New certificates and CAs take effect without a restart (updateApiServerTls).
+// operator CA bundle; the guard refuses certificates that do not carry the operator's URI SAN,
+// except on POST /v1/sessions, which only the peers of the current session-sharing
+// configuration may call (never the operator). New certificates and CAs take effect without a
+// restart (updateApiServerTls).
+import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../observability/logger.ts';
 import { checkTlsMaterial } from '../tls/material.ts';
-import { checkClientIdentity } from './client-identity.ts';
+import { checkClientIdentity, checkPeerCertificate } from './client-identity.ts';
 import { createHandler, readinessRoutes, readJsonBody, type Route } from './http-common.ts';
 import type { AgentMetrics } from './metrics.ts';
-import { BODY_LIMIT_BYTES } from './protocol.ts';
+import { BODY_LIMIT_BYTES, SESSION_SHARING_BODY_LIMIT_BYTES, SESSIONS_BODY_LIMIT_BYTES } from './protocol.ts';
 import { decodeRing } from './ring.ts';
 import type { RingKeeper } from './ring-keeper.ts';
 import type { SessionCache } from './session-cache.ts';
+import type { SessionSharer } from './session-sharer.ts';
 
 export interface AgentTls {
   cert: string | Buffer;
@@ -34,6 +38,8 @@ export interface ApiServerOptions {
   /** With --config-dir: adds configHash and lastReload to GET /v1/ring. */
   configReloads?: { report(): object };
   sessionCache: SessionCache;
+  /** Session sharing: PUT /v1/session-sharing (operator), POST /v1/sessions (peers). */
+  sessionSharer?: SessionSharer;
   metrics: AgentMetrics;
   logger: Logger;
   tls: AgentTls;
@@ -41,7 +47,8 @@ export interface ApiServerOptions {
 }
 
 export function buildApiServer(options: ApiServerOptions): Server {
-  const { keeper, sessionCache, metrics, logger, tls, clientIdentity, configReloads } = options;
+  const { keeper, sessionCache, sessionSharer, metrics, logger, tls, clientIdentity, configReloads } = options;
+  const sharing = () => (sessionSharer ? { sessionSharing: sessionSharer.status() } : {});
   checkTlsMaterial({ cert: tls.cert, key: tls.key, ca: tls.clientCa });
   const routes: Route[] = [
     {
@@ -49,7 +56,7 @@ export function buildApiServer(options: ApiServerOptions): Server {
       path: '/v1/ring',
       handle: async (request) => ({ status: 200, body: await keeper.put(decodeRing(await readJsonBody(request, BODY_LIMIT_BYTES))) }),
     },
-    { method: 'GET', path: '/v1/ring', handle: async () => ({ status: 200, body: { ...(await keeper.getRing()), ...configReloads?.report() } }) },
+    { method: 'GET', path: '/v1/ring', handle: async () => ({ status: 200, body: { ...(await keeper.getRing()), ...configReloads?.report(), ...sharing() } }) },
     {
       method: 'POST',
       path: '/v1/session-cache/flush',
@@ -67,7 +74,12 @@ export function buildApiServer(options: ApiServerOptions): Server {
         return { status: 204 };
       },
     },
-    { method: 'GET', path: '/v1/session-cache/stats', handle: async () => ({ status: 200, body: await sessionCache.stats() }) },
+    {
+      method: 'GET',
+      path: '/v1/session-cache/stats',
+      handle: async () => ({ status: 200, body: { ...(await sessionCache.stats()), ...(sessionSharer ? { sharing: sessionSharer.status() } : {}) } }),
+    },
+    ...(sessionSharer ? sharingRoutes(sessionSharer) : []),
     ...readinessRoutes(keeper),
   ];
   const server = createServer(
@@ -86,7 +98,15 @@ export function buildApiServer(options: ApiServerOptions): Server {
       logger,
       metrics,
       guard: (request) => {
-        const refusal = checkClientIdentity(request.socket as TLSSocket, clientIdentity);
+        const socket = request.socket as TLSSocket;
+        if (sessionSharer && isSessionsRoute(request)) {
+          // Peers only: the URI SANs must name a peer of the current configuration, and never the operator.
+          const uris = checkPeerCertificate(socket);
+          // The operator's identity is never a peer: authorizePeer refuses (and counts) it.
+          sessionSharer.authorizePeer(uris.includes(clientIdentity) ? [] : uris);
+          return;
+        }
+        const refusal = checkClientIdentity(socket, clientIdentity);
         if (refusal) throw refusal;
       },
     }),
@@ -97,4 +117,26 @@ export function buildApiServer(options: ApiServerOptions): Server {
     logger.info('TLS handshake failed', { code: err.code ?? err.name });
   });
   return server;
+}
+
+const SESSIONS_PATH = '/v1/sessions';
+
+function isSessionsRoute(request: IncomingMessage): boolean {
+  return (request.url ?? '/').split('?')[0] === SESSIONS_PATH;
+}
+
+function sharingRoutes(sharer: SessionSharer): Route[] {
+  return [
+    {
+      method: 'PUT',
+      path: '/v1/session-sharing',
+      handle: async (request) => ({ status: 200, body: await sharer.configure(await readJsonBody(request, SESSION_SHARING_BODY_LIMIT_BYTES)) }),
+    },
+    {
+      // The guard let only a peer through; the only route with a body above BODY_LIMIT_BYTES.
+      method: 'POST',
+      path: SESSIONS_PATH,
+      handle: async (request) => ({ status: 200, body: await sharer.receive(await readJsonBody(request, SESSIONS_BODY_LIMIT_BYTES)) }),
+    },
+  ];
 }

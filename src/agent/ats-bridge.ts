@@ -106,6 +106,18 @@ export interface AtsBridge {
   readTlsTicketStats?(): Promise<TlsTicketStats>;
   /** Records of the plugin's confirmation channel by outcome; undefined without one. */
   ackChannelStats?(): AckChannelStats | undefined;
+  /**
+   * Session sharing (optional: a bridge without these members cannot share). Opens the reader of
+   * the sessions ATS creates (ATS 9: the plugin's session FIFO); every new session is handed to
+   * onSession, whose caller zeroes its der after use.
+   */
+  openSessionExport?(onSession: (s: ExportedSession) => void): Promise<void>;
+  /** Closes the export reader (sharing off): ATS then counts new sessions as having no reader. */
+  closeSessionExport?(): Promise<void>;
+  /** Hands sessions another pod made to ATS, which validates and inserts them. Resolves once delivered. */
+  importSessions?(batch: SessionImport): Promise<void>;
+  /** The plugin's session-sharing counters. */
+  sessionSharingStats?(): Promise<SessionSharingPluginStats>;
   close(): Promise<void>;
 }
 
@@ -116,4 +128,36 @@ export interface AckChannelStats {
   pluginDropped: number | undefined;
   /** Acked installs the stats later showed (verified) or did not show in time (unverified: the stats won). */
   statsChecks?: { verified: number; unverified: number };
+}
+
+/** A TLS session ATS created and cached (session sharing). `der` holds the master secret: the consumer zeroes it. */
+export interface ExportedSession {
+  /** Session id, 1..32 bytes. */
+  id: Buffer;
+  /** The session's DER (i2d_SSL_SESSION), 1..256 bytes. */
+  der: Buffer;
+  /** Session creation time, seconds since epoch. */
+  time: number;
+  /** Session timeout in seconds. */
+  timeoutSeconds: number;
+}
+
+/** Sessions another pod made, for this pod's ATS. The caller zeroes the der buffers after the call. */
+export interface SessionImport {
+  /** The receiver clamps each session's lifetime to now + ttlSeconds (1..86400). */
+  ttlSeconds: number;
+  /** Sessions created before this (seconds since epoch) are refused, as those before ATS's last flush. */
+  notBefore: number;
+  /** 1..64 sessions. */
+  sessions: Array<{ id: Buffer; der: Buffer }>;
+}
+
+/** The plugin's session-sharing counters since traffic_server started. */
+export interface SessionSharingPluginStats {
+  exported: number;
+  exportUncached: number;
+  exportDropped: number;
+  exportNoReader: number;
+  imported: number;
+  importRejected: number;
 }

@@ -14,7 +14,11 @@ import {
   GetRingResponse,
   PutRingResponse,
   SessionCacheStatsResponse,
+  SessionSharingStatus,
+  SessionsBatchResponse,
   type PutRingRequest,
+  type SessionSharingConfig,
+  type SessionsBatch,
 } from './protocol.ts';
 
 export interface AgentClientTls {
@@ -124,6 +128,8 @@ const check = {
   put: TypeCompiler.Compile(PutRingResponse),
   get: TypeCompiler.Compile(GetRingResponse),
   stats: TypeCompiler.Compile(SessionCacheStatsResponse),
+  sharing: TypeCompiler.Compile(SessionSharingStatus),
+  sessions: TypeCompiler.Compile(SessionsBatchResponse),
   error: TypeCompiler.Compile(ErrorResponse),
 };
 
@@ -174,6 +180,19 @@ export class AgentClient {
 
   async sessionCacheStats(): Promise<SessionCacheStatsResponse> {
     return this.#expect(await this.#call('GET', '/v1/session-cache/stats'), 200, check.stats);
+  }
+
+  /** Replaces the agent's session-sharing configuration (the operator); answers the agent's sharing status. */
+  async putSessionSharing(config: SessionSharingConfig): Promise<SessionSharingStatus> {
+    return this.#expect(await this.#call('PUT', '/v1/session-sharing', JSON.stringify(config)), 200, check.sharing);
+  }
+
+  /**
+   * Sends TLS sessions to a peer agent (agents only: the operator's identity is refused there).
+   * The body carries session secrets: errors never quote it.
+   */
+  async postSessions(batch: SessionsBatch, options: { timeoutMs?: number } = {}): Promise<SessionsBatchResponse> {
+    return this.#expect(await this.#call('POST', '/v1/sessions', JSON.stringify(batch), options.timeoutMs), 200, check.sessions);
   }
 
   /** Closes the connections, unless the dispatcher is shared. */

@@ -3,6 +3,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { coreDumpsPossible, readCoreFileLimit } from './core-dump-guard.ts';
 
+/** Session sharing counters (SessionSharingStatus), by what happened to the sessions. */
+export const SESSION_SHARING_DIRECTIONS = ['exported', 'sent', 'received', 'inserted', 'dropped', 'refused'] as const;
+export type SessionSharingDirection = (typeof SESSION_SHARING_DIRECTIONS)[number];
+
 export type InstallResult = 'installed' | 'unchanged' | 'ats_unavailable' | 'readback_timeout' | 'error';
 
 export class AgentMetrics {
@@ -23,6 +27,7 @@ export class AgentMetrics {
   readonly configKeysReasserted: Counter;
   readonly configProblems: Counter;
   readonly installConfirmations: Counter<'via'>;
+  readonly sessionSharing: Counter<'direction'>;
   /** Set by startAgent when the bridge has a confirmation channel (collect-time read). */
   ackChannelSource:
     | (() => { records: Record<string, number>; pluginDropped: number | undefined; statsChecks?: { verified: number; unverified: number } } | undefined)
@@ -112,6 +117,13 @@ export class AgentMetrics {
       registers,
     });
     for (const via of ['ack', 'stats']) this.installConfirmations.inc({ via }, 0);
+    this.sessionSharing = new Counter({
+      name: 'tko_agent_session_sharing_sessions_total',
+      help: 'TLS sessions shared between pods: exported (read from the ATS plugin), sent (delivered to a peer, per peer), received (in accepted POST /v1/sessions), inserted (handed to ATS), dropped (send queue full, from before a flush, failed delivery), refused (invalid, or a refused request)',
+      labelNames: ['direction'],
+      registers,
+    });
+    for (const direction of SESSION_SHARING_DIRECTIONS) this.sessionSharing.inc({ direction }, 0);
     const source = () => this.ackChannelSource?.();
     // Counters kept by the bridge, copied at scrape time (reset + inc to the bridge's total).
     new Counter({

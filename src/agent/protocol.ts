@@ -11,10 +11,18 @@ import {
   MATERIAL_PATTERN,
   MAX_RING_KEYS,
   RELOAD_TRIGGERS,
+  SESSION_DER_BASE64_MAX_LENGTH,
+  SESSION_DER_BASE64_PATTERN,
+  SESSION_ID_HEX_PATTERN,
+  SESSION_SHARING_MAX_ENTRIES,
+  SESSION_SHARING_MAX_PEER_IDENTITIES,
+  SESSION_SHARING_MAX_PEERS,
+  SESSION_SHARING_MAX_TTL_SECONDS,
+  SESSIONS_BATCH_MAX,
 } from '../contract/agent-wire.ts';
 
 export { OPERATOR_IDENTITY } from './identity.ts';
-export { BODY_LIMIT_BYTES, MAX_RING_KEYS, SESSION_ID_HEX } from '../contract/agent-wire.ts';
+export { BODY_LIMIT_BYTES, MAX_RING_KEYS, SESSION_ID_HEX, SESSION_SHARING_BODY_LIMIT_BYTES, SESSIONS_BODY_LIMIT_BYTES } from '../contract/agent-wire.ts';
 
 type LiteralUnion<T extends readonly string[]> = TUnion<TLiteral<T[number]>[]>;
 
@@ -133,6 +141,11 @@ export const GetRingResponse = Type.Object({
    * report); the operator validates them on their own (operator/reconciler/tls-report.ts).
    */
   tls: Type.Optional(Type.Unknown()),
+  /**
+   * SessionSharingStatus (absent from older agents). Declared loosely like `tls`, for the same
+   * reason; the operator validates it with SessionSharingStatus on its own.
+   */
+  sessionSharing: Type.Optional(Type.Unknown()),
 });
 export type GetRingResponse = Static<typeof GetRingResponse>;
 
@@ -142,8 +155,103 @@ export const SessionCacheStatsResponse = Type.Object({
   flushes: Type.Integer(),
   /** Optional: agents and plugins older than this field do not report it. */
   hits: Type.Optional(Type.Integer()),
+  /** SessionSharingStatus, absent from older agents; loose like GetRingResponse.sessionSharing. */
+  sharing: Type.Optional(Type.Unknown()),
 });
 export type SessionCacheStatsResponse = Static<typeof SessionCacheStatsResponse>;
+
+// Session sharing (issue 14): the operator configures each agent with PUT /v1/session-sharing;
+// agents send the TLS sessions their ATS creates to their peers with POST /v1/sessions.
+
+/** Another pod of the same TicketKeySet, as the operator knows it (never learnt from the network). */
+export const Peer = Type.Object(
+  {
+    /** Pod name. */
+    name: Type.String({ minLength: 1, maxLength: 253 }),
+    /** "ip:port" ("[v6]:port") of the peer's agent API. */
+    address: Type.String({ minLength: 3, maxLength: 64 }),
+    /** URI SANs of which the peer's certificate must carry one (acceptedAgentIdentities of its pod). */
+    identities: Type.Array(Type.String({ minLength: 1, maxLength: 512 }), { minItems: 1, maxItems: SESSION_SHARING_MAX_PEER_IDENTITIES }),
+  },
+  { additionalProperties: false },
+);
+export type Peer = Static<typeof Peer>;
+
+/** PUT /v1/session-sharing: the whole configuration (replaces the previous one). */
+export const SessionSharingConfig = Type.Object(
+  {
+    enabled: Type.Boolean(),
+    /** Lifetime of a shared session in the receiving ATS, and the oldest session accepted. */
+    ttlSeconds: Type.Integer({ minimum: 1, maximum: SESSION_SHARING_MAX_TTL_SECONDS }),
+    /** Bound of the send queue and of the ids remembered for de-duplication. */
+    maxEntries: Type.Integer({ minimum: 1, maximum: SESSION_SHARING_MAX_ENTRIES }),
+    peers: Type.Array(Peer, { maxItems: SESSION_SHARING_MAX_PEERS }),
+  },
+  { additionalProperties: false },
+);
+export type SessionSharingConfig = Static<typeof SessionSharingConfig>;
+
+/** One TLS 1.2 session: its id (hex), its DER (base64; as secret as a key), its creation time (unix s). */
+export const SharedSession = Type.Object(
+  {
+    id: Type.String({ pattern: SESSION_ID_HEX_PATTERN }),
+    der: Type.String({ minLength: 4, maxLength: SESSION_DER_BASE64_MAX_LENGTH, pattern: SESSION_DER_BASE64_PATTERN }),
+    time: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+  },
+  { additionalProperties: false },
+);
+export type SharedSession = Static<typeof SharedSession>;
+
+/** POST /v1/sessions (peers only). */
+export const SessionsBatch = Type.Object(
+  { sessions: Type.Array(SharedSession, { minItems: 1, maxItems: SESSIONS_BATCH_MAX }) },
+  { additionalProperties: false },
+);
+export type SessionsBatch = Static<typeof SessionsBatch>;
+
+/** The answer to POST /v1/sessions: sessions handed to ATS, sessions refused (each counted). */
+export const SessionsBatchResponse = Type.Object({
+  accepted: Type.Integer({ minimum: 0 }),
+  refused: Type.Integer({ minimum: 0 }),
+});
+export type SessionsBatchResponse = Static<typeof SessionsBatchResponse>;
+
+const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+
+/**
+ * An agent's session sharing: the answer to PUT /v1/session-sharing, `sessionSharing` in
+ * GET /v1/ring and `sharing` in GET /v1/session-cache/stats. Counters since the agent started.
+ */
+export const SessionSharingStatus = Type.Object({
+  enabled: Type.Boolean(),
+  /** sessionSharingConfigHash of the configuration in use (of the default, disabled one before any PUT). */
+  configHash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  /** Peers in the configuration. */
+  peers: Count,
+  /** Sessions read from the ATS plugin. */
+  exported: Count,
+  /** Sessions delivered to a peer (2xx), counted per peer. */
+  sent: Count,
+  /** Sessions in POST /v1/sessions requests accepted from peers. */
+  received: Count,
+  /** Sessions handed to ATS. */
+  inserted: Count,
+  /** Send-queue overflow, sessions from before a flush, and failed deliveries (per peer). */
+  dropped: Count,
+  /** Received sessions that failed validation, and refused POST /v1/sessions requests (1 each). */
+  refused: Count,
+});
+export type SessionSharingStatus = Static<typeof SessionSharingStatus>;
+
+/** What an agent runs with before the operator configures it. */
+export const DEFAULT_SESSION_SHARING_CONFIG: SessionSharingConfig = { enabled: false, ttlSeconds: 300, maxEntries: 10_000, peers: [] };
+
+/**
+ * sha256 (hex) of the canonical JSON of a configuration, the `configHash` an agent reports: one
+ * function (src/contract/session-sharing.ts) for the agent and the operator, which compares it
+ * with the hash of the configuration it wants for that pod.
+ */
+export { sessionSharingConfigHash } from '../contract/session-sharing.ts';
 
 export const HealthResponse = Type.Object({
   status: literals(HEALTH_STATUSES),

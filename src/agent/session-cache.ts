@@ -8,10 +8,13 @@ import { SESSION_ID_HEX } from './protocol.ts';
 export class SessionCache {
   readonly #bridge: AtsBridge;
   readonly #deadlineMs: number;
+  readonly #beforeFlush: (() => void) | undefined;
 
-  constructor(bridge: AtsBridge, readbackDeadlineMs: number) {
+  /** beforeFlush: runs right before every flush is sent to ATS (session sharing sets its notBefore). */
+  constructor(bridge: AtsBridge, readbackDeadlineMs: number, hooks: { beforeFlush?: () => void } = {}) {
     this.#bridge = bridge;
     this.#deadlineMs = readbackDeadlineMs;
+    this.#beforeFlush = hooks.beforeFlush;
   }
 
   stats(): Promise<SessionCacheStats> {
@@ -21,6 +24,7 @@ export class SessionCache {
   /** Flushes every tracked session; resolves with the stats that show the flush. */
   async flush(): Promise<SessionCacheStats> {
     const before = await this.stats();
+    this.#beforeFlush?.();
     await atsCall(() => this.#bridge.flushSessionCache());
     const after = await pollUntil(async () => {
       const now = await this.stats();

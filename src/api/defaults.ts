@@ -1,6 +1,7 @@
 // Default values and bounds of the TicketKeySet spec. The CRD schema carries them (the API
 // server applies defaults), and code that builds specs in memory (tests, `withSpecDefaults`)
 // reads the same constants.
+import { SESSION_SHARING_MAX_ENTRIES } from '../contract/agent-wire.ts';
 
 export const DEFAULT_ROTATION_INTERVAL = '12h';
 /** Lowest rotation interval, low enough that tests and demos can rotate fast. */
@@ -34,3 +35,14 @@ export const MAX_FILE_PROPAGATION_DELAY = '1h';
  * pods observed holding a ring the fleet cannot decrypt; never for an unreachable agent).
  */
 export const DEFAULT_MAX_UNAVAILABLE = 1;
+
+/** sessionCache.sharing: off unless asked for (session secrets leave the process). */
+export const DEFAULT_SESSION_SHARING_ENABLED = false;
+/** sessionCache.sharing.maxEntries: sessions each agent keeps queued and remembers (dedupe). */
+export const DEFAULT_SESSION_SHARING_MAX_ENTRIES = 10_000;
+export const MAX_SESSION_SHARING_MAX_ENTRIES = SESSION_SHARING_MAX_ENTRIES;
+/** sessionCache.sharing.ttl: how long a shared session stays usable on the pods it was sent to. */
+export const DEFAULT_SESSION_SHARING_TTL = '5m';
+export const MIN_SESSION_SHARING_TTL = '1s';
+/** The agent API's bound of ttlSeconds (86400). */
+export const MAX_SESSION_SHARING_TTL = '24h';

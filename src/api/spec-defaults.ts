@@ -19,7 +19,9 @@ export type DefaultedTicketKeySetSpec = Omit<Spec, 'rotation' | 'promotion' | 'a
   rotation: Omit<Rotation, 'suspend'> & Required<Pick<Rotation, 'suspend'>>;
   promotion: Required<NonNullable<Spec['promotion']>>;
   agent: Required<NonNullable<Spec['agent']>>;
-  sessionCache: Required<NonNullable<Spec['sessionCache']>>;
+  sessionCache: Omit<Required<NonNullable<Spec['sessionCache']>>, 'sharing'> & {
+    sharing: Required<NonNullable<NonNullable<Spec['sessionCache']>['sharing']>>;
+  };
   fileFallback: Required<NonNullable<Spec['fileFallback']>>;
 };
 

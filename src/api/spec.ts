@@ -10,11 +10,17 @@ import {
   DEFAULT_PROMOTION_POLICY,
   DEFAULT_PROMOTION_TIMEOUT,
   DEFAULT_ROTATION_INTERVAL,
+  DEFAULT_SESSION_SHARING_ENABLED,
+  DEFAULT_SESSION_SHARING_MAX_ENTRIES,
+  DEFAULT_SESSION_SHARING_TTL,
   DEFAULT_SUSPEND,
   MAX_FILE_PROPAGATION_DELAY,
+  MAX_SESSION_SHARING_MAX_ENTRIES,
+  MAX_SESSION_SHARING_TTL,
   MAX_TICKET_LIFETIME,
   MIN_PROMOTION_TIMEOUT,
   MIN_ROTATION_INTERVAL,
+  MIN_SESSION_SHARING_TTL,
   MIN_TICKET_LIFETIME,
   PROMOTION_POLICIES,
 } from './defaults.ts';
@@ -267,6 +273,56 @@ export const FileFallbackSchema = Type.Object(
   { description: 'For ATS configurations that must keep a ticket key file.', default: {} },
 );
 
+export const SessionSharingSchema = Type.Object(
+  {
+    enabled: Type.Optional(
+      Type.Boolean({
+        description:
+          'Share new TLS sessions between the selected pods: each pod\'s agent sends the sessions its ATS creates to the ' +
+          'agents of the other pods (mutual TLS, peers named by the operator), which insert them into their ATS session ' +
+          'cache, so a client resuming by session ID on another replica skips the full handshake. Trade-offs: session ' +
+          'secrets (the master secret of each session) leave the ATS process and cross the pod network; every new session ' +
+          'costs one message to each other pod (bandwidth and CPU grow with pods x new sessions); it helps only TLS 1.2 ' +
+          'session-ID resumption (TLS 1.3 and clients with tickets resume with the shared ticket keys and do not need it). ' +
+          'Needs ATS proxy.config.ssl.session_cache 2 and identical ssl_multicert.config lines on every pod (the session-ID ' +
+          `context is the certificate name). Default ${String(DEFAULT_SESSION_SHARING_ENABLED)}.`,
+        default: DEFAULT_SESSION_SHARING_ENABLED,
+      }),
+    ),
+    maxEntries: Type.Optional(
+      Type.Integer({
+        description:
+          'Sessions each agent keeps waiting to be sent and remembers as recently seen (to drop duplicates); beyond it the ' +
+          'oldest are dropped and counted. Bounds the agent\'s memory (a few hundred bytes per session). ' +
+          `1 to ${MAX_SESSION_SHARING_MAX_ENTRIES}; default ${DEFAULT_SESSION_SHARING_MAX_ENTRIES}.`,
+        format: 'int32',
+        minimum: 1,
+        maximum: MAX_SESSION_SHARING_MAX_ENTRIES,
+        default: DEFAULT_SESSION_SHARING_MAX_ENTRIES,
+      }),
+    ),
+    ttl: Type.Optional(
+      Duration({
+        field: 'sessionCache.sharing.ttl',
+        description:
+          'How long a shared session stays usable on the pods it was sent to, counted from its creation (Go duration); ' +
+          'older sessions are neither sent nor inserted. Must not exceed ATS\'s proxy.config.ssl.session_cache.timeout ' +
+          '(a shared session would outlive the local ones). Shorter means a smaller window for a stolen session and ' +
+          `fewer resumptions. ${MIN_SESSION_SHARING_TTL} to ${MAX_SESSION_SHARING_TTL}; default ${DEFAULT_SESSION_SHARING_TTL}.`,
+        default: DEFAULT_SESSION_SHARING_TTL,
+        min: MIN_SESSION_SHARING_TTL,
+        max: MAX_SESSION_SHARING_TTL,
+      }),
+    ),
+  },
+  {
+    description:
+      'Share TLS sessions between the selected pods (session-ID resumption across replicas). Off by default; see enabled ' +
+      'for the trade-offs. A revoke flushes every pod\'s cache and no session created before it is accepted afterwards.',
+    default: {},
+  },
+);
+
 export const SessionCacheSchema = Type.Object(
   {
     flushOnRevoke: Type.Optional(
@@ -277,6 +333,7 @@ export const SessionCacheSchema = Type.Object(
         default: DEFAULT_FLUSH_ON_REVOKE,
       }),
     ),
+    sharing: Type.Optional(SessionSharingSchema),
   },
   { description: "What the operator does with ATS's TLS session cache.", default: {} },
 );

@@ -105,6 +105,31 @@ export const ResumptionStatusSchema = Type.Object(
   },
 );
 
+/** Bound of each counter of status.pods.sessionSharing (a sum over pods, each counter bounded by the operator). */
+const sharingCounter = (description: string) => Type.Integer({ description, format: 'int64', minimum: 0, maximum: MAX_SAFE_COUNTER });
+
+export const SessionSharingSummarySchema = Type.Object(
+  {
+    podsReporting: Type.Integer({
+      description: 'Pods whose agent reported valid session-sharing counters in the reconcile that computed this summary.',
+      format: 'int32',
+      minimum: 0,
+    }),
+    exported: sharingCounter('Sessions the pods\' ATS handed to their agent for sharing (each new cacheable TLS 1.2 session once).'),
+    sent: sharingCounter('Sessions delivered to a peer pod, counted once per peer that accepted them.'),
+    received: sharingCounter('Sessions in batches the pods\' agents accepted from a peer.'),
+    inserted: sharingCounter('Received sessions handed to ATS\'s session cache.'),
+    dropped: sharingCounter('Sessions not sent: the queue was full (sessionCache.sharing.maxEntries) or a delivery failed.'),
+    refused: sharingCounter('Sessions or batches refused: failed validation (size, age, created before the last flush) or from a caller that is not a peer.'),
+  },
+  {
+    description:
+      'Session sharing (spec.sessionCache.sharing), summed over the selected pods: each agent\'s counters since it started. ' +
+      'Present only while sharing is enabled and a pod reports them; refreshed like resumption. The per-pod values are the ' +
+      'metric ticketkeys_pod_session_sharing_sessions. Never holds session material.',
+  },
+);
+
 export const PodsStatusSchema = Type.Object(
   {
     total: Type.Optional(
@@ -128,6 +153,7 @@ export const PodsStatusSchema = Type.Object(
       }),
     ),
     resumption: Type.Optional(ResumptionStatusSchema),
+    sessionSharing: Type.Optional(SessionSharingSummarySchema),
   },
   { description: 'Convergence of the selected pods on the current ring.' },
 );
@@ -234,3 +260,4 @@ export type KeyStatus = Static<typeof KeyStatusSchema>;
 export type PodStatus = Static<typeof PodStatusSchema>;
 export type PodsStatus = Static<typeof PodsStatusSchema>;
 export type ResumptionStatus = Static<typeof ResumptionStatusSchema>;
+export type SessionSharingSummary = Static<typeof SessionSharingSummarySchema>;

@@ -51,6 +51,13 @@
  * fp is the ring fingerprint (as the stat, 16 hex digits) of the frame's ring bytes; keys and fp
  * are 0 when the frame holds no whole ring; installed is the generation the plugin holds after
  * the event; loaded_at as the stat. No key bytes. The stats stay the truth the agent re-checks.
+ *
+ * Session sharing (optional; plugin.config `--session-fifo=/abs/path`, see "session sharing"
+ * below): new TLS 1.2 sessions are written to that FIFO as `tks1 id=.. t=.. to=.. der=..` lines,
+ * and sessions another pod made arrive as tag "ticketkeys.sessions" messages and are inserted
+ * after validation. Stats plugin.ticketkeys.sessions.exported / export_uncached / export_dropped /
+ * export_no_reader / imported / import_rejected. A cache flush also refuses, from then on,
+ * received sessions created before it.
  * Any other plugin.config argument (or a relative path) keeps the plugin from loading, logged in
  * diags.log: a typo fails visibly (the agent reports ATS unavailable) rather than silently.
  *
@@ -68,6 +75,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <openssl/ssl.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -129,6 +137,12 @@ enum {
   STAT_CACHE_HITS,
   STAT_ACKS_SENT,
   STAT_ACKS_DROPPED,
+  STAT_SESSIONS_EXPORTED,
+  STAT_SESSIONS_EXPORT_UNCACHED,
+  STAT_SESSIONS_EXPORT_DROPPED,
+  STAT_SESSIONS_EXPORT_NO_READER,
+  STAT_SESSIONS_IMPORTED,
+  STAT_SESSIONS_IMPORT_REJECTED,
   STAT_COUNT
 };
 
@@ -141,6 +155,12 @@ static const char *const STAT_NAMES[STAT_COUNT] = {
   [STAT_LOADED_AT] = STAT_NAME_LOADED_AT,             [STAT_MLOCK_FAILED] = STAT_NAME_MLOCK_FAILED,
   [STAT_CACHE_HITS] = STAT_NAME_CACHE_HITS,           [STAT_ACKS_SENT] = STAT_NAME_ACKS_SENT,
   [STAT_ACKS_DROPPED] = STAT_NAME_ACKS_DROPPED,
+  [STAT_SESSIONS_EXPORTED] = STAT_NAME_SESSIONS_EXPORTED,
+  [STAT_SESSIONS_EXPORT_UNCACHED] = STAT_NAME_SESSIONS_EXPORT_UNCACHED,
+  [STAT_SESSIONS_EXPORT_DROPPED] = STAT_NAME_SESSIONS_EXPORT_DROPPED,
+  [STAT_SESSIONS_EXPORT_NO_READER] = STAT_NAME_SESSIONS_EXPORT_NO_READER,
+  [STAT_SESSIONS_IMPORTED] = STAT_NAME_SESSIONS_IMPORTED,
+  [STAT_SESSIONS_IMPORT_REJECTED] = STAT_NAME_SESSIONS_IMPORT_REJECTED,
 };
 
 static int stat_ids[STAT_COUNT];
@@ -239,6 +259,7 @@ start_stats_flusher(void)
 #endif
 
 static char ack_fifo_path[PATH_MAX]; /* "" = no ack channel */
+static char session_fifo_path[PATH_MAX]; /* "" = no session export */
 static int64_t plugin_loaded_at;
 static int64_t ack_seq, count_acks_sent, count_acks_dropped; /* atomics */
 
@@ -327,21 +348,36 @@ ack_flush(int64_t flushes)
   }
 }
 
-/* plugin.config arguments: `--ack-fifo=/absolute/path`; anything else is refused (logged). */
+/* `<option><absolute path>` into out; -1 (logged) when the path is relative or too long. */
+static int
+parse_path_arg(const char *arg, const char *option, char *out, size_t out_size)
+{
+  const char *path = arg + strlen(option);
+  if (path[0] != '/' || strlen(path) >= out_size) {
+    TSError("[%s] %s needs an absolute path shorter than %d bytes", PLUGIN_NAME, option, (int)out_size);
+    return -1;
+  }
+  strcpy(out, path);
+  return 0;
+}
+
+/* plugin.config arguments: `--ack-fifo=/absolute/path`, `--session-fifo=/absolute/path`;
+ * anything else is refused (logged). */
 static int
 parse_args(int argc, const char *argv[])
 {
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i];
     if (strncmp(a, ACK_OPT, strlen(ACK_OPT)) == 0) {
-      const char *path = a + strlen(ACK_OPT);
-      if (path[0] != '/' || strlen(path) >= sizeof(ack_fifo_path)) {
-        TSError("[%s] %s needs an absolute path shorter than %d bytes", PLUGIN_NAME, ACK_OPT, (int)sizeof(ack_fifo_path));
+      if (parse_path_arg(a, ACK_OPT, ack_fifo_path, sizeof(ack_fifo_path)) != 0) {
         return -1;
       }
-      strcpy(ack_fifo_path, path);
+    } else if (strncmp(a, SESSION_OPT, strlen(SESSION_OPT)) == 0) {
+      if (parse_path_arg(a, SESSION_OPT, session_fifo_path, sizeof(session_fifo_path)) != 0) {
+        return -1;
+      }
     } else {
-      TSError("[%s] unknown argument %s (known: %s<path>)", PLUGIN_NAME, a, ACK_OPT);
+      TSError("[%s] unknown argument %s (known: %s<path>, %s<path>)", PLUGIN_NAME, a, ACK_OPT, SESSION_OPT);
       return -1;
     }
   }
@@ -595,6 +631,7 @@ typedef struct {
 static sid_bucket *sid_table;
 static pthread_mutex_t sid_lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t sid_tracked, sid_removed, sid_flushes, sid_overflows, sid_hits;
+static int64_t last_flush_wall; /* epoch seconds of the last flush, 0 = none; atomic */
 static uint32_t sid_ttl_seconds = 300;
 
 static uint32_t
@@ -761,6 +798,8 @@ sid_flush(void)
     total += n;
   }
   int64_t flushes = __atomic_add_fetch(&sid_flushes, 1, __ATOMIC_RELAXED);
+  /* Received sessions created before this flush are refused from now on (session sharing). */
+  __atomic_store_n(&last_flush_wall, (int64_t)time(NULL), __ATOMIC_RELAXED);
   sid_publish();
   request_stats_flush();
   ack_flush(flushes);
@@ -819,6 +858,426 @@ handle_cache_message(const char *data, size_t size)
   TSError("[%s] rejected cache message (%zu bytes): expected \"flush\" or \"remove <hex id>\"", PLUGIN_NAME, size);
 }
 
+/* ------------------------------------------------------------------ session sharing */
+
+/* Export (plugin.config `--session-fifo=/abs/path`): on TS_EVENT_SSL_SESSION_NEW (a network
+ * thread, inside the handshake) the session's DER is copied out of ATS's cache with
+ * TSSslSessionGetBuffer into a bounded queue under a try-lock: a full or contended queue drops
+ * the session (counted), a network thread never waits. A task-thread continuation drains the
+ * queue every SESSION_DRAIN_MS into the FIFO the agent reads, one line per session:
+ *   tks1 id=<hex> t=<session time> to=<session timeout> der=<hex DER>
+ * opened O_WRONLY|O_NONBLOCK|O_NOFOLLOW per batch (no reader: counted as export_no_reader).
+ * The DER holds the master secret: the queue lives in a MADV_DONTDUMP mapping, every buffer that
+ * held it is cleansed, and nothing of it is logged.
+ *
+ * Import (tag SESSIONS_TAG): `v1 ttl=<s> notbefore=<unix s>` then `s id=<hex> der=<hex>` lines;
+ * each session is validated (sizes, DER consumed whole, id, protocol <= TLS 1.2, not created
+ * before notbefore nor before this plugin's last flush, not in the future, not expired), its
+ * timeout clamped to the ttl, inserted with TSSslSessionInsert(NULL connection) and tracked in
+ * the session-id table, so a flush removes it as it removes local sessions. */
+#define SESSION_QUEUE_SLOTS 1024
+#define SESSION_DRAIN_MS 10
+
+#if SESSION_LINE_MAX >= PIPE_BUF
+#error "SESSION_LINE_MAX must stay below PIPE_BUF"
+#endif
+
+typedef struct {
+  uint8_t id_len;
+  uint8_t id[SID_MAX_LEN];
+  uint16_t der_len;
+  unsigned char der[SESSION_DER_MAX];
+} export_slot;
+
+typedef struct {
+  export_slot slot[SESSION_QUEUE_SLOTS];
+  export_slot draining; /* the drain task's copy of one slot */
+  char line[SESSION_LINE_MAX];
+} export_store;
+
+static export_store *export_q;
+static size_t export_map_len;
+static size_t export_head, export_count; /* under export_lock */
+static pthread_mutex_t export_lock = PTHREAD_MUTEX_INITIALIZER;
+/* atomics */
+static int64_t count_exported, count_export_uncached, count_export_dropped, count_export_no_reader;
+static int64_t count_imported, count_import_rejected;
+
+static void
+sessions_publish(void)
+{
+  stat_set(STAT_SESSIONS_EXPORTED, __atomic_load_n(&count_exported, __ATOMIC_RELAXED));
+  stat_set(STAT_SESSIONS_EXPORT_UNCACHED, __atomic_load_n(&count_export_uncached, __ATOMIC_RELAXED));
+  stat_set(STAT_SESSIONS_EXPORT_DROPPED, __atomic_load_n(&count_export_dropped, __ATOMIC_RELAXED));
+  stat_set(STAT_SESSIONS_EXPORT_NO_READER, __atomic_load_n(&count_export_no_reader, __ATOMIC_RELAXED));
+  stat_set(STAT_SESSIONS_IMPORTED, __atomic_load_n(&count_imported, __ATOMIC_RELAXED));
+  stat_set(STAT_SESSIONS_IMPORT_REJECTED, __atomic_load_n(&count_import_rejected, __ATOMIC_RELAXED));
+}
+
+static int
+export_store_create(void)
+{
+  long page      = sysconf(_SC_PAGESIZE);
+  export_map_len = (sizeof(export_store) + (size_t)page - 1) & ~((size_t)page - 1);
+  void *p        = mmap(NULL, export_map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    TSError("[%s] mmap of the session export queue failed", PLUGIN_NAME);
+    return -1;
+  }
+  if (madvise(p, export_map_len, MADV_DONTDUMP) != 0) {
+    TSError("[%s] madvise(MADV_DONTDUMP) failed; refusing to export sessions", PLUGIN_NAME);
+    munmap(p, export_map_len);
+    return -1;
+  }
+  export_q = p;
+  return 0;
+}
+
+/* Network thread, inside the handshake: no blocking lock, no allocation, no I/O. */
+static void
+export_capture(const TSSslSessionID *sid)
+{
+  unsigned char der[SESSION_DER_MAX];
+  int len = (int)sizeof(der);
+  if (sid->len == 0 || sid->len > SID_MAX_LEN) {
+    return;
+  }
+  /* Returns the whole length, copying at most len bytes: usable only when 0 < ret <= sizeof. */
+  int ret = TSSslSessionGetBuffer(sid, (char *)der, &len);
+  if (ret <= 0 || ret > (int)sizeof(der)) {
+    __atomic_add_fetch(&count_export_uncached, 1, __ATOMIC_RELAXED);
+    OPENSSL_cleanse(der, sizeof(der));
+    return;
+  }
+  if (pthread_mutex_trylock(&export_lock) != 0) {
+    __atomic_add_fetch(&count_export_dropped, 1, __ATOMIC_RELAXED);
+    OPENSSL_cleanse(der, sizeof(der));
+    return;
+  }
+  if (export_count == SESSION_QUEUE_SLOTS) {
+    pthread_mutex_unlock(&export_lock);
+    __atomic_add_fetch(&count_export_dropped, 1, __ATOMIC_RELAXED);
+    OPENSSL_cleanse(der, sizeof(der));
+    return;
+  }
+  export_slot *e = &export_q->slot[(export_head + export_count) % SESSION_QUEUE_SLOTS];
+  e->id_len      = (uint8_t)sid->len;
+  memcpy(e->id, sid->bytes, sid->len);
+  e->der_len = (uint16_t)ret;
+  memcpy(e->der, der, (size_t)ret);
+  ++export_count;
+  pthread_mutex_unlock(&export_lock);
+  OPENSSL_cleanse(der, sizeof(der));
+}
+
+/* Takes the oldest queued session into export_q->draining; 0 when the queue is empty. */
+static int
+export_take(void)
+{
+  pthread_mutex_lock(&export_lock);
+  if (export_count == 0) {
+    pthread_mutex_unlock(&export_lock);
+    return 0;
+  }
+  export_slot *e     = &export_q->slot[export_head];
+  export_q->draining = *e;
+  OPENSSL_cleanse(e, sizeof(*e));
+  export_head = (export_head + 1) % SESSION_QUEUE_SLOTS;
+  --export_count;
+  pthread_mutex_unlock(&export_lock);
+  return 1;
+}
+
+static void
+hex_encode(const unsigned char *in, size_t n, char *out)
+{
+  static const char digits[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; ++i) {
+    out[2 * i]     = digits[in[i] >> 4];
+    out[2 * i + 1] = digits[in[i] & 0x0f];
+  }
+  out[2 * n] = '\0';
+}
+
+/* The record of export_q->draining into export_q->line; its length, 0 when undecodable. */
+static size_t
+export_format(void)
+{
+  const export_slot *e   = &export_q->draining;
+  const unsigned char *p = e->der;
+  SSL_SESSION *s         = d2i_SSL_SESSION(NULL, &p, e->der_len);
+  if (s == NULL) {
+    return 0;
+  }
+  long t  = (long)SSL_SESSION_get_time(s);
+  long to = (long)SSL_SESSION_get_timeout(s);
+  SSL_SESSION_free(s);
+  char id_hex[2 * SID_MAX_LEN + 1];
+  char *line = export_q->line;
+  hex_encode(e->id, e->id_len, id_hex);
+  int n = snprintf(line, SESSION_LINE_MAX, SESSION_RECORD_TAG " id=%s t=%ld to=%ld der=", id_hex, t, to);
+  if (n <= 0 || (size_t)n + 2 * (size_t)e->der_len + 1 >= SESSION_LINE_MAX) {
+    return 0;
+  }
+  hex_encode(e->der, e->der_len, line + n);
+  n += 2 * e->der_len;
+  line[n++] = '\n';
+  return (size_t)n;
+}
+
+/* Task thread, every SESSION_DRAIN_MS: the queue to the FIFO, never blocking. */
+static int
+on_export_tick(TSCont contp, TSEvent event, void *edata)
+{
+  static int64_t published_sum = -1;
+  int fd = -1, fd_failed = 0;
+  sigset_t pipe_set, old_set;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+
+  while (export_take()) {
+    if (fd < 0 && !fd_failed) {
+      fd = open(session_fifo_path, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+      struct stat st;
+      if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode))) {
+        close(fd);
+        fd = -1;
+      }
+      if (fd < 0) {
+        fd_failed = 1;
+        /* ENXIO (no reader), ENOENT, ELOOP, not a FIFO: nobody to hand the batch to */
+      } else {
+        pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+      }
+    }
+    if (fd < 0) {
+      __atomic_add_fetch(&count_export_no_reader, 1, __ATOMIC_RELAXED);
+    } else {
+      size_t len = export_format();
+      ssize_t w  = len > 0 ? write(fd, export_q->line, len) : -1;
+      if (w == (ssize_t)len && len > 0) {
+        __atomic_add_fetch(&count_exported, 1, __ATOMIC_RELAXED);
+      } else {
+        __atomic_add_fetch(&count_export_dropped, 1, __ATOMIC_RELAXED); /* pipe full, reader gone */
+      }
+      OPENSSL_cleanse(export_q->line, sizeof(export_q->line));
+    }
+    OPENSSL_cleanse(&export_q->draining, sizeof(export_q->draining));
+  }
+  if (fd >= 0) {
+    struct timespec zero = {0, 0};
+    sigset_t pending;
+    if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+      sigtimedwait(&pipe_set, NULL, &zero); /* the SIGPIPE a write raised */
+    }
+    pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+    close(fd);
+  }
+  /* Counters change on network threads too: publish when any moved. */
+  int64_t sum = __atomic_load_n(&count_exported, __ATOMIC_RELAXED) + __atomic_load_n(&count_export_uncached, __ATOMIC_RELAXED) +
+                __atomic_load_n(&count_export_dropped, __ATOMIC_RELAXED) + __atomic_load_n(&count_export_no_reader, __ATOMIC_RELAXED);
+  if (sum != published_sum) {
+    published_sum = sum;
+    sessions_publish();
+    request_stats_flush();
+  }
+  return 0;
+}
+
+/* Decodes exactly `hexlen` hex digits into out (at most max bytes); the byte count, -1 when not hex. */
+static int
+hex_decode(const char *hex, size_t hexlen, unsigned char *out, size_t max)
+{
+  if (hexlen == 0 || hexlen % 2 != 0 || hexlen / 2 > max) {
+    return -1;
+  }
+  for (size_t i = 0; i < hexlen / 2; ++i) {
+    int hi = hex_value((unsigned char)hex[2 * i]), lo = hex_value((unsigned char)hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) {
+      return -1;
+    }
+    out[i] = (unsigned char)(hi * 16 + lo);
+  }
+  return (int)(hexlen / 2);
+}
+
+/* A decimal number of 1..18 digits, the whole [p, p+n); -1 otherwise. */
+static int64_t
+parse_uint(const char *p, size_t n)
+{
+  if (n == 0 || n > 18 || (n > 1 && p[0] == '0')) {
+    return -1;
+  }
+  int64_t v = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (p[i] < '0' || p[i] > '9') {
+      return -1;
+    }
+    v = v * 10 + (p[i] - '0');
+  }
+  return v;
+}
+
+/* Why a received session was refused (debug-logged, counted in import_rejected). */
+enum {
+  IMPORT_MALFORMED,
+  IMPORT_UNDECODABLE,
+  IMPORT_ID_MISMATCH,
+  IMPORT_PROTOCOL,
+  IMPORT_BEFORE_FLUSH,
+  IMPORT_FUTURE,
+  IMPORT_EXPIRED,
+  IMPORT_INSERT_FAILED,
+  IMPORT_REASONS
+};
+static const char *const IMPORT_REASON_NAMES[IMPORT_REASONS] = {
+  "malformed", "undecodable", "id_mismatch", "protocol", "before_flush", "future", "expired", "insert_failed",
+};
+
+/* One `s id=<hex> der=<hex>` line (without its newline): -1 when inserted, else a reason. */
+static int
+import_one(const char *line, size_t n, int64_t ttl, int64_t not_before, int64_t now)
+{
+  static const char id_key[] = "s id=", der_key[] = " der=";
+  const size_t id_key_len = sizeof(id_key) - 1, der_key_len = sizeof(der_key) - 1;
+  unsigned char der[SESSION_DER_MAX];
+  TSSslSessionID sid;
+  int reason = -1;
+
+  if (n < id_key_len || memcmp(line, id_key, id_key_len) != 0) {
+    return IMPORT_MALFORMED;
+  }
+  const char *id_hex = line + id_key_len;
+  const char *sep    = memchr(id_hex, ' ', n - id_key_len);
+  if (sep == NULL || (size_t)(line + n - sep) < der_key_len || memcmp(sep, der_key, der_key_len) != 0) {
+    return IMPORT_MALFORMED;
+  }
+  const char *der_hex = sep + der_key_len;
+  memset(&sid, 0, sizeof(sid));
+  int id_len  = hex_decode(id_hex, (size_t)(sep - id_hex), (unsigned char *)sid.bytes, SID_MAX_LEN);
+  int der_len = hex_decode(der_hex, (size_t)(line + n - der_hex), der, sizeof(der));
+  if (id_len < 1 || der_len < 1) {
+    OPENSSL_cleanse(der, sizeof(der));
+    return IMPORT_MALFORMED;
+  }
+  sid.len = (size_t)id_len;
+
+  const unsigned char *p = der;
+  SSL_SESSION *s         = d2i_SSL_SESSION(NULL, &p, der_len);
+  if (s == NULL || p != der + der_len) {
+    reason = IMPORT_UNDECODABLE;
+  } else {
+    unsigned int got_len = 0;
+    const unsigned char *got = SSL_SESSION_get_id(s, &got_len);
+    int64_t t  = (int64_t)SSL_SESSION_get_time(s);
+    int64_t to = (int64_t)SSL_SESSION_get_timeout(s);
+    int64_t floor = not_before;
+    int64_t flushed = __atomic_load_n(&last_flush_wall, __ATOMIC_RELAXED);
+    if (flushed > floor) {
+      floor = flushed;
+    }
+    if (got_len != sid.len || memcmp(got, sid.bytes, sid.len) != 0) {
+      reason = IMPORT_ID_MISMATCH;
+    } else if (SSL_SESSION_get_protocol_version(s) > TLS1_2_VERSION) {
+      reason = IMPORT_PROTOCOL;
+    } else if (t < floor) {
+      reason = IMPORT_BEFORE_FLUSH;
+    } else if (t > now + SESSION_FUTURE_SKEW) {
+      reason = IMPORT_FUTURE;
+    } else if (to <= 0 || t + to <= now) {
+      reason = IMPORT_EXPIRED;
+    } else {
+      /* Expiry is checked at lookup against time + timeout: clamp it to the sharing ttl. */
+      int64_t end = t + to < now + ttl ? t + to : now + ttl;
+      SSL_SESSION_set_timeout(s, (long)(end - t));
+      if (TSSslSessionInsert(&sid, (TSSslSession)s, NULL) == TS_SUCCESS) {
+        sid_track(&sid);
+      } else {
+        reason = IMPORT_INSERT_FAILED;
+      }
+    }
+  }
+  SSL_SESSION_free(s); /* NULL is fine; ATS kept its own copy */
+  OPENSSL_cleanse(der, sizeof(der));
+  return reason;
+}
+
+static void
+handle_sessions_message(const char *data, size_t size)
+{
+  int64_t refused[IMPORT_REASONS] = {0};
+  int64_t inserted = 0, rejected = 0;
+  int64_t now      = (int64_t)time(NULL);
+
+  while (size > 0 && data[size - 1] == '\0') {
+    --size;
+  }
+  const char *end = data + size;
+  const char *nl  = size > 0 ? memchr(data, '\n', size) : NULL;
+  int64_t ttl = -1, not_before = -1;
+  if (nl != NULL) {
+    /* "v1 ttl=<n> notbefore=<n>" */
+    static const char v_key[] = SESSIONS_VERSION " ttl=", nb_key[] = " notbefore=";
+    const size_t v_len = sizeof(v_key) - 1, nb_len = sizeof(nb_key) - 1;
+    size_t hl = (size_t)(nl - data);
+    if (hl > v_len && memcmp(data, v_key, v_len) == 0) {
+      const char *ttl_p = data + v_len;
+      const char *sp    = memchr(ttl_p, ' ', hl - v_len);
+      if (sp != NULL && (size_t)(nl - sp) > nb_len && memcmp(sp, nb_key, nb_len) == 0) {
+        ttl        = parse_uint(ttl_p, (size_t)(sp - ttl_p));
+        not_before = parse_uint(sp + nb_len, (size_t)(nl - sp - nb_len));
+      }
+    }
+  }
+  if (ttl < 1 || ttl > SESSION_TTL_MAX || not_before < 0) {
+    /* No valid header: every line is refused (at least one refusal for the message). */
+    int64_t lines = 0;
+    for (const char *q = data; q < end; ++q) {
+      lines += *q == '\n';
+    }
+    lines = lines > 1 ? lines - 1 : 1;
+    refused[IMPORT_MALFORMED] += lines;
+    rejected += lines;
+  } else {
+    int seen = 0;
+    for (const char *line = nl + 1; line < end;) {
+      const char *next = memchr(line, '\n', (size_t)(end - line));
+      size_t n         = next != NULL ? (size_t)(next - line) : (size_t)(end - line);
+      int reason = ++seen > SESSION_IMPORT_MAX ? IMPORT_MALFORMED : import_one(line, n, ttl, not_before, now);
+      if (reason < 0) {
+        ++inserted;
+      } else {
+        ++refused[reason];
+        ++rejected;
+      }
+      line = next != NULL ? next + 1 : end;
+    }
+    if (seen == 0) {
+      refused[IMPORT_MALFORMED] += 1;
+      rejected += 1;
+    }
+  }
+  __atomic_add_fetch(&count_imported, inserted, __ATOMIC_RELAXED);
+  __atomic_add_fetch(&count_import_rejected, rejected, __ATOMIC_RELAXED);
+  sessions_publish();
+  sid_publish();
+  request_stats_flush();
+  if (rejected > 0) {
+    char why[256];
+    size_t at = 0;
+    why[0]    = '\0';
+    for (int i = 0; i < IMPORT_REASONS; ++i) {
+      if (refused[i] > 0 && at < sizeof(why)) {
+        int w = snprintf(why + at, sizeof(why) - at, " %s=%" PRId64, IMPORT_REASON_NAMES[i], refused[i]);
+        at += w > 0 ? (size_t)w : 0;
+      }
+    }
+    TSDebug(DEBUG_TAG, "sessions message: %" PRId64 " inserted, %" PRId64 " refused:%s", inserted, rejected, why);
+  } else {
+    TSDebug(DEBUG_TAG, "sessions message: %" PRId64 " inserted", inserted);
+  }
+}
+
 /* ------------------------------------------------------------------ continuations */
 
 /* Lifecycle messages arrive on the process-manager thread, which is not an event thread:
@@ -841,6 +1300,12 @@ on_lifecycle_msg(TSCont contp, TSEvent event, void *edata)
     }
   } else if (strcmp(msg->tag, CACHE_TAG) == 0) {
     handle_cache_message((const char *)msg->data, msg->data != NULL ? msg->data_size : 0);
+  } else if (strcmp(msg->tag, SESSIONS_TAG) == 0) {
+    handle_sessions_message((const char *)msg->data, msg->data != NULL ? msg->data_size : 0);
+    /* The payload holds session DER (master secrets) in hex: zero ATS's copy. */
+    if (msg->data != NULL && msg->data_size > 0) {
+      OPENSSL_cleanse((void *)msg->data, msg->data_size);
+    }
   }
   return 0;
 }
@@ -855,6 +1320,9 @@ on_ssl_session(TSCont contp, TSEvent event, void *edata)
   }
   if (event == TS_EVENT_SSL_SESSION_NEW) {
     sid_track(sid);
+    if (export_q != NULL) {
+      export_capture(sid);
+    }
   } else if (event == TS_EVENT_SSL_SESSION_GET) {
     sid_count_lookup(sid);
   } else if (event == TS_EVENT_SSL_SESSION_REMOVE) {
@@ -946,6 +1414,9 @@ TSPluginInit(int argc, const char *argv[])
     TSError("[%s] cannot allocate the session-id table", PLUGIN_NAME);
     return;
   }
+  if (session_fifo_path[0] != '\0' && export_store_create() != 0) {
+    return;
+  }
   warn_on_risky_config();
   /* Lets readers tell this process's stats from those traffic_manager still holds from a
    * traffic_server that has since restarted (compare with proxy.node.restarts.proxy.start_time). */
@@ -956,6 +1427,10 @@ TSPluginInit(int argc, const char *argv[])
   TSLifecycleHookAdd(TS_LIFECYCLE_MSG_HOOK, TSContCreate(on_lifecycle_msg, NULL));
   TSHttpHookAdd(TS_SSL_SESSION_HOOK, TSContCreate(on_ssl_session, NULL));
   TSMgmtUpdateRegister(TSContCreate(on_reload, TSMutexCreate()), PLUGIN_NAME);
+  if (export_q != NULL) {
+    TSContScheduleEveryOnPool(TSContCreate(on_export_tick, TSMutexCreate()), SESSION_DRAIN_MS, TS_THREAD_POOL_TASK);
+  }
 
-  TSDebug(DEBUG_TAG, "ready: tags %s and %s, ack FIFO %s", RING_TAG, CACHE_TAG, ack_fifo_path[0] ? ack_fifo_path : "(none)");
+  TSDebug(DEBUG_TAG, "ready: tags %s, %s and %s, ack FIFO %s, session FIFO %s", RING_TAG, CACHE_TAG, SESSIONS_TAG,
+          ack_fifo_path[0] ? ack_fifo_path : "(none)", session_fifo_path[0] ? session_fifo_path : "(none)");
 }

@@ -3,7 +3,7 @@
  * Regenerate with `node src/ats-plugin/contract-header.ts`.
  *
  * What the agent and ticketkeys_bridge.c share: message tags, the ring frame layout, stat
- * names, reject reasons and the ack records.
+ * names, reject reasons, the ack records and the session-sharing formats.
  */
 #ifndef TICKETKEYS_CONTRACT_H
 #define TICKETKEYS_CONTRACT_H
@@ -47,6 +47,12 @@
 #define STAT_NAME_MLOCK_FAILED "plugin.ticketkeys.mlock_failed"
 #define STAT_NAME_ACKS_SENT "plugin.ticketkeys.acks_sent"
 #define STAT_NAME_ACKS_DROPPED "plugin.ticketkeys.acks_dropped"
+#define STAT_NAME_SESSIONS_EXPORTED "plugin.ticketkeys.sessions.exported"
+#define STAT_NAME_SESSIONS_EXPORT_UNCACHED "plugin.ticketkeys.sessions.export_uncached"
+#define STAT_NAME_SESSIONS_EXPORT_DROPPED "plugin.ticketkeys.sessions.export_dropped"
+#define STAT_NAME_SESSIONS_EXPORT_NO_READER "plugin.ticketkeys.sessions.export_no_reader"
+#define STAT_NAME_SESSIONS_IMPORTED "plugin.ticketkeys.sessions.imported"
+#define STAT_NAME_SESSIONS_IMPORT_REJECTED "plugin.ticketkeys.sessions.import_rejected"
 
 /* Reject reasons (logged) and their ack tokens */
 #define REJECT_SHORT_FRAME "frame shorter than its header"
@@ -82,5 +88,16 @@
 #define ACK_OPT "--ack-fifo="
 #define ACK_RECORD_TAG "tka1"
 #define ACK_LINE_MAX 256
+
+/* Session sharing: export records (plugin -> agent FIFO) and import messages (agent -> plugin) */
+#define SESSION_OPT "--session-fifo="
+#define SESSION_RECORD_TAG "tks1"
+#define SESSION_LINE_MAX 1024
+#define SESSION_DER_MAX 256
+#define SESSIONS_TAG "ticketkeys.sessions"
+#define SESSIONS_VERSION "v1"
+#define SESSION_IMPORT_MAX 64
+#define SESSION_TTL_MAX 86400
+#define SESSION_FUTURE_SKEW 60
 
 #endif /* TICKETKEYS_CONTRACT_H */

@@ -23,6 +23,7 @@ interface AgentFlags {
   ackFifo?: string;
   ackFifoMode: number;
   ackWaitMs: number;
+  sessionFifo?: string;
   v8Flags: string[];
 }
 
@@ -80,6 +81,10 @@ export function registerAgent(program: Command): void {
     )
     .option('--ack-fifo-mode <mode>', '0600 (ATS runs as the agent\'s user) or 0620 (ATS runs as another user of the agent\'s group)', fifoMode, 0o600)
     .option('--ack-wait-ms <ms>', 'how long an install waits for the plugin\'s ack before confirming from the stats', positiveInt, 500)
+    .option(
+      '--session-fifo <path>',
+      'FIFO (created when missing, mode as --ack-fifo-mode) from which the agent reads the TLS sessions ATS creates while the operator has session sharing on (plugin.config: ticketkeys_bridge.so --session-fifo=<path>); without it this pod cannot share sessions',
+    )
     .addOption(
       new Option('--v8-flags <flags>', 'V8 flags the agent sets on itself at start ("" for V8\'s defaults; see src/agent/runtime-flags.ts)')
         .env('TKO_AGENT_V8_FLAGS')
@@ -113,6 +118,7 @@ async function runAgent(flags: AgentFlags): Promise<void> {
       logger,
       ackWaitMs: flags.ackWaitMs,
       ...(flags.ackFifo === undefined ? {} : { ackFifo: flags.ackFifo, ackFifoMode: flags.ackFifoMode }),
+      ...(flags.sessionFifo === undefined ? {} : { sessionFifo: flags.sessionFifo, sessionFifoMode: flags.ackFifoMode }),
     });
   }
   const agent = await startAgent({

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import type { SessionCacheStatsResponse } from '../agent/protocol.ts';
 import type { TicketKeySet } from '../api/index.ts';
 import { DEFAULT_POD_LABEL_SELECTOR } from '../api/names.ts';
+import { SHARING_DIRECTIONS, sessionSharingOf, type PodSessionSharing } from '../operator/reconciler/session-sharing.ts';
 import { clientKubeConfig } from './kube-config.ts';
 
 interface CacheFlags {
@@ -28,15 +29,52 @@ export type CacheAction = 'flush' | 'stats';
 /** One pod's answer: its session-cache stats, or why there are none. */
 export type PodCacheResult = { pod: string; ok: true; stats: SessionCacheStatsResponse } | { pod: string; ok: false; error: string };
 
-/** The per-pod table (pure, for tests). `hits` is "-" for an agent or plugin that does not report it. */
+/**
+ * A pod's session-sharing report (`sharing`, from agents that share sessions): validated as the
+ * operator validates it, since what an agent sends is input; undefined when the agent has none.
+ */
+function sharingOf(stats: SessionCacheStatsResponse): PodSessionSharing | { error: string } | undefined {
+  return sessionSharingOf(stats.sharing);
+}
+
+/**
+ * The per-pod table (pure, for tests). `hits` is "-" for an agent or plugin that does not report
+ * it. When some pod shares sessions (enabled, or counters from an earlier time it did), every pod's
+ * sharing counters follow (SHARING on/off, "-" for an older agent, or "invalid" for a report
+ * that is not what the protocol allows).
+ */
 export function formatCacheTable(action: CacheAction, ref: string, results: readonly PodCacheResult[]): string {
   const failed = results.filter((r) => !r.ok).length;
   const lines = [`TicketKeySet ${ref}: session cache ${action} on ${results.length} pod(s), ${failed} failed`];
   if (results.length === 0) return `${lines[0]} (no target pods)\n`;
-  const rows = [['POD', 'RESULT', 'TRACKED', 'HITS', 'REMOVED', 'FLUSHES', 'ERROR']];
+  // Agents always report sharing; the columns appear once some pod shares (or shared, or reports nonsense).
+  const withSharing = results.some((r) => {
+    const sharing = r.ok ? sharingOf(r.stats) : undefined;
+    return sharing !== undefined && ('error' in sharing || sharing.enabled || SHARING_DIRECTIONS.some((d) => sharing.counters[d] > 0));
+  });
+  const sharingHeader = withSharing ? ['SHARING', ...SHARING_DIRECTIONS.map((d) => d.toUpperCase())] : [];
+  const noSharing = sharingHeader.map(() => '-');
+  const sharingCells = (stats: SessionCacheStatsResponse): string[] => {
+    if (!withSharing) return [];
+    const sharing = sharingOf(stats);
+    if (!sharing) return noSharing;
+    if ('error' in sharing) return ['invalid', ...noSharing.slice(1)];
+    return [sharing.enabled ? 'on' : 'off', ...SHARING_DIRECTIONS.map((d) => String(sharing.counters[d]))];
+  };
+  const rows = [['POD', 'RESULT', 'TRACKED', 'HITS', 'REMOVED', 'FLUSHES', ...sharingHeader, 'ERROR']];
   for (const r of results) {
-    if (r.ok) rows.push([r.pod, action === 'flush' ? 'flushed' : 'ok', String(r.stats.tracked), r.stats.hits !== undefined ? String(r.stats.hits) : '-', String(r.stats.removed), String(r.stats.flushes), '']);
-    else rows.push([r.pod, 'error', '-', '-', '-', '-', r.error]);
+    if (r.ok) {
+      rows.push([
+        r.pod,
+        action === 'flush' ? 'flushed' : 'ok',
+        String(r.stats.tracked),
+        r.stats.hits !== undefined ? String(r.stats.hits) : '-',
+        String(r.stats.removed),
+        String(r.stats.flushes),
+        ...sharingCells(r.stats),
+        '',
+      ]);
+    } else rows.push([r.pod, 'error', '-', '-', '-', '-', ...noSharing, r.error]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
   lines.push('');
@@ -44,12 +82,25 @@ export function formatCacheTable(action: CacheAction, ref: string, results: read
   return `${lines.join('\n')}\n`;
 }
 
-/** The `--output json` document (pure, for tests). */
+/**
+ * The `--output json` document (pure, for tests). `sharing` is the validated report (enabled,
+ * configHash, peers and the counters), or `sharingError` when the agent's report was refused.
+ */
 export function cacheJson(action: CacheAction, ref: { namespace: string; name: string }, results: readonly PodCacheResult[]): unknown {
   return {
     ticketKeySet: ref,
     action,
-    pods: results.map((r) => (r.ok ? { pod: r.pod, result: 'ok', ...r.stats } : { pod: r.pod, result: 'error', error: r.error })),
+    pods: results.map((r) => {
+      if (!r.ok) return { pod: r.pod, result: 'error', error: r.error };
+      const { sharing: _raw, ...stats } = r.stats;
+      const sharing = sharingOf(r.stats);
+      return {
+        pod: r.pod,
+        result: 'ok',
+        ...stats,
+        ...(sharing === undefined ? {} : 'error' in sharing ? { sharingError: sharing.error } : { sharing: { enabled: sharing.enabled, configHash: sharing.configHash, peers: sharing.peers, ...sharing.counters } }),
+      };
+    }),
   };
 }
 
@@ -122,7 +173,7 @@ export function registerCache(program: Command): void {
   const cache = program.command('cache').description('TLS session cache of every pod a TicketKeySet targets (through each pod\'s agent)');
   for (const [action, description] of [
     ['flush', 'flush ATS\'s TLS session cache on every target pod; prints each pod\'s result'],
-    ['stats', 'show each target pod\'s session-cache stats: tracked sessions, hits, removals, flushes'],
+    ['stats', 'show each target pod\'s session-cache stats: tracked sessions, hits, removals, flushes, and session-sharing counters when its agent shares sessions'],
   ] as const) {
     cache
       .command(`${action} <name>`)

@@ -17,6 +17,26 @@ export const MATERIAL_PATTERN = '^[A-Za-z0-9+/]*={0,2}$';
 export const SESSION_ID_MAX_BYTES = 32;
 export const SESSION_ID_HEX = new RegExp(`^(?:[0-9a-fA-F]{2}){1,${SESSION_ID_MAX_BYTES}}$`);
 
+/**
+ * SessionsBatch `der`: base64 of 1..SESSION_MAX_DER_BYTES (plugin-wire.ts, 256) bytes of a
+ * session's DER: 4 * ceil(256 / 3) = 344 chars. The decoded length is checked after the schema.
+ */
+export const SESSION_DER_BASE64_MAX_LENGTH = 344;
+export const SESSION_DER_BASE64_PATTERN = '^[A-Za-z0-9+/]+={0,2}$';
+/** SessionsBatch `id`: hex of 1..SESSION_ID_MAX_BYTES bytes. */
+export const SESSION_ID_HEX_PATTERN = `^(?:[0-9a-fA-F]{2}){1,${SESSION_ID_MAX_BYTES}}$`;
+/** POST /v1/sessions: sessions per batch, and the body limit of that route (the only one above BODY_LIMIT_BYTES). */
+export const SESSIONS_BATCH_MAX = 64;
+export const SESSIONS_BODY_LIMIT_BYTES = 64 * 1024;
+/** PUT /v1/session-sharing: 256 peers of ~250 bytes each need more than BODY_LIMIT_BYTES. */
+export const SESSION_SHARING_BODY_LIMIT_BYTES = 128 * 1024;
+/** PUT /v1/session-sharing bounds. */
+export const SESSION_SHARING_MAX_PEERS = 256;
+export const SESSION_SHARING_MAX_TTL_SECONDS = 86_400;
+export const SESSION_SHARING_MAX_ENTRIES = 1_000_000;
+/** URI SANs per peer: its per-pod and its per-workload identity (acceptedAgentIdentities). */
+export const SESSION_SHARING_MAX_PEER_IDENTITIES = 2;
+
 /** Who reloaded ATS's configuration: the agent after the directory changed, or someone else. */
 export const RELOAD_TRIGGERS = ['agent', 'external'] as const;
 export type ReloadTrigger = (typeof RELOAD_TRIGGERS)[number];
@@ -35,6 +55,8 @@ export const ERROR_CODES = [
   'unsupported_media_type',
   'ats_unavailable',
   'readback_timeout',
+  /** POST /v1/sessions while session sharing is off (or PUT enabled=true on an agent whose ATS bridge cannot share). */
+  'sharing_disabled',
   'internal',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

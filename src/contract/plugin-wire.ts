@@ -52,6 +52,18 @@ export const PLUGIN_STATS = {
   /** Ack records written to the ack FIFO / dropped (no reader, pipe full, not a FIFO). */
   acksSent: 'plugin.ticketkeys.acks_sent',
   acksDropped: 'plugin.ticketkeys.acks_dropped',
+  /** Session sharing (absent from older plugins): session records written to the session FIFO. */
+  sessionsExported: 'plugin.ticketkeys.sessions.exported',
+  /** New sessions ATS did not cache (TSSslSessionGetBuffer found nothing, or over SESSION_MAX_DER_BYTES). */
+  sessionsExportUncached: 'plugin.ticketkeys.sessions.export_uncached',
+  /** New sessions dropped: export queue full or contended, pipe full, write failed. */
+  sessionsExportDropped: 'plugin.ticketkeys.sessions.export_dropped',
+  /** New sessions not exported because nobody read the session FIFO (ENXIO, path missing, not a FIFO). */
+  sessionsExportNoReader: 'plugin.ticketkeys.sessions.export_no_reader',
+  /** Received sessions inserted into ATS's cache (TSSslSessionInsert). */
+  sessionsImported: 'plugin.ticketkeys.sessions.imported',
+  /** Received sessions refused (malformed, undecodable, id mismatch, protocol, before flush, future, expired). */
+  sessionsImportRejected: 'plugin.ticketkeys.sessions.import_rejected',
 } as const;
 
 /**
@@ -87,3 +99,29 @@ export const ACK_RECORD_MAX_BYTES = 256;
 export const ACK_RING_FIELDS = ['seq', 'kind', 'result', 'gen', 'keys', 'fp', 'installed', 'loaded_at'] as const;
 export const ACK_REJECTED_FIELDS = ['seq', 'kind', 'result', 'reason', 'gen', 'keys', 'fp', 'installed', 'loaded_at'] as const;
 export const ACK_FLUSH_FIELDS = ['seq', 'kind', 'flushes', 'loaded_at'] as const;
+
+/**
+ * Session sharing, plugin → agent: plugin.config argument `--session-fifo=/absolute/path` names a
+ * FIFO the agent creates and reads; the plugin writes one line per new TLS 1.2 session:
+ *   `tks1 id=<hex> t=<session time, unix s> to=<session timeout s> der=<hex of the DER>\n`
+ * (the DER holds the master secret: as secret as a key).
+ */
+export const SESSION_FIFO_OPTION = '--session-fifo';
+export const SESSION_RECORD_TAG = 'tks1';
+/** A record, newline included, is at most this long (< PIPE_BUF: one write is atomic). */
+export const SESSION_RECORD_MAX_BYTES = 1024;
+/** ATS never caches a session whose DER is longer (SSL_MAX_SESSION_SIZE in ATS 9.2). */
+export const SESSION_MAX_DER_BYTES = 256;
+
+/**
+ * Session sharing, agent → plugin: lifecycle message tag SESSIONS_TAG, ASCII:
+ *   `v1 ttl=<seconds> notbefore=<unix s>\n` then 1..SESSION_IMPORT_MAX_SESSIONS lines
+ *   `s id=<hex> der=<hex>\n`.
+ */
+export const SESSIONS_TAG = 'ticketkeys.sessions';
+export const SESSIONS_VERSION = 'v1';
+export const SESSION_IMPORT_MAX_SESSIONS = 64;
+/** Upper bound of the message's ttl (the agent's ttlSeconds bound). */
+export const SESSION_IMPORT_MAX_TTL_SECONDS = 86_400;
+/** A received session whose time is more than this ahead of the plugin's clock is refused. */
+export const SESSION_FUTURE_SKEW_SECONDS = 60;

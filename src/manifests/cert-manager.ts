@@ -86,7 +86,8 @@ export function agentCertificate(scope: Construct): void {
     spec: {
       secretName: helmInline(`printf "${AGENT_TLS_SECRET_PREFIX}%s" $w.serviceAccount`),
       uris: [`spiffe://${TRUST_DOMAIN}/ns/${helmInline('$w.namespace')}/sa/${helmInline('$w.serviceAccount')}`],
-      usages: ['digital signature', 'server auth'],
+      // server auth: the operator and peers dial it; client auth: it dials its peers (session sharing).
+      usages: ['digital signature', 'server auth', 'client auth'],
       duration: helmValue(`${v('agentTLS.certManager.duration')} | quote`),
       renewBefore: helmValue(`${v('agentTLS.certManager.renewBefore')} | quote`),
       privateKey,

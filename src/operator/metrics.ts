@@ -26,6 +26,9 @@ export interface PodTlsCounters {
   ticketsVerifiedOldKey: number;
 }
 
+/** One pod's session-sharing counters by direction (validated: reconciler/session-sharing.ts). */
+export type PodSessionSharingCounters = Readonly<Record<'exported' | 'sent' | 'received' | 'inserted' | 'dropped' | 'refused', number>>;
+
 /** Buckets of the rotation duration histograms: 10 ms (one pod, in-memory bridge) to 5 min (promotion.timeout territory). */
 export const ROTATION_DURATION_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
@@ -46,15 +49,20 @@ export class TicketKeyMetrics {
   readonly rotationPromoteDuration: Histogram<'namespace' | 'name'>;
   readonly podTicketsNotFound: Gauge<'namespace' | 'name' | 'pod'>;
   readonly podTicketsVerifiedOldKey: Gauge<'namespace' | 'name' | 'pod'>;
+  readonly podSessionSharing: Gauge<'namespace' | 'ticketkeyset' | 'pod' | 'direction'>;
+  readonly sessionSharingPushes: Counter<'result'>;
   private readonly activeKeyCreatedAt = new Map<string, { ref: ObjectRef; at: number }>();
   /** Per TicketKeySet, per target pod: the last valid ATS ticket counters (series set at scrape time). */
   private readonly podTls = new Map<string, { ref: ObjectRef; pods: Map<string, PodTlsCounters> }>();
+  /** Per TicketKeySet, per target pod: the last valid session-sharing counters (series set at scrape time). */
+  private readonly podSharing = new Map<string, { ref: ObjectRef; pods: Map<string, PodSessionSharingCounters> }>();
 
   constructor(registry: Registry, clock: Clock = systemClock) {
     const registers = [registry];
     const labelNames = ['namespace', 'name'] as const;
     const createdAt = this.activeKeyCreatedAt;
     const podTls = this.podTls;
+    const podSharing = this.podSharing;
     const podLabelNames = ['namespace', 'name', 'pod'] as const;
     /** A per-pod gauge rebuilt from podTls at every scrape: a pod or set that is gone has no series. */
     const podGauge = (name: string, help: string, field: keyof PodTlsCounters): Gauge<'namespace' | 'name' | 'pod'> =>
@@ -125,6 +133,28 @@ export class TicketKeyMetrics {
       'Session tickets this pod\'s ATS decrypted with a key other than the encrypting one (ATS proxy.process.ssl.total_tickets_verified_old_key: resumed and renewed; resets when ATS restarts)',
       'ticketsVerifiedOldKey',
     );
+    this.podSessionSharing = new Gauge({
+      name: 'ticketkeys_pod_session_sharing_sessions',
+      help:
+        'TLS sessions this pod\'s agent shared, by direction: exported (read from ATS), sent (delivered to a peer, per peer), received (accepted from peers), ' +
+        'inserted (handed to ATS), dropped (queue full or delivery failed), refused (failed validation or authorization); since the agent started',
+      labelNames: ['namespace', 'ticketkeyset', 'pod', 'direction'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { ref, pods } of podSharing.values()) {
+          for (const [pod, c] of pods) {
+            for (const [direction, v] of Object.entries(c)) this.set({ namespace: ref.namespace, ticketkeyset: ref.name, pod, direction }, v);
+          }
+        }
+      },
+    });
+    this.sessionSharingPushes = new Counter({
+      name: 'ticketkeys_session_sharing_config_pushes_total',
+      help: 'Session-sharing configurations sent to pod agents (PUT /v1/session-sharing), by result',
+      labelNames: ['result'],
+      registers,
+    });
   }
 
   /** Sets the per-TicketKeySet gauges from one reconcile's view. */
@@ -145,6 +175,7 @@ export class TicketKeyMetrics {
     for (const h of [this.rotationStageDuration, this.rotationPromoteDuration]) h.remove(labels);
     this.activeKeyCreatedAt.delete(refKey(ref));
     this.podTls.delete(refKey(ref));
+    this.podSharing.delete(refKey(ref));
   }
 
   /**
@@ -163,6 +194,27 @@ export class TicketKeyMetrics {
     }
     if (pods.size === 0) this.podTls.delete(key);
     else this.podTls.set(key, { ref: { ...ref }, pods });
+  }
+
+  /**
+   * The session-sharing counters of a set's pods after one reconcile, as observePodTls: a pod
+   * whose agent could not be read keeps its last values while it stays in `targets`; a pod that
+   * left `targets`, or answered without (valid) counters, loses its series.
+   */
+  observePodSessionSharing(ref: ObjectRef, targets: Iterable<string>, reports: ReadonlyMap<string, { counters: PodSessionSharingCounters } | undefined>): void {
+    const key = refKey(ref);
+    const previous = this.podSharing.get(key)?.pods;
+    const pods = new Map<string, PodSessionSharingCounters>();
+    for (const pod of targets) {
+      const c = reports.has(pod) ? reports.get(pod)?.counters : previous?.get(pod);
+      if (c) pods.set(pod, { exported: c.exported, sent: c.sent, received: c.received, inserted: c.inserted, dropped: c.dropped, refused: c.refused });
+    }
+    if (pods.size === 0) this.podSharing.delete(key);
+    else this.podSharing.set(key, { ref: { ...ref }, pods });
+  }
+
+  recordSessionSharingPush(result: 'success' | 'error'): void {
+    this.sessionSharingPushes.inc({ result });
   }
 
   /** One staged ring acknowledged by every ready target pod, `seconds` after it was persisted. */

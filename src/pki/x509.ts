@@ -44,7 +44,8 @@ export interface IssueOptions {
   commonName: string;
   /** Subject O attributes; Kubernetes reads them as the groups of a client certificate. */
   organizations?: string[];
-  usage: 'server' | 'client';
+  /** Extended key usage: serverAuth, clientAuth, or both (agents: they serve the operator and dial their peers). */
+  usage: 'server' | 'client' | 'server-and-client';
   dnsNames?: string[];
   ipAddresses?: string[];
   /** URI SANs: the identities of docs/agent.md's trust model. */
@@ -125,7 +126,10 @@ export async function issueCert(ca: CertAuthority, options: IssueOptions): Promi
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([options.usage === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth]),
+      new x509.ExtendedKeyUsageExtension([
+        ...(options.usage === 'client' ? [] : [x509.ExtendedKeyUsage.serverAuth]),
+        ...(options.usage === 'server' ? [] : [x509.ExtendedKeyUsage.clientAuth]),
+      ]),
       ...(names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names)] : []),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(ca.signer.cert),
@@ -145,11 +149,15 @@ export function issueOperatorCert(ca: CertAuthority, options: { days?: number; v
   });
 }
 
-/** An agent's serving certificate for one pod ({namespace, pod}) or a workload ({namespace, serviceAccount}). */
+/**
+ * An agent's certificate for one pod ({namespace, pod}) or a workload ({namespace, serviceAccount}):
+ * serverAuth (the operator and peers dial it) and clientAuth (it dials its peers to share TLS
+ * sessions, POST /v1/sessions).
+ */
 export function issueAgentCert(ca: CertAuthority, subject: AgentSubject, options: { days?: number; validityMs?: number; expired?: boolean } = {}): Promise<PemPair> {
   return issueCert(ca, {
     commonName: 'pod' in subject ? subject.pod : subject.serviceAccount,
-    usage: 'server',
+    usage: 'server-and-client',
     uris: [agentIdentityUri(subject)],
     ...(options.days ? { days: options.days } : {}),
     ...(options.validityMs ? { validityMs: options.validityMs } : {}),

@@ -7,11 +7,12 @@
 // left alone, and no private key reaches a log line.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CoreV1Api, type V1Secret } from '@kubernetes/client-node';
+import { X509Certificate } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { serviceAccountIdentityUri } from '../../src/agent/identity.ts';
+import { CLIENT_AUTH_EKU, SERVER_AUTH_EKU, serviceAccountIdentityUri } from '../../src/agent/identity.ts';
 import { ANNOTATION_ROTATE_NOW } from '../../src/api/names.ts';
 import { certificateFacts, splitPemBundle } from '../../src/pki/x509.ts';
 import { spawnAgent, type SpawnedAgent } from '../../dev/agent-process.ts';
@@ -78,6 +79,8 @@ describe('operator-managed agent PKI', () => {
     expect(agent.type).toBe('kubernetes.io/tls');
     const facts = await certificateFacts(text(agent, 'tls.crt')!);
     expect(facts.uris).toEqual([serviceAccountIdentityUri(appNs.name, 'ats')]);
+    // serverAuth: the operator and peers dial it; clientAuth: it dials its peers (session sharing).
+    expect(new X509Certificate(text(agent, 'tls.crt')!).keyUsage).toEqual([SERVER_AUTH_EKU, CLIENT_AUTH_EKU]);
     const trusted = await Promise.all(splitPemBundle(text(agent, 'ca.crt')!).map(certificateFacts));
     expect(trusted.map((t) => t.subjectKeyId)).toContain(facts.authorityKeyId);
     expect(text(agent, 'ca.crt')).toBe(text(ca, 'ca.crt'));

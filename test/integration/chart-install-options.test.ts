@@ -86,7 +86,7 @@ describe('optional chart objects on a real API server', () => {
       const certs = objects.filter((o) => o.kind === 'Certificate') as Array<ChartObject & { spec: { uris?: string[]; secretName: string; usages: string[] } }>;
       expect(certs.map((c) => [c.metadata?.namespace, c.spec.secretName, c.spec.uris ?? [], c.spec.usages]).sort()).toEqual(
         [
-          [atsNs.name, 'ticketkeys-agent-ats', [`spiffe://ticketkeys.dev/ns/${atsNs.name}/sa/ats`], ['digital signature', 'server auth']],
+          [atsNs.name, 'ticketkeys-agent-ats', [`spiffe://ticketkeys.dev/ns/${atsNs.name}/sa/ats`], ['digital signature', 'server auth', 'client auth']],
           [opNs.name, 'ticket-key-operator-agent-client', ['spiffe://ticketkeys.dev/operator'], ['digital signature', 'client auth']],
           [opNs.name, 'tko-cm-ticket-key-operator-agent-ca', [], undefined],
         ].sort(),

@@ -131,6 +131,26 @@ const cases: InvalidCase[] = [
     message: ['spec.fileFallback.propagationDelay', 'fileFallback.propagationDelay must be shorter than rotation.interval'],
   },
   {
+    title: 'session sharing ttl below 1s',
+    body: spec({ sessionCache: { sharing: { enabled: true, ttl: '500ms' } } }),
+    message: ['spec.sessionCache.sharing.ttl', 'sessionCache.sharing.ttl must be at least 1s'],
+  },
+  {
+    title: 'session sharing ttl over 24h',
+    body: spec({ sessionCache: { sharing: { enabled: true, ttl: '25h' } } }),
+    message: ['spec.sessionCache.sharing.ttl', 'sessionCache.sharing.ttl must be at most 24h'],
+  },
+  {
+    title: 'session sharing ttl that is not a duration',
+    body: spec({ sessionCache: { sharing: { ttl: '1d' } } }),
+    message: ['spec.sessionCache.sharing.ttl', 'should match'],
+  },
+  ...[0, 1_000_001].map((maxEntries) => ({
+    title: `session sharing maxEntries ${maxEntries}`,
+    body: spec({ sessionCache: { sharing: { maxEntries } } }),
+    message: ['spec.sessionCache.sharing.maxEntries', maxEntries === 0 ? 'should be greater than or equal to 1' : 'should be less than or equal to 1000000'],
+  })),
+  {
     title: 'name longer than a label value',
     body: () => ticketKeySet(`a${'b'.repeat(63)}`, { selector }),
     message: ['metadata.name must be at most 63 characters'],

@@ -5,6 +5,11 @@
 //   new Ats9Bridge({ socketPath } | { runtimeDir } , { timeoutMs?, logger? })
 //   Ats9Bridge.fromRunroot(runroot, options?)   runroot dir (with runroot.yaml) or the yaml file
 //
+// Session sharing (options.sessionFifo, the plugin loaded with --session-fifo=<same path>):
+// openSessionExport(onSession) / closeSessionExport() read the sessions the plugin exports
+// (session-channel.ts); importSessions(batch) sends a SESSIONS_TAG message the plugin validates
+// and inserts; sessionSharingStats() reads the plugin's plugin.ticketkeys.sessions.* stats.
+//
 // Stats reach traffic_manager on ATS's records sync timers (proxy.config.raw_stat_sync_interval_ms
 // + proxy.config.remote_sync_interval_ms, 5 s each by default; the dev launcher sets 100 ms, and
 // the plugin then wakes traffic_server's manager thread to pass them on, see the plugin's
@@ -31,10 +36,14 @@ import {
   type AckChannelStats,
   type AtsBridge,
   type AtsInstalled,
+  type ExportedSession,
   type InstallReceipt,
   type RingInstall,
   type SessionCacheStats,
+  type SessionImport,
+  type SessionSharingPluginStats,
 } from '../ats-bridge.ts';
+import { SessionChannel } from './session-channel.ts';
 import { AckChannel, type Ack } from './ack-channel.ts';
 import type { TlsTicketStats } from '../ats-bridge.ts';
 import { TLS_TICKET_RECORDS } from './tls-records.ts';
@@ -44,10 +53,12 @@ import {
   encodeFlush,
   encodeRemoveSession,
   encodeRingFrame,
+  encodeSessionImport,
   FRAME_HEADER_BYTES,
   PLUGIN_STATS,
   PROXY_START_TIME,
   RING_TAG,
+  SESSIONS_TAG,
 } from './plugin-protocol.ts';
 
 export const MGMT_SOCKET_NAME = 'mgmtapi.sock';
@@ -65,6 +76,14 @@ export interface Ats9BridgeOptions {
   ackWaitMs?: number;
   /** How long an acked ring may be missing from the stats before they are believed again. Default 3000 ms. */
   ackTrustMs?: number;
+  /**
+   * Session sharing: the FIFO the plugin writes new sessions to (plugin loaded with
+   * --session-fifo=<same path>). openSessionExport() creates and reads it; without it the bridge
+   * cannot export sessions (importSessions and sessionSharingStats still work).
+   */
+  sessionFifo?: string;
+  /** Mode of the session FIFO when created (default 0o600). */
+  sessionFifoMode?: number;
 }
 
 type Ring = Extract<Ack, { kind: 'ring' }>;
@@ -138,6 +157,12 @@ export class Ats9Bridge implements AtsBridge {
   private missStreak = 0;
   /** Acked rings the stats later showed (verified) or never showed within ackTrustMs (unverified). */
   readonly ackVerification = { verified: 0, unverified: 0 };
+  readonly sessionFifo: string | undefined;
+  private readonly sessionFifoMode: number | undefined;
+  /** The open session export reader (openSessionExport), undefined while sharing is off. */
+  private sessionChannel: SessionChannel | undefined;
+  /** Serialises open/close of the export reader. */
+  private sessionExportOp: Promise<unknown> = Promise.resolve();
 
   static async fromRunroot(runroot: string, options: Ats9BridgeOptions & { ackFifo?: string; ackFifoMode?: number } = {}): Promise<Ats9Bridge> {
     return Ats9Bridge.create({ socketPath: await mgmtSocketFromRunroot(runroot) }, options);
@@ -157,6 +182,8 @@ export class Ats9Bridge implements AtsBridge {
     this.ackChannel = options.ackChannel;
     this.ackWaitMs = options.ackWaitMs ?? 500;
     this.ackTrustMs = options.ackTrustMs ?? 3000;
+    this.sessionFifo = options.sessionFifo;
+    this.sessionFifoMode = options.sessionFifoMode;
     this.ackChannel?.on('ack', (ack: Ack) => this.onAck(ack));
     let invalidLogged = false;
     this.ackChannel?.on('invalid', (error: string) => {
@@ -424,7 +451,84 @@ export class Ats9Bridge implements AtsBridge {
     };
   }
 
+  /**
+   * Opens the session FIFO's reader (creating the FIFO when missing): every session the plugin
+   * exports goes to onSession, which zeroes its der after use. Re-opening replaces the callback.
+   */
+  openSessionExport(onSession: (s: ExportedSession) => void): Promise<void> {
+    const path = this.sessionFifo;
+    if (path === undefined) return Promise.reject(new Error('no session FIFO configured: this bridge cannot export sessions'));
+    return this.serialiseSessionExport(async () => {
+      await this.sessionChannel?.close();
+      this.sessionChannel = undefined;
+      let invalidLogged = false;
+      this.sessionChannel = await SessionChannel.open(path, onSession, {
+        ...(this.sessionFifoMode === undefined ? {} : { mode: this.sessionFifoMode }),
+        onInvalid: (error) => {
+          // Once per open: a writer flooding the FIFO must not flood the log. Counted either way.
+          if (!invalidLogged) this.logger?.warn('malformed record on the session FIFO dropped', { error });
+          invalidLogged = true;
+        },
+      });
+    });
+  }
+
+  /** Closes the session FIFO's reader: the plugin then counts new sessions as export_no_reader. */
+  closeSessionExport(): Promise<void> {
+    return this.serialiseSessionExport(async () => {
+      const ch = this.sessionChannel;
+      this.sessionChannel = undefined;
+      await ch?.close();
+    });
+  }
+
+  /** Records read from the session FIFO (undefined while it is closed). */
+  sessionExportCounts(): SessionChannel['counts'] | undefined {
+    return this.sessionChannel ? { ...this.sessionChannel.counts } : undefined;
+  }
+
+  private serialiseSessionExport(op: () => Promise<void>): Promise<void> {
+    const next = this.sessionExportOp.then(op, op);
+    this.sessionExportOp = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * Sends sessions another pod made to the plugin (tag SESSIONS_TAG), which validates each one and
+   * inserts the valid ones into ATS's cache. Resolves once traffic_manager accepted the message;
+   * the outcome shows in sessionSharingStats() (imported / importRejected).
+   */
+  async importSessions(batch: SessionImport): Promise<void> {
+    const payload = encodeSessionImport(batch);
+    try {
+      await this.requireProxy();
+      await this.mgmt.lifecycleMessage(SESSIONS_TAG, payload);
+    } finally {
+      payload.fill(0);
+    }
+    this.logger?.debug('sessions sent to ATS', { count: batch.sessions.length });
+  }
+
+  /** The plugin's session-sharing stats; throws when traffic_server is down or the plugin predates them. */
+  async sessionSharingStats(): Promise<SessionSharingPluginStats> {
+    await this.requireProxy();
+    const read = async (name: string): Promise<number> => {
+      const v = await this.readOptionalInt(name);
+      if (v === undefined) throw new AtsUnavailableError(`${name} is not published: traffic_server starting, or a plugin without session sharing`);
+      return v;
+    };
+    return {
+      exported: await read(PLUGIN_STATS.sessionsExported),
+      exportUncached: await read(PLUGIN_STATS.sessionsExportUncached),
+      exportDropped: await read(PLUGIN_STATS.sessionsExportDropped),
+      exportNoReader: await read(PLUGIN_STATS.sessionsExportNoReader),
+      imported: await read(PLUGIN_STATS.sessionsImported),
+      importRejected: await read(PLUGIN_STATS.sessionsImportRejected),
+    };
+  }
+
   async close(): Promise<void> {
+    await this.closeSessionExport();
     await this.ackChannel?.close();
     await this.mgmt.close();
   }

@@ -12,6 +12,10 @@ import {
   KEY_BYTES,
   MAX_KEYS,
   SESSION_ID_MAX_BYTES,
+  SESSION_IMPORT_MAX_SESSIONS,
+  SESSION_IMPORT_MAX_TTL_SECONDS,
+  SESSION_MAX_DER_BYTES,
+  SESSIONS_VERSION,
 } from '../../contract/plugin-wire.ts';
 import { SESSION_ID_HEX } from '../../contract/agent-wire.ts';
 
@@ -25,6 +29,7 @@ export {
   MAX_KEYS,
   PLUGIN_STATS,
   RING_TAG,
+  SESSIONS_TAG,
 } from '../../contract/plugin-wire.ts';
 
 /** traffic_manager's record: when traffic_server was (re)started, seconds since the epoch. */
@@ -88,4 +93,57 @@ export function encodeRemoveSession(idHex: string): Buffer {
 
 export function encodeFlush(): Buffer {
   return Buffer.from(CACHE_FLUSH, 'latin1');
+}
+
+export interface SessionImportInput {
+  ttlSeconds: number;
+  notBefore: number;
+  sessions: ReadonlyArray<{ id: Uint8Array; der: Uint8Array }>;
+}
+
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+
+/** Writes `bytes` as lower-case hex at `at` (no intermediate string: the DER is secret); returns the new offset. */
+function writeHex(out: Buffer, at: number, bytes: Uint8Array): number {
+  for (const b of bytes) {
+    out[at++] = HEX_DIGITS[b >> 4]!;
+    out[at++] = HEX_DIGITS[b & 0x0f]!;
+  }
+  return at;
+}
+
+/**
+ * Payload of a SESSIONS_TAG message: `v1 ttl=<s> notbefore=<unix s>\n` then one
+ * `s id=<hex> der=<hex>\n` line per session. Validates the sizes the plugin checks (it re-validates
+ * everything, and the session contents too). The returned buffer holds session secrets in hex:
+ * the caller zeroes it after use.
+ */
+export function encodeSessionImport({ ttlSeconds, notBefore, sessions }: SessionImportInput): Buffer {
+  if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > SESSION_IMPORT_MAX_TTL_SECONDS) {
+    throw new RangeError(`ttlSeconds must be an integer in 1..${SESSION_IMPORT_MAX_TTL_SECONDS}`);
+  }
+  if (!Number.isSafeInteger(notBefore) || notBefore < 0) throw new RangeError('notBefore must be a non-negative integer');
+  if (sessions.length < 1 || sessions.length > SESSION_IMPORT_MAX_SESSIONS) {
+    throw new RangeError(`a sessions message holds 1..${SESSION_IMPORT_MAX_SESSIONS} sessions, got ${sessions.length}`);
+  }
+  sessions.forEach(({ id, der }, i) => {
+    if (id.length < 1 || id.length > SESSION_ID_MAX_BYTES) throw new RangeError(`session ${i}: id is ${id.length} bytes, not 1..${SESSION_ID_MAX_BYTES}`);
+    if (der.length < 1 || der.length > SESSION_MAX_DER_BYTES) {
+      throw new RangeError(`session ${i}: DER is ${der.length} bytes, not 1..${SESSION_MAX_DER_BYTES}`);
+    }
+  });
+  const header = Buffer.from(`${SESSIONS_VERSION} ttl=${ttlSeconds} notbefore=${notBefore}\n`, 'latin1');
+  const ID = Buffer.from('s id=', 'latin1');
+  const DER = Buffer.from(' der=', 'latin1');
+  const size = sessions.reduce((n, s) => n + ID.length + 2 * s.id.length + DER.length + 2 * s.der.length + 1, header.length);
+  const out = Buffer.alloc(size);
+  let at = header.copy(out, 0);
+  for (const s of sessions) {
+    at += ID.copy(out, at);
+    at = writeHex(out, at, s.id);
+    at += DER.copy(out, at);
+    at = writeHex(out, at, s.der);
+    out[at++] = 0x0a;
+  }
+  return out;
 }

@@ -17,6 +17,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { AgentError } from '../../agent/client.ts';
 import type { GetRingResponse, PutRingRequest, PutRingResponse } from '../../agent/protocol.ts';
+import type { SessionSharingConfig } from '../../contract/session-sharing.ts';
 import { describeError } from '../../observability/describe-error.ts';
 import { systemClock, type Clock } from '../runtime/clock.ts';
 import type { AgentAddress, AgentPort } from './agents.ts';
@@ -101,6 +102,10 @@ export class AgentBreaker implements AgentPort {
 
   flushSessionCache(to: AgentAddress): Promise<void> {
     return this.call(to, () => this.inner.flushSessionCache(to));
+  }
+
+  putSessionSharing(to: AgentAddress, config: SessionSharingConfig): Promise<void> {
+    return this.call(to, () => this.inner.putSessionSharing(to, config));
   }
 
   /** Pods currently backing off (for tests and diagnostics). */

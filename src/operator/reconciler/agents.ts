@@ -7,6 +7,7 @@ import type { Agent } from 'undici';
 import { AgentClient, AgentError, createAgentDispatcher, createAgentSecureContext, type AgentClientTls } from '../../agent/client.ts';
 import { acceptedAgentIdentities, type PodIdentity } from '../../agent/identity.ts';
 import type { GetRingResponse, PutRingRequest, PutRingResponse, SessionCacheStatsResponse } from '../../agent/protocol.ts';
+import type { SessionSharingConfig } from '../../contract/session-sharing.ts';
 import { describeError } from '../../observability/describe-error.ts';
 import { createLogger, type Logger } from '../../observability/logger.ts';
 import { checkTlsMaterial } from '../../tls/material.ts';
@@ -23,6 +24,8 @@ export interface AgentPort {
   getRing(to: AgentAddress): Promise<GetRingResponse>;
   putRing(to: AgentAddress, ring: PutRingRequest): Promise<PutRingResponse>;
   flushSessionCache(to: AgentAddress): Promise<void>;
+  /** PUT /v1/session-sharing: replaces the agent's whole session-sharing config (its answer is not used). */
+  putSessionSharing(to: AgentAddress, config: SessionSharingConfig): Promise<void>;
 }
 
 /** The operator's TLS material: client certificate and key, and the CA bundle agents chain to. */
@@ -85,6 +88,10 @@ export class AgentPool implements AgentPort {
 
   async flushSessionCache(to: AgentAddress): Promise<void> {
     await this.client(to).flushSessionCache();
+  }
+
+  async putSessionSharing(to: AgentAddress, config: SessionSharingConfig): Promise<void> {
+    await this.client(to).putSessionSharing(config);
   }
 
   /** `tko cache flush`: the stats that show the flush (not on AgentPort: the reconciler only flushes). */

@@ -1,6 +1,7 @@
 // Observe: which pods this set keeps (selector, minus pods an older set also selects), what
 // each agent says ATS holds (screened: a generation never issued is that pod's error), its
-// configuration and ticket counters, and which pods drifted off the current ring.
+// configuration, ticket counters and session-sharing status, and which pods drifted off the
+// current ring.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { GetRingResponse } from '../../agent/protocol.ts';
 import type { DefaultedTicketKeySetSpec, TicketKeySet } from '../../api/index.ts';
@@ -15,6 +16,7 @@ import { observePods } from './observe.ts';
 import { targetPods, type TargetPod } from './pods.ts';
 import { recordedGeneration } from './secret-loss.ts';
 import { findSelectorConflicts, type SelectorConflicts } from './selector-conflicts.ts';
+import { reportedSessionSharing, sessionSharingOf, type PodSessionSharing } from './session-sharing.ts';
 import { tlsCountersOf } from './tls-report.ts';
 
 export interface ObserveInput {
@@ -29,6 +31,8 @@ export interface ObserveInput {
   readonly history: AckHistory;
   /** Pods whose last ATS ticket counters were refused (warned once per pod); updated here. */
   readonly badTls: Set<string>;
+  /** Pods whose last session-sharing report was refused (warned once per pod); updated here. */
+  readonly badSharing: Set<string>;
   readonly metrics: TicketKeyMetrics | undefined;
   readonly record: (e: EventAction, related?: V1Pod) => Promise<void>;
   readonly log: Logger;
@@ -45,6 +49,8 @@ export interface Observed {
   readonly configReports: ReadonlyMap<string, PodConfigReport>;
   /** ATS ticket counters by pod, for the pods whose agent answered (undefined: none or refused). */
   readonly tlsReports: ReadonlyMap<string, PodTlsCounters | undefined>;
+  /** Session-sharing reports by pod, for the pods whose agent answered (undefined: none, or refused). */
+  readonly sharingReports: ReadonlyMap<string, PodSessionSharing | undefined>;
   /** The current ring, as an ack; undefined before the first key. */
   readonly current: PodAck | undefined;
   /** Pods that held the current ring and now report something else. */
@@ -52,7 +58,7 @@ export interface Observed {
 }
 
 export async function observeSet(i: ObserveInput): Promise<Observed> {
-  const { tks, spec, state, history, badTls, log } = i;
+  const { tks, spec, state, history, badTls, badSharing, log } = i;
   // Pods another, older TicketKeySet also selects are left to that set (no push war).
   const selected = i.podIndex.select(tks.metadata.namespace ?? '', spec.selector);
   const conflicts = findSelectorConflicts(tks, i.sets, selected, (t) => t.spec?.selector);
@@ -61,6 +67,7 @@ export async function observeSet(i: ObserveInput): Promise<Observed> {
   const issuedGeneration = recordedGeneration(tks.status);
   const configReports = new Map<string, PodConfigReport>();
   const tlsReports = new Map<string, PodTlsCounters | undefined>();
+  const sharingReports = new Map<string, PodSessionSharing | undefined>();
   const onRing = (pod: TargetPod, ring: GetRingResponse): void => {
     configReports.set(pod.name, configReportOf(ring));
     const tls = tlsCountersOf(ring.tls);
@@ -72,12 +79,23 @@ export async function observeSet(i: ObserveInput): Promise<Observed> {
       tlsReports.set(pod.name, tls);
       badTls.delete(pod.uid);
     }
+    // One pod's bad report is that pod's alone: refused (the pod is left alone), warned once.
+    const sharing = sessionSharingOf(reportedSessionSharing(ring));
+    if (sharing && 'error' in sharing) {
+      sharingReports.set(pod.name, undefined);
+      if (!badSharing.has(pod.uid)) log.warn('pod reports a session-sharing status the operator refuses', { pod: pod.name, error: sharing.error });
+      badSharing.add(pod.uid);
+    } else {
+      sharingReports.set(pod.name, sharing);
+      badSharing.delete(pod.uid);
+    }
   };
   const observations = screenAcks(
     await observePods(targets, i.agents, spec.agent.port, i.concurrency, (uid) => history.get(uid), onRing),
     ackBound(state.keys.length > 0, state.keys.length > 0 ? state.generation : Math.max(state.generation, issuedGeneration)),
   );
   for (const uid of badTls) if (!targets.some((t) => t.uid === uid)) badTls.delete(uid);
+  for (const uid of badSharing) if (!targets.some((t) => t.uid === uid)) badSharing.delete(uid);
   for (const obs of observations) {
     if (obs.rejectedAck && history.markRejected(obs.uid, obs.rejectedAck)) {
       i.metrics?.recordRejectedReport();
@@ -94,7 +112,7 @@ export async function observeSet(i: ObserveInput): Promise<Observed> {
       if (!obs.terminating && obs.error === undefined && history.isDrift(obs.uid, current, obs.acked)) drifted.add(obs.name);
     }
   }
-  return { conflicts, targets, byName, issuedGeneration, observations, configReports, tlsReports, current, drifted };
+  return { conflicts, targets, byName, issuedGeneration, observations, configReports, tlsReports, sharingReports, current, drifted };
 }
 
 /** The current ring as an ack: what a pod holding it reports. */

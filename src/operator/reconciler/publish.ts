@@ -1,10 +1,12 @@
 // Publish: what the rounds left, made visible. Pod readiness-gate conditions, the set's
 // conditions (availability note, SelectorConflict, ConfigConsistent, kstatus), the status
-// subresource (written only when it changed), and the per-set metrics.
+// subresource (written only when it changed, with the resumption and session-sharing
+// summaries), and the per-set metrics.
 import {
   ANNOTATION_FLUX_REQUESTED_AT,
   MAX_REQUESTED_AT_LENGTH,
   type ResumptionStatus,
+  type SessionSharingSummary,
   type TicketKeySet,
   type TicketKeySetStatus,
 } from '../../api/index.ts';
@@ -129,9 +131,9 @@ function selectorConflictCondition(ceded: ReadonlyMap<string, string>): Conditio
   return { type: CONDITION_SELECTOR_CONFLICT, status: 'True', reason: 'SelectorConflict', message: `pods also selected by an older TicketKeySet are left to it: ${parts.join('; ')}` };
 }
 
-/** The status with status.pods.resumption set to `r` (absent when undefined). */
-export function withResumption(status: TicketKeySetStatus, r: ResumptionStatus | undefined): TicketKeySetStatus {
+/** The status with status.pods.resumption set to `r` and status.pods.sessionSharing to `sharing` (each absent when undefined). */
+export function withPodSummaries(status: TicketKeySetStatus, r: ResumptionStatus | undefined, sharing?: SessionSharingSummary): TicketKeySetStatus {
   if (!status.pods) return status;
-  const { resumption: _drop, ...pods } = status.pods;
-  return { ...status, pods: r ? { ...pods, resumption: r } : pods };
+  const { resumption: _r, sessionSharing: _s, ...pods } = status.pods;
+  return { ...status, pods: { ...pods, ...(r ? { resumption: r } : {}), ...(sharing ? { sessionSharing: sharing } : {}) } };
 }

@@ -9,6 +9,8 @@
 //                           of execution-ports.ts); the pushes' answers become the next
 //                           observations, so one reconcile carries a rotation as far as it can
 //                           go (stage → all acked → promote → all acked → Stable);
+//   share (session-sharing.ts) after the rounds: each pod's session-sharing config, sent
+//                           where the hash its agent reports differs (never delays keys);
 //   publish (publish.ts)    pod readiness-gate conditions, conditions, status, metrics, and
 //                           requeueAfter from the schedule, never later than the resync period.
 // A conflict on the Secret stops the reconcile (another writer won): it runs again from the
@@ -35,7 +37,8 @@ import { buildStatus, sameStatus, statusMergePatch } from './status.ts';
 import { resolveIntOrPercent } from '../../api/schema-kit.ts';
 import type { ConfigMapPort } from '../kube/config-map-reader.ts';
 import { RotationTiming } from './rotation-timing.ts';
-import { ResumptionWrites, resumptionSummary } from './tls-report.ts';
+import { ResumptionWrites, resumptionSummary, sameSummary } from './tls-report.ts';
+import { pushSessionSharing, sessionSharingSummary } from './session-sharing.ts';
 import { decideScheduledRotation } from '../../core/schedule/index.ts';
 import { EVENT_ACTIONS } from './event-reasons.ts';
 import { loadPolicy, loadSecret, type OwnedSecret } from './load.ts';
@@ -43,7 +46,7 @@ import { observeSet, type Observed } from './observe-set.ts';
 import { executionPorts } from './execution-ports.ts';
 import { runRounds } from './rounds.ts';
 import { ConfigConditions } from './config-condition.ts';
-import { handledReconcile, setConditions, updateReadinessGates, withResumption, writeBlockedStatus } from './publish.ts';
+import { handledReconcile, setConditions, updateReadinessGates, withPodSummaries, writeBlockedStatus } from './publish.ts';
 import type { SecretLoss } from './secret-loss.ts';
 
 export interface ReconcilerOptions {
@@ -98,6 +101,10 @@ export class TicketKeySetReconciler {
   private readonly resumptionWrites = new ResumptionWrites();
   /** Per TicketKeySet: pods whose last ATS ticket counters were refused (warned once per pod). */
   private readonly badTlsReports = new Map<string, Set<string>>();
+  /** Rate limit of status.pods.sessionSharing writes (as resumption's). */
+  private readonly sharingWrites = new ResumptionWrites();
+  /** Per TicketKeySet: pods whose last session-sharing report was refused (warned once per pod). */
+  private readonly badSharingReports = new Map<string, Set<string>>();
   /** Per TicketKeySet: the metadata.generation whose policy warnings were recorded as Events. */
   private readonly warnedGenerations = new Map<string, number>();
   private readonly concurrency: number;
@@ -126,6 +133,7 @@ export class TicketKeySetReconciler {
     const observed = await this.observe(tks, loaded, log);
     const executed = await this.rounds(tks, loaded, observed, log);
     if (!executed) return { requeue: true }; // the Secret changed under us: again, from the stored state
+    await this.shareSessions(tks, loaded, observed, log);
     return this.publish(tks, loaded, observed, executed, log);
   };
 
@@ -136,6 +144,8 @@ export class TicketKeySetReconciler {
     this.timings.delete(key);
     this.resumptionWrites.forget(key);
     this.badTlsReports.delete(key);
+    this.sharingWrites.forget(key);
+    this.badSharingReports.delete(key);
     this.warnedGenerations.delete(key);
     this.o.metrics?.forgetTicketKeySet({ namespace, name });
     this.configConditions?.forget(
@@ -182,6 +192,7 @@ export class TicketKeySetReconciler {
   private async observe(tks: TicketKeySet, loaded: Loaded, log: Logger): Promise<Observed> {
     const key = `${tks.metadata.namespace ?? ''}/${tks.metadata.name ?? ''}`;
     const badTls = this.badTlsReports.get(key) ?? new Set<string>();
+    const badSharing = this.badSharingReports.get(key) ?? new Set<string>();
     const observed = await observeSet({
       tks,
       spec: loaded.spec,
@@ -192,13 +203,37 @@ export class TicketKeySetReconciler {
       concurrency: this.concurrency,
       history: this.historyOf(key),
       badTls,
+      badSharing,
       metrics: this.o.metrics,
       record: (e, related) => this.recordEvent(tks, e, related),
       log,
     });
     if (badTls.size > 0) this.badTlsReports.set(key, badTls);
     else this.badTlsReports.delete(key);
+    if (badSharing.size > 0) this.badSharingReports.set(key, badSharing);
+    else this.badSharingReports.delete(key);
     return observed;
+  }
+
+  /**
+   * Session sharing, after the rounds so it never delays key delivery: each pod whose agent
+   * reported a config other than the wanted one gets it. Failures are logged and counted only.
+   */
+  private async shareSessions(tks: TicketKeySet, loaded: Loaded, observed: Observed, log: Logger): Promise<void> {
+    try {
+      await pushSessionSharing({
+        spec: loaded.spec,
+        targets: observed.targets,
+        reports: observed.sharingReports,
+        agents: this.o.agents,
+        concurrency: this.concurrency,
+        log,
+        onResult: (r) => this.o.metrics?.recordSessionSharingPush(r),
+      });
+    } catch (err) {
+      // pushSessionSharing catches per pod; anything else (a bug) must not stop the publish either.
+      log.error('session sharing step failed', { err });
+    }
   }
 
   /** step() and executeActions() while they make progress; undefined when the Secret changed under us. */
@@ -254,7 +289,7 @@ export class TicketKeySetReconciler {
   private async publish(tks: TicketKeySet, loaded: Loaded, observed: Observed, executed: Executed, log: Logger): Promise<ReconcileResult> {
     const { spec, policy } = loaded;
     const { state, observations } = executed;
-    const { targets, configReports, tlsReports } = observed;
+    const { targets, configReports, tlsReports, sharingReports } = observed;
     const ref = { namespace: tks.metadata.namespace ?? '', name: tks.metadata.name ?? '' };
     const key = `${ref.namespace}/${ref.name}`;
 
@@ -284,30 +319,37 @@ export class TicketKeySetReconciler {
         ? { schedule: { decision: decideScheduledRotation(policy.schedule, state.lastRotationTime, now), hasWindows: policy.schedule.windows.length > 0 } }
         : {}),
     });
-    // status.pods.resumption: see ResumptionWrites (a moving counter alone writes at most once per resync period).
+    // status.pods.resumption and .sessionSharing: see ResumptionWrites (a moving counter alone
+    // writes at most once per resync period; a write that happens anyway carries both fresh).
+    const live = targets.filter((t) => !t.terminating).map((t) => t.name);
     const writtenResumption = tks.status?.pods?.resumption;
-    const freshResumption = resumptionSummary(targets.filter((t) => !t.terminating).map((t) => tlsReports.get(t.name)));
-    const resumption = this.resumptionWrites.choose(key, freshResumption, writtenResumption, sameStatus(withResumption(status, writtenResumption), tks.status), now, this.resyncMs);
-    if (status.pods) {
-      if (resumption) status.pods.resumption = resumption;
-      else delete status.pods.resumption;
+    const writtenSharing = tks.status?.pods?.sessionSharing;
+    const freshResumption = resumptionSummary(live.map((pod) => tlsReports.get(pod)));
+    // Only while sharing is on: turning it off removes the summary at once.
+    const freshSharing = spec.sessionCache.sharing.enabled ? sessionSharingSummary(live.map((pod) => sharingReports.get(pod))) : undefined;
+    const otherwiseSame = sameStatus(withPodSummaries(status, writtenResumption, writtenSharing), tks.status);
+    let resumption = this.resumptionWrites.choose(key, freshResumption, writtenResumption, otherwiseSame, now, this.resyncMs);
+    let sharing = spec.sessionCache.sharing.enabled ? this.sharingWrites.choose(key, freshSharing, writtenSharing, otherwiseSame, now, this.resyncMs) : undefined;
+    if (!otherwiseSame || !sameSummary(resumption, writtenResumption) || !sameSummary(sharing, writtenSharing)) {
+      resumption = freshResumption;
+      sharing = freshSharing;
     }
-    if (!sameStatus(status, tks.status)) {
-      const { observedGeneration, ...rest } = status;
+    const published = withPodSummaries(status, resumption, sharing);
+    if (!sameStatus(published, tks.status)) {
+      const { observedGeneration, ...rest } = published;
       await this.o.status.patchStatus(ref, statusMergePatch(rest), observedGeneration ?? 0);
-      if (!sameStatus(resumption, writtenResumption)) this.resumptionWrites.wrote(key, this.o.clock.now());
+      const wroteAt = this.o.clock.now();
+      if (!sameSummary(resumption, writtenResumption)) this.resumptionWrites.wrote(key, wroteAt);
+      if (!sameSummary(sharing, writtenSharing)) this.sharingWrites.wrote(key, wroteAt);
     }
-    this.o.metrics?.observePodTls(
-      ref,
-      targets.filter((t) => !t.terminating).map((t) => t.name),
-      tlsReports,
-    );
+    this.o.metrics?.observePodTls(ref, live, tlsReports);
+    this.o.metrics?.observePodSessionSharing(ref, live, sharingReports);
     this.o.metrics?.observeTicketKeySet(ref, {
       ...(state.lastRotationTime !== undefined ? { lastRotationTime: state.lastRotationTime } : {}),
       ...(state.nextRotationTime !== undefined && !policy.suspend ? { nextRotationTime: state.nextRotationTime } : {}),
       ...(activeKey(state) ? { activeKeyCreatedAt: activeKey(state)!.createdAt } : {}),
-      podsConverged: status.pods?.converged ?? 0,
-      podsTotal: status.pods?.total ?? 0,
+      podsConverged: published.pods?.converged ?? 0,
+      podsTotal: published.pods?.total ?? 0,
     });
     return { requeueAfterMs: Math.max(1, Math.min(executed.requeueAfterMs, this.resyncMs)) };
   }

@@ -152,7 +152,9 @@ export function statusMergePatch(status: TicketKeySetStatus): Record<string, unk
   const patch: Record<string, unknown> = { ...status };
   for (const f of CLEARABLE) if (status[f] === undefined) patch[f] = null;
   // A merge patch merges nested objects: a summary no pod reports any more is deleted explicitly.
-  if (status.pods && status.pods.resumption === undefined) patch.pods = { ...status.pods, resumption: null };
+  if (status.pods && (status.pods.resumption === undefined || status.pods.sessionSharing === undefined)) {
+    patch.pods = { ...status.pods, ...(status.pods.resumption === undefined ? { resumption: null } : {}), ...(status.pods.sessionSharing === undefined ? { sessionSharing: null } : {}) };
+  }
   return patch;
 }
 

@@ -52,7 +52,8 @@ function saturatingAdd(a: number, b: number): number {
 }
 
 /**
- * The resumption summary a status write carries. Counters change with traffic, and every status
+ * The resumption summary a status write carries (the session-sharing summary uses its own
+ * instance, session-sharing.ts). Counters change with traffic, and every status
  * write is an update event (and an etcd write) per set: writing whenever a counter moved would
  * turn traffic into a status write per reconcile for every set. So a changed summary goes out
  * with a status write that happens anyway (another field changed), or on its own at most once
@@ -67,7 +68,7 @@ export class ResumptionWrites {
    * `fresh`: this reconcile's summary; `written`: the one in the stored status; `otherwiseSame`:
    * the rest of the new status equals the stored one (no write would happen without this field).
    */
-  choose(key: string, fresh: ResumptionStatus | undefined, written: ResumptionStatus | undefined, otherwiseSame: boolean, now: number, minIntervalMs: number): ResumptionStatus | undefined {
+  choose<T extends object>(key: string, fresh: T | undefined, written: T | undefined, otherwiseSame: boolean, now: number, minIntervalMs: number): T | undefined {
     if (sameSummary(fresh, written)) return written;
     if (otherwiseSame) {
       const last = this.#lastWriteAt.get(key);
@@ -86,7 +87,12 @@ export class ResumptionWrites {
   }
 }
 
-function sameSummary(a: ResumptionStatus | undefined, b: ResumptionStatus | undefined): boolean {
+/** Two summaries of counters (flat objects of numbers, as resumption and sessionSharing) say the same. */
+export function sameSummary(a: object | undefined, b: object | undefined): boolean {
   if (!a || !b) return a === b;
-  return a.ticketsNotFound === b.ticketsNotFound && a.ticketsVerifiedOldKey === b.ticketsVerifiedOldKey && a.podsReporting === b.podsReporting;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const keys = new Set([...Object.keys(x), ...Object.keys(y)]);
+  for (const k of keys) if (x[k] !== y[k]) return false;
+  return true;
 }

@@ -7,6 +7,9 @@ import {
   DEFAULT_PROMOTION_POLICY,
   DEFAULT_PROMOTION_TIMEOUT,
   DEFAULT_ROTATION_INTERVAL,
+  DEFAULT_SESSION_SHARING_ENABLED,
+  DEFAULT_SESSION_SHARING_MAX_ENTRIES,
+  DEFAULT_SESSION_SHARING_TTL,
   DEFAULT_SUSPEND,
   DURATION_PATTERN,
   MAX_POD_STATUS_ITEMS,
@@ -54,6 +57,10 @@ describe('TicketKeySet schema', () => {
     ['spec.promotion.timeout', DEFAULT_PROMOTION_TIMEOUT],
     ['spec.agent.port', DEFAULT_AGENT_PORT],
     ['spec.sessionCache.flushOnRevoke', DEFAULT_FLUSH_ON_REVOKE],
+    ['spec.sessionCache.sharing', {}],
+    ['spec.sessionCache.sharing.enabled', DEFAULT_SESSION_SHARING_ENABLED],
+    ['spec.sessionCache.sharing.maxEntries', DEFAULT_SESSION_SHARING_MAX_ENTRIES],
+    ['spec.sessionCache.sharing.ttl', DEFAULT_SESSION_SHARING_TTL],
   ])('defaults %s to %p', (path, value) => {
     expect(nodeAt(path).default).toEqual(value);
   });
@@ -97,8 +104,26 @@ describe('TicketKeySet schema', () => {
     expect(nodeAt('spec.agent.port')).toMatchObject({ type: 'integer', minimum: 1, maximum: 65535 });
   });
 
+  it('shares sessions only when asked, with bounded maxEntries and ttl, and says what it costs', () => {
+    expect([DEFAULT_SESSION_SHARING_ENABLED, DEFAULT_SESSION_SHARING_MAX_ENTRIES, DEFAULT_SESSION_SHARING_TTL]).toEqual([false, 10_000, '5m']);
+    expect(nodeAt('spec.sessionCache.sharing.maxEntries')).toMatchObject({ type: 'integer', minimum: 1, maximum: 1_000_000 });
+    expect(nodeAt('spec.sessionCache.sharing.ttl')).toMatchObject({ type: 'string', pattern: DURATION_PATTERN, maxLength: 32 });
+    const enabled = nodeAt('spec.sessionCache.sharing.enabled').description ?? '';
+    for (const tradeOff of ['leave the ATS process', 'bandwidth', 'TLS 1.2', 'session-ID', 'tickets', 'ssl_multicert.config', 'session_cache 2']) expect(enabled).toContain(tradeOff);
+    expect(nodeAt('spec.sessionCache.sharing.ttl').description).toContain('proxy.config.ssl.session_cache.timeout');
+  });
+
+  it('bounds and describes status.pods.sessionSharing like resumption', () => {
+    const node = nodeAt('status.pods.sessionSharing');
+    expect(Object.keys(node.properties ?? {}).sort()).toEqual(['dropped', 'exported', 'inserted', 'podsReporting', 'received', 'refused', 'sent']);
+    for (const field of ['exported', 'sent', 'received', 'inserted', 'dropped', 'refused']) {
+      expect(nodeAt(`status.pods.sessionSharing.${field}`)).toMatchObject({ type: 'integer', format: 'int64', minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+    }
+    expect(node.description).toContain('Never holds session material');
+  });
+
   it('gives every duration the Go duration pattern and a length bound', () => {
-    for (const path of ['spec.rotation.interval', 'spec.ticketLifetime', 'spec.promotion.timeout']) {
+    for (const path of ['spec.rotation.interval', 'spec.ticketLifetime', 'spec.promotion.timeout', 'spec.sessionCache.sharing.ttl']) {
       expect(nodeAt(path)).toMatchObject({ type: 'string', pattern: DURATION_PATTERN, maxLength: 32 });
     }
   });
@@ -118,6 +143,8 @@ describe('TicketKeySet schema', () => {
     ['spec.ticketLifetime', "duration(self) <= duration('168h')", 'ticketLifetime must be at most 168h'],
     ['spec.ticketLifetime', "duration(self) >= duration('1s')", 'ticketLifetime must be at least 1s'],
     ['spec.promotion.timeout', "duration(self) >= duration('1s')", 'promotion.timeout must be at least 1s'],
+    ['spec.sessionCache.sharing.ttl', "duration(self) >= duration('1s')", 'sessionCache.sharing.ttl must be at least 1s'],
+    ['spec.sessionCache.sharing.ttl', "duration(self) <= duration('24h')", 'sessionCache.sharing.ttl must be at most 24h'],
     ['spec', 'duration(self.promotion.timeout) < duration(self.rotation.interval)', 'promotion.timeout must be shorter than rotation.interval'],
     ['spec', "duration(self.rotation.interval) <= duration('168h')", 'ticketLifetime defaults to rotation.interval'],
     ['spec.selector', 'size(self.matchLabels) > 0', 'selector must not be empty'],

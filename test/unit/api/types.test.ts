@@ -66,6 +66,16 @@ describe('TicketKeySet types', () => {
     expect(Value.Check(TicketKeySetStatusSchema, status)).toBe(true);
   });
 
+  it('accept session sharing within its bounds and reject it outside them', () => {
+    const sharing = (v: object) => ({ ...spec, sessionCache: { flushOnRevoke: true, sharing: v } });
+    expect(Value.Check(TicketKeySetSpecSchema, sharing({ enabled: true, maxEntries: 1, ttl: '1s' }))).toBe(true);
+    expect(Value.Check(TicketKeySetSpecSchema, sharing({ enabled: true, maxEntries: 1_000_000, ttl: '24h' }))).toBe(true);
+    for (const bad of [{ maxEntries: 0 }, { maxEntries: 1_000_001 }, { maxEntries: 1.5 }, { ttl: '5 minutes' }, { ttl: '1d' }, { enabled: 'yes' }]) {
+      expect(Value.Check(TicketKeySetSpecSchema, sharing(bad))).toBe(false);
+    }
+    expect(Value.Check(TicketKeySetStatusSchema, { pods: { sessionSharing: { podsReporting: 1, exported: 1, sent: 1, received: 1, inserted: 1, dropped: 0, refused: -1 } } })).toBe(false);
+  });
+
   it('reject, at run time too, what the schema forbids', () => {
     expect(Value.Check(TicketKeySetSpecSchema, { ...spec, agent: { port: 0 } })).toBe(false);
     expect(Value.Check(TicketKeySetSpecSchema, { ...spec, rotation: { interval: '12 hours' } })).toBe(false);
@@ -86,7 +96,8 @@ describe('TicketKeySet types', () => {
     expect(set(example.spec).sort()).toEqual(
       [
         'agent.port', 'atsConfig.configMapRef.name', 'promotion.policy', 'promotion.timeout', 'rotation.interval', 'rotation.suspend',
-        'selector.matchExpressions', 'selector.matchLabels', 'sessionCache.flushOnRevoke', 'ticketLifetime',
+        'selector.matchExpressions', 'selector.matchLabels', 'sessionCache.flushOnRevoke',
+        'sessionCache.sharing.enabled', 'sessionCache.sharing.maxEntries', 'sessionCache.sharing.ttl', 'ticketLifetime',
       ].sort(),
     );
   });
@@ -102,7 +113,7 @@ describe('withSpecDefaults', () => {
       availability: { maxUnavailable: 1 },
       agent: { port: 9443 },
       fileFallback: { enabled: false, propagationDelay: '3m' },
-      sessionCache: { flushOnRevoke: true },
+      sessionCache: { flushOnRevoke: true, sharing: { enabled: false, maxEntries: 10_000, ttl: '5m' } },
     });
   });
 

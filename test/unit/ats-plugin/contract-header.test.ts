@@ -39,6 +39,15 @@ describe('ticketkeys_contract.h', () => {
     expect(d.get('ACK_RECORD_TAG')).toBe(JSON.stringify(wire.ACK_RECORD_TAG));
     expect(Number(d.get('ACK_LINE_MAX'))).toBe(wire.ACK_RECORD_MAX_BYTES);
     expect(d.get('ACK_OPT')).toBe(JSON.stringify(wire.ACK_FIFO_OPTION));
+    expect(d.get('SESSION_OPT')).toBe(JSON.stringify(`${wire.SESSION_FIFO_OPTION}=`));
+    expect(d.get('SESSION_RECORD_TAG')).toBe(JSON.stringify(wire.SESSION_RECORD_TAG));
+    expect(Number(d.get('SESSION_LINE_MAX'))).toBe(wire.SESSION_RECORD_MAX_BYTES);
+    expect(Number(d.get('SESSION_DER_MAX'))).toBe(wire.SESSION_MAX_DER_BYTES);
+    expect(d.get('SESSIONS_TAG')).toBe(JSON.stringify(wire.SESSIONS_TAG));
+    expect(d.get('SESSIONS_VERSION')).toBe(JSON.stringify(wire.SESSIONS_VERSION));
+    expect(Number(d.get('SESSION_IMPORT_MAX'))).toBe(wire.SESSION_IMPORT_MAX_SESSIONS);
+    expect(Number(d.get('SESSION_TTL_MAX'))).toBe(wire.SESSION_IMPORT_MAX_TTL_SECONDS);
+    expect(Number(d.get('SESSION_FUTURE_SKEW'))).toBe(wire.SESSION_FUTURE_SKEW_SECONDS);
     const statNames = [...d].filter(([k]) => k.startsWith('STAT_NAME_')).map(([, v]) => JSON.parse(v) as string);
     expect(statNames.sort()).toEqual(Object.values(wire.PLUGIN_STATS).sort());
     for (const [token, message] of Object.entries(wire.PLUGIN_REJECT_REASONS)) {
@@ -63,6 +72,11 @@ describe('ticketkeys_bridge.c', () => {
       wire.RING_FINGERPRINT_DOMAIN,
       wire.ACK_RECORD_TAG,
       wire.ACK_FIFO_OPTION,
+      wire.SESSION_FIFO_OPTION,
+      `${wire.SESSION_FIFO_OPTION}=`,
+      wire.SESSION_RECORD_TAG,
+      wire.SESSIONS_TAG,
+      wire.SESSIONS_VERSION,
       ...Object.values(wire.PLUGIN_STATS),
       ...Object.values(wire.PLUGIN_REJECT_REASONS),
       ...Object.keys(wire.PLUGIN_REJECT_REASONS),

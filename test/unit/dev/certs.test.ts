@@ -33,10 +33,10 @@ describe('dev certificates', () => {
     expect(x.keyUsage).toEqual([CLIENT_AUTH]);
   });
 
-  it("gives the default agent certificate the identity of namespace default's default service account, for serverAuth only", () => {
+  it("gives the default agent certificate the identity of namespace default's default service account, for serverAuth and clientAuth (it dials its peers)", () => {
     const x = new X509Certificate(certs.agent.cert);
     expect(x.subjectAltName).toBe('URI:spiffe://ticketkeys.dev/ns/default/sa/default');
-    expect(x.keyUsage).toEqual([SERVER_AUTH]);
+    expect(x.keyUsage).toEqual([SERVER_AUTH, CLIENT_AUTH]);
   });
 
   it('issues agent certificates per pod and per service account', async () => {

@@ -26,6 +26,7 @@ describe('OperatorMetrics', () => {
         'ticketkeys_last_rotation_timestamp_seconds',
         'ticketkeys_next_rotation_timestamp_seconds',
         'ticketkeys_pod_reports_rejected_total',
+        'ticketkeys_pod_session_sharing_sessions',
         'ticketkeys_pod_tls_tickets_not_found',
         'ticketkeys_pod_tls_tickets_verified_old_key',
         'ticketkeys_pods_converged',
@@ -35,6 +36,7 @@ describe('OperatorMetrics', () => {
         'ticketkeys_rotation_promote_duration_seconds',
         'ticketkeys_rotation_stage_duration_seconds',
         'ticketkeys_rotations_total',
+        'ticketkeys_session_sharing_config_pushes_total',
         'workqueue_adds_total',
         'workqueue_depth',
         'workqueue_longest_running_processor_seconds',
@@ -77,6 +79,40 @@ describe('OperatorMetrics', () => {
     expect(await m.registry.metrics()).toContain('ticketkeys_pod_tls_tickets_not_found{namespace="edge",name="web",pod="p"} 1');
     m.ticketKeys.forgetTicketKeySet(ref);
     expect(await m.registry.metrics()).not.toContain('name="web"');
+  });
+
+  it('exposes each pod\'s session-sharing counters by direction, keeps an unread pod\'s last values, and drops a pod that left the targets', async () => {
+    const m = new OperatorMetrics();
+    const ref = { namespace: 'edge', name: 'web' };
+    const counters = (n: number) => ({ counters: { exported: n, sent: n + 1, received: n + 2, inserted: n + 3, dropped: n + 4, refused: n + 5 } });
+    m.ticketKeys.observePodSessionSharing(ref, ['a', 'b'], new Map([['a', counters(10)], ['b', counters(20)]]));
+    let text = await m.registry.metrics();
+    const a = (direction: string) => `ticketkeys_pod_session_sharing_sessions{namespace="edge",ticketkeyset="web",pod="a",direction="${direction}"}`;
+    expect(text).toContain(`${a('exported')} 10`);
+    expect(text).toContain(`${a('sent')} 11`);
+    expect(text).toContain(`${a('received')} 12`);
+    expect(text).toContain(`${a('inserted')} 13`);
+    expect(text).toContain(`${a('dropped')} 14`);
+    expect(text).toContain(`${a('refused')} 15`);
+    expect(text).toContain('ticketkeys_pod_session_sharing_sessions{namespace="edge",ticketkeyset="web",pod="b",direction="exported"} 20');
+    // a not read this time (keeps its last values); b gone from the targets; c answered without a report.
+    m.ticketKeys.observePodSessionSharing(ref, ['a', 'c'], new Map([['c', undefined]]));
+    text = await m.registry.metrics();
+    expect(text).toContain(`${a('exported')} 10`);
+    expect(text).not.toContain('pod="b"');
+    expect(text).not.toContain('pod="c"');
+    m.ticketKeys.forgetTicketKeySet(ref);
+    expect(await m.registry.metrics()).not.toContain('ticketkeyset="web"');
+  });
+
+  it('counts session-sharing config pushes by result', async () => {
+    const m = new OperatorMetrics();
+    m.ticketKeys.recordSessionSharingPush('success');
+    m.ticketKeys.recordSessionSharingPush('error');
+    m.ticketKeys.recordSessionSharingPush('error');
+    const text = await m.registry.metrics();
+    expect(text).toContain('ticketkeys_session_sharing_config_pushes_total{result="success"} 1');
+    expect(text).toContain('ticketkeys_session_sharing_config_pushes_total{result="error"} 2');
   });
 
   it('counts pushes by result with a latency histogram', async () => {

@@ -50,6 +50,11 @@ class ScriptedAgents implements AgentPort {
     this.dialled.push(to.ip);
     return Promise.resolve();
   }
+
+  putSessionSharing(to: AgentAddress): Promise<void> {
+    this.dialled.push(to.ip);
+    return this.outcome.get(to.ip) === 'timeout' ? Promise.reject(new AgentError(0, 'timeout', 'no answer')) : Promise.resolve();
+  }
 }
 
 const addr = (ip: string, uid = `uid-${ip}`) => ({ ip, port: 9443, pod: { uid, namespace: 'ns', name: ip, serviceAccount: 'default' } }) as unknown as AgentAddress;

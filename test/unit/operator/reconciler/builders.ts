@@ -73,6 +73,8 @@ export interface Given {
   agents?: FakeAgents;
   /** Other reconciler options (resyncMs, configMaps, metrics, …). */
   options?: Partial<ReconcilerOptions>;
+  /** The reconcile's logger. Default: silent. */
+  logger?: ReconcileContext['logger'];
 }
 
 export type Fixture = ReturnType<typeof fixture>;
@@ -106,7 +108,7 @@ export function fixture(given: Given = {}) {
     clock,
     ...given.options,
   });
-  const ctx: ReconcileContext = { namespace, name, logger: silentLogger(), retries: 0 };
+  const ctx: ReconcileContext = { namespace, name, logger: given.logger ?? silentLogger(), retries: 0 };
   const current = (): TicketKeySet => tksSource.get(name, namespace)!;
   return {
     clock,

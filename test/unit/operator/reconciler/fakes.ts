@@ -16,6 +16,7 @@ import type { RotationState } from '../../../../src/core/state.ts';
 import type { SecretMeta, SecretOwner, StoredState } from '../../../../src/operator/kube/secret-store.ts';
 import type { ObjectRef } from '../../../../src/operator/runtime/object-key.ts';
 import type { AgentAddress, AgentPort } from '../../../../src/operator/reconciler/agents.ts';
+import { sessionSharingConfigHash, type SessionSharingConfig } from '../../../../src/contract/session-sharing.ts';
 
 /**
  * The status port as the API server and the informer behave together: the patch lands on the
@@ -93,6 +94,15 @@ export class FakeAgents implements AgentPort {
   readonly down = new Set<string>();
   readonly calls: string[] = [];
   flushes: string[] = [];
+  /**
+   * What each agent (by IP) reports as GET /v1/ring `sessionSharing`: absent = an agent older
+   * than sharing. A config put replaces enabled/configHash/peers, as the real agent does.
+   */
+  readonly sharing = new Map<string, unknown>();
+  /** Every PUT /v1/session-sharing, in order. */
+  readonly sharingPuts: Array<{ ip: string; config: SessionSharingConfig }> = [];
+  /** Agents that refuse PUT /v1/session-sharing (500). */
+  readonly sharingFails = new Set<string>();
 
   getRing(to: AgentAddress): Promise<GetRingResponse> {
     this.calls.push(`get ${to.ip}`);
@@ -102,6 +112,7 @@ export class FakeAgents implements AgentPort {
       ats: { generation: h?.generation ?? 0, keyCount: 1, ringFingerprint: h?.ringFingerprint ?? '0000000000000000', rejected: 0, startTime: new Date(0).toISOString() },
       accepted: null,
       inSync: true,
+      ...(this.sharing.has(to.ip) ? { sessionSharing: this.sharing.get(to.ip) } : {}),
     });
   }
 
@@ -122,6 +133,16 @@ export class FakeAgents implements AgentPort {
 
   flushSessionCache(to: AgentAddress): Promise<void> {
     this.flushes.push(to.ip);
+    return Promise.resolve();
+  }
+
+  putSessionSharing(to: AgentAddress, config: SessionSharingConfig): Promise<void> {
+    this.calls.push(`share ${to.ip} ${config.enabled ? 'on' : 'off'}`);
+    this.sharingPuts.push({ ip: to.ip, config: structuredClone(config) });
+    if (this.down.has(to.ip)) return Promise.reject(new AgentError(0, 'unreachable', `PUT https://${to.ip}:${to.port}/v1/session-sharing: ECONNREFUSED`));
+    if (this.sharingFails.has(to.ip)) return Promise.reject(new AgentError(500, 'internal', 'session sharing could not be configured'));
+    const before = this.sharing.get(to.ip);
+    this.sharing.set(to.ip, { ...(typeof before === 'object' && before !== null ? before : {}), enabled: config.enabled, configHash: sessionSharingConfigHash(config), peers: config.peers.length });
     return Promise.resolve();
   }
 }

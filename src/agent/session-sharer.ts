@@ -1,0 +1,475 @@
+// Session sharing between the pods of one TicketKeySet (issue 14). The operator configures it
+// (PUT /v1/session-sharing: on/off, ttl, bound, and the peers, which come only from the operator,
+// never from the network). While it is on, the sharer reads the TLS sessions the local ATS
+// creates (bridge.openSessionExport), batches them (≤ SESSIONS_BATCH_MAX or every batchDelayMs)
+// and POSTs them to every peer's agent over mutual TLS: its own serving certificate as client
+// certificate, the peer's certificate verified against the CA bundle and the peer's identities.
+// Sessions received from peers (POST /v1/sessions, authorised in api-server.ts) are validated one
+// by one and handed to ATS (bridge.importSessions), which validates them again.
+//
+// Session DER holds the master secret: as secret as a key. It is never logged, never in an error,
+// status or metric; Buffers are zeroed once used. The JSON of a batch in flight is a JS string
+// (not zeroable): it lives until the delivery settles and is garbage collected.
+//
+// Bounds: the staging queue and each peer's backlog hold at most maxEntries sessions (the backlog
+// also at most PEER_BACKLOG_MAX_SESSIONS; the oldest are dropped and counted), and at most
+// min(maxEntries, RECENT_IDS_MAX) ids are remembered for de-duplication. At most `concurrency`
+// deliveries run at once, one per peer, each cut off after timeoutMs and never retried. Revoke: every executed session-cache flush sets notBefore
+// to the second after it: sessions created before it are neither sent nor accepted any more.
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { SESSIONS_BATCH_MAX } from '../contract/agent-wire.ts';
+import { SESSION_FUTURE_SKEW_SECONDS, SESSION_ID_MAX_BYTES, SESSION_MAX_DER_BYTES } from '../contract/plugin-wire.ts';
+import { describeError } from '../observability/describe-error.ts';
+import type { Logger } from '../observability/logger.ts';
+import { ApiError } from './api-error.ts';
+import type { AgentTls } from './api-server.ts';
+import { AtsUnavailableError, type AtsBridge, type ExportedSession } from './ats-bridge.ts';
+import { AgentClient, createAgentSecureContext } from './client.ts';
+import { parseHostPort } from './host-port.ts';
+import { parseAgentIdentity } from './identity.ts';
+import type { AgentMetrics, SessionSharingDirection } from './metrics.ts';
+import {
+  DEFAULT_SESSION_SHARING_CONFIG,
+  SessionSharingConfig,
+  SessionsBatch,
+  sessionSharingConfigHash,
+  type Peer,
+  type SessionSharingStatus,
+  type SessionsBatchResponse,
+  type SharedSession,
+} from './protocol.ts';
+
+export interface SessionSharerOptions {
+  bridge: AtsBridge;
+  logger: Logger;
+  metrics: AgentMetrics;
+  /** The agent's own serving certificate and key (its client certificate towards peers) and the CA bundle. */
+  tls: AgentTls;
+  /** A partial batch waits at most this long (default 20 ms). */
+  batchDelayMs?: number;
+  /** Deliveries in flight over all peers (default 8). */
+  concurrency?: number;
+  /** Per delivery, the whole exchange (default 2000 ms). */
+  timeoutMs?: number;
+  /** The clock, in seconds since epoch (tests). */
+  nowSeconds?: () => number;
+}
+
+/**
+ * Hard caps under maxEntries (which the CRD allows up to 1,000,000), for the agent's 48 MB heap:
+ * sessions waiting for one peer (a peer this far behind is as good as down), and ids remembered.
+ */
+export const PEER_BACKLOG_MAX_SESSIONS = 8192;
+export const RECENT_IDS_MAX = 65_536;
+
+const check = { config: TypeCompiler.Compile(SessionSharingConfig), batch: TypeCompiler.Compile(SessionsBatch) };
+
+interface Queued {
+  id: Buffer;
+  der: Buffer;
+  time: number;
+}
+
+interface PeerLink {
+  peer: Peer;
+  key: string;
+  client: AgentClient;
+  backlog: SessionsBatch[];
+  /** Sessions in the backlog. */
+  queued: number;
+  busy: boolean;
+  failing: boolean;
+  closed: boolean;
+}
+
+type Counts = Record<SessionSharingDirection, number>;
+
+export class SessionSharer {
+  readonly #bridge: AtsBridge;
+  readonly #logger: Logger;
+  readonly #metrics: AgentMetrics;
+  readonly #batchDelayMs: number;
+  readonly #concurrency: number;
+  readonly #timeoutMs: number;
+  readonly #now: () => number;
+  #tls: AgentTls;
+  #config: SessionSharingConfig = DEFAULT_SESSION_SHARING_CONFIG;
+  #hash = sessionSharingConfigHash(DEFAULT_SESSION_SHARING_CONFIG);
+  #notBefore = 0;
+  readonly #counts: Counts = { exported: 0, sent: 0, received: 0, inserted: 0, dropped: 0, refused: 0 };
+  /** Sessions waiting to form a batch (bounded by maxEntries). */
+  #queue: Queued[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  /** Session ids (base64) seen lately (sent or received), oldest first, at most min(maxEntries, RECENT_IDS_MAX). */
+  readonly #recent = new Set<string>();
+  #links: PeerLink[] = [];
+  #cursor = 0;
+  #active = 0;
+  #exportOpen = false;
+  #closed = false;
+  /** PUTs apply one after the other. */
+  #configuring: Promise<unknown> = Promise.resolve();
+
+  constructor(options: SessionSharerOptions) {
+    this.#bridge = options.bridge;
+    this.#logger = options.logger;
+    this.#metrics = options.metrics;
+    this.#tls = options.tls;
+    this.#batchDelayMs = options.batchDelayMs ?? 20;
+    this.#concurrency = options.concurrency ?? 8;
+    this.#timeoutMs = options.timeoutMs ?? 2000;
+    this.#now = options.nowSeconds ?? (() => Date.now() / 1000);
+  }
+
+  status(): SessionSharingStatus {
+    return { enabled: this.#config.enabled, configHash: this.#hash, peers: this.#config.peers.length, ...this.#counts };
+  }
+
+  /** Sessions created before this (unix s) are neither sent nor accepted: the second after the last flush. */
+  get notBefore(): number {
+    return this.#notBefore;
+  }
+
+  /** PUT /v1/session-sharing: replaces the whole configuration. */
+  configure(body: unknown): Promise<SessionSharingStatus> {
+    const next = this.#configuring.then(() => this.#apply(body));
+    this.#configuring = next.catch(() => undefined);
+    return next;
+  }
+
+  async #apply(body: unknown): Promise<SessionSharingStatus> {
+    if (this.#closed) throw new ApiError(503, 'ats_unavailable', 'the agent is stopping');
+    if (!check.config.Check(body)) throw new ApiError(400, 'bad_request', 'body is not a session-sharing configuration');
+    const config = copyConfig(body);
+    const names = new Set<string>();
+    for (const p of config.peers) {
+      if (names.has(p.name)) throw new ApiError(400, 'bad_request', 'peer names must be unique');
+      names.add(p.name);
+      try {
+        parseHostPort(p.address);
+      } catch {
+        throw new ApiError(400, 'bad_request', 'a peer address is not ip:port');
+      }
+      // Only agent identities: the operator's (or any other) identity can never become a peer.
+      if (!p.identities.every((i) => parseAgentIdentity(i) !== undefined)) throw new ApiError(400, 'bad_request', 'peer identities must be agent identities');
+    }
+    if (config.enabled && !this.#exportOpen) {
+      const bridge = this.#bridge;
+      if (!bridge.openSessionExport || !bridge.closeSessionExport || !bridge.importSessions) {
+        throw new ApiError(409, 'sharing_disabled', "this agent's ATS bridge cannot share sessions");
+      }
+      try {
+        await bridge.openSessionExport((s) => this.#onExport(s));
+      } catch (err) {
+        if (err instanceof AtsUnavailableError) throw new ApiError(503, 'ats_unavailable', 'ATS is not reachable', 1);
+        this.#logger.warn('session export could not be opened', { err: describeError(err) });
+        throw new ApiError(409, 'sharing_disabled', 'the session export from ATS could not be opened (is the agent run with --session-fifo?)');
+      }
+      this.#exportOpen = true;
+    } else if (!config.enabled && this.#exportOpen) {
+      this.#exportOpen = false;
+      try {
+        await this.#bridge.closeSessionExport?.();
+      } catch (err) {
+        this.#logger.warn('closing the session export failed', { err: describeError(err) });
+      }
+    }
+    const before = this.#config;
+    this.#config = config;
+    this.#hash = sessionSharingConfigHash(config);
+    if (!config.enabled) this.#dropQueued();
+    this.#trimRecent();
+    this.#trimQueue();
+    this.#relink(config.enabled ? config.peers : []);
+    if (before.enabled !== config.enabled || before.peers.length !== config.peers.length) {
+      this.#logger.info('session sharing configured', { enabled: config.enabled, peers: config.peers.length, ttlSeconds: config.ttlSeconds, maxEntries: config.maxEntries });
+    }
+    return this.status();
+  }
+
+  /**
+   * Who may POST /v1/sessions: a peer of the current configuration (one of its identities among
+   * the caller's URI SANs). Throws the refusal (counted) otherwise.
+   */
+  authorizePeer(callerUris: readonly string[]): Peer {
+    const peer = this.#config.peers.find((p) => p.identities.some((i) => callerUris.includes(i)));
+    if (!peer) {
+      this.#count('refused', 1);
+      throw new ApiError(403, 'forbidden', 'the client certificate names no peer of this agent');
+    }
+    if (!this.#config.enabled) {
+      this.#count('refused', 1);
+      throw new ApiError(409, 'sharing_disabled', 'session sharing is off on this agent');
+    }
+    return peer;
+  }
+
+  /** POST /v1/sessions from an authorised peer: validates every session, hands the valid ones to ATS. */
+  async receive(body: unknown): Promise<SessionsBatchResponse> {
+    if (!check.batch.Check(body)) {
+      this.#count('refused', 1);
+      throw new ApiError(400, 'bad_request', 'body is not a batch of sessions');
+    }
+    const config = this.#config;
+    if (!config.enabled) {
+      this.#count('refused', 1);
+      throw new ApiError(409, 'sharing_disabled', 'session sharing is off on this agent');
+    }
+    this.#count('received', body.sessions.length);
+    const now = this.#now();
+    const valid: Array<{ id: Buffer; der: Buffer }> = [];
+    let refused = 0;
+    try {
+      for (const s of body.sessions) {
+        const decoded = this.#validate(s, now, config.ttlSeconds);
+        if (decoded) valid.push(decoded);
+        else refused++;
+      }
+      this.#count('refused', refused);
+      if (valid.length > 0) {
+        // Received ids are not sent on again should ATS report them as new.
+        for (const v of valid) this.#remember(v.id.toString('base64'));
+        try {
+          await this.#bridge.importSessions!({ ttlSeconds: config.ttlSeconds, notBefore: this.#notBefore, sessions: valid });
+        } catch (err) {
+          this.#count('dropped', valid.length);
+          if (err instanceof AtsUnavailableError) throw new ApiError(503, 'ats_unavailable', 'ATS is not reachable', 1);
+          this.#logger.warn('handing received sessions to ATS failed', { err: describeError(err) });
+          throw new ApiError(500, 'internal', 'handing the sessions to ATS failed');
+        }
+        this.#count('inserted', valid.length);
+      }
+      return { accepted: valid.length, refused };
+    } finally {
+      for (const v of valid) {
+        v.der.fill(0);
+        v.id.fill(0);
+      }
+    }
+  }
+
+  /** The decoded session, or undefined when it is refused (sizes, canonical base64, age, flush). */
+  #validate(s: SharedSession, now: number, ttlSeconds: number): { id: Buffer; der: Buffer } | undefined {
+    if (s.time > now + SESSION_FUTURE_SKEW_SECONDS) return undefined;
+    if (now - s.time >= ttlSeconds) return undefined;
+    if (s.time < this.#notBefore) return undefined;
+    const id = Buffer.from(s.id, 'hex');
+    if (id.length < 1 || id.length > SESSION_ID_MAX_BYTES || id.length * 2 !== s.id.length) return undefined;
+    const der = Buffer.from(s.der, 'base64');
+    // Canonical base64 only: the bytes must encode back to exactly what was sent.
+    if (der.length < 1 || der.length > SESSION_MAX_DER_BYTES || der.toString('base64') !== s.der) {
+      der.fill(0);
+      return undefined;
+    }
+    return { id, der };
+  }
+
+  /**
+   * The agent is about to flush ATS's session cache (POST /v1/session-cache/flush, revoke):
+   * sessions created up to now are no longer sent nor accepted.
+   */
+  flushing(): void {
+    this.#notBefore = Math.max(this.#notBefore, Math.floor(this.#now()) + 1);
+    this.#dropQueued();
+  }
+
+  /** New TLS material (the agent's files were reloaded): new connections to peers use it. */
+  updateTls(tls: AgentTls): void {
+    this.#tls = tls;
+    const peers = this.#links.map((l) => l.peer);
+    this.#relink([]);
+    this.#relink(peers);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#configuring;
+    this.#dropQueued();
+    this.#relink([]);
+    if (this.#exportOpen) {
+      this.#exportOpen = false;
+      await this.#bridge.closeSessionExport?.().catch((err: unknown) => this.#logger.debug('closing the session export failed', { err: describeError(err) }));
+    }
+  }
+
+  #onExport(s: ExportedSession): void {
+    const config = this.#config;
+    if (this.#closed || !config.enabled) {
+      s.der.fill(0);
+      return;
+    }
+    this.#count('exported', 1);
+    if (s.time < this.#notBefore) {
+      s.der.fill(0);
+      this.#count('dropped', 1);
+      return;
+    }
+    const idKey = s.id.toString('base64');
+    if (this.#recent.has(idKey) || this.#links.length === 0) {
+      s.der.fill(0);
+      return;
+    }
+    this.#remember(idKey);
+    this.#queue.push({ id: s.id, der: s.der, time: s.time });
+    this.#trimQueue();
+    if (this.#queue.length >= SESSIONS_BATCH_MAX) this.#drain();
+    else this.#timer ??= setTimeout(() => this.#drain(), this.#batchDelayMs);
+  }
+
+  /** Turns the staged sessions into batches, one shared batch object per peer backlog. */
+  #drain(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const maxSessions = Math.min(this.#config.maxEntries, PEER_BACKLOG_MAX_SESSIONS);
+    const maxBatches = Math.max(1, Math.ceil(maxSessions / SESSIONS_BATCH_MAX));
+    while (this.#queue.length > 0) {
+      const taken = this.#queue.splice(0, SESSIONS_BATCH_MAX);
+      const batch: SessionsBatch = { sessions: taken.map((q) => ({ id: q.id.toString('hex'), der: q.der.toString('base64'), time: q.time })) };
+      for (const q of taken) q.der.fill(0);
+      for (const link of this.#links) {
+        link.backlog.push(batch);
+        link.queued += batch.sessions.length;
+        while (link.backlog.length > maxBatches || (link.backlog.length > 1 && link.queued > maxSessions)) {
+          const old = link.backlog.shift()!;
+          link.queued -= old.sessions.length;
+          this.#count('dropped', old.sessions.length);
+        }
+      }
+    }
+    this.#pump();
+  }
+
+  /** Starts deliveries: at most `concurrency` at once, one per peer, peers in turn. */
+  #pump(): void {
+    while (this.#active < this.#concurrency && this.#links.length > 0) {
+      let link: PeerLink | undefined;
+      for (let i = 0; i < this.#links.length; i++) {
+        const l = this.#links[(this.#cursor + i) % this.#links.length]!;
+        if (!l.busy && l.backlog.length > 0) {
+          link = l;
+          this.#cursor = (this.#cursor + i + 1) % this.#links.length;
+          break;
+        }
+      }
+      if (!link) return;
+      const batch = link.backlog.shift()!;
+      link.queued -= batch.sessions.length;
+      link.busy = true;
+      this.#active++;
+      void this.#deliver(link, batch).finally(() => {
+        link.busy = false;
+        this.#active--;
+        this.#pump();
+      });
+    }
+  }
+
+  async #deliver(link: PeerLink, batch: SessionsBatch): Promise<void> {
+    const n = batch.sessions.length;
+    try {
+      await link.client.postSessions(batch, { timeoutMs: this.#timeoutMs });
+      this.#count('sent', n);
+      if (link.failing) this.#logger.info('session delivery to peer recovered', { peer: link.peer.name });
+      link.failing = false;
+    } catch (err) {
+      this.#count('dropped', n);
+      // Once per failure streak: a dead peer must not flood the log. The error never carries the body.
+      if (!link.failing && !link.closed) this.#logger.warn('session delivery to peer failed', { peer: link.peer.name, err: describeError(err) });
+      link.failing = true;
+    }
+  }
+
+  /** Keeps the links of unchanged peers, closes the others (their backlog is dropped), opens new ones. */
+  #relink(peers: readonly Peer[]): void {
+    const keep = new Map(this.#links.map((l) => [l.key, l]));
+    const next: PeerLink[] = [];
+    for (const peer of peers) {
+      const key = JSON.stringify([peer.name, peer.address, peer.identities]);
+      const old = keep.get(key);
+      if (old) {
+        keep.delete(key);
+        next.push(old);
+        continue;
+      }
+      next.push({ peer, key, client: this.#client(peer), backlog: [], queued: 0, busy: false, failing: false, closed: false });
+    }
+    for (const gone of keep.values()) {
+      gone.closed = true;
+      this.#count('dropped', gone.queued);
+      gone.backlog = [];
+      gone.queued = 0;
+      void gone.client.close().catch(() => undefined);
+    }
+    this.#links = next;
+    this.#cursor = 0;
+  }
+
+  #secureContext: { tls: AgentTls; context: ReturnType<typeof createAgentSecureContext> } | undefined;
+
+  #client(peer: Peer): AgentClient {
+    const tls = this.#tls;
+    if (this.#secureContext?.tls !== tls) {
+      this.#secureContext = { tls, context: createAgentSecureContext({ ca: tls.clientCa, cert: tls.cert, key: tls.key }) };
+    }
+    const { host, port } = parseHostPort(peer.address);
+    const baseUrl = host.includes(':') ? `https://[${host}]:${port}` : `https://${host}:${port}`;
+    return new AgentClient({
+      baseUrl,
+      tls: { ca: tls.clientCa, cert: tls.cert, key: tls.key, agentIdentities: peer.identities, secureContext: this.#secureContext.context },
+      timeoutMs: this.#timeoutMs,
+    });
+  }
+
+  #dropQueued(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#count('dropped', this.#queue.length);
+    for (const q of this.#queue) q.der.fill(0);
+    this.#queue = [];
+    for (const link of this.#links) {
+      this.#count('dropped', link.queued);
+      link.backlog = [];
+      link.queued = 0;
+    }
+  }
+
+  /** Drops the oldest staged sessions beyond maxEntries. */
+  #trimQueue(): void {
+    const over = this.#queue.length - this.#config.maxEntries;
+    if (over <= 0) return;
+    for (const q of this.#queue.splice(0, over)) q.der.fill(0);
+    this.#count('dropped', over);
+  }
+
+  /** Remembers a session id (base64: the shortest string key). */
+  #remember(idKey: string): void {
+    this.#recent.delete(idKey);
+    this.#recent.add(idKey);
+    this.#trimRecent();
+  }
+
+  #trimRecent(): void {
+    const max = Math.min(this.#config.maxEntries, RECENT_IDS_MAX);
+    if (this.#recent.size <= max) return;
+    for (const id of this.#recent) {
+      if (this.#recent.size <= max) break;
+      this.#recent.delete(id);
+    }
+  }
+
+  #count(direction: SessionSharingDirection, n: number): void {
+    if (n <= 0) return;
+    this.#counts[direction] += n;
+    this.#metrics.sessionSharing.inc({ direction }, n);
+  }
+}
+
+function copyConfig(c: SessionSharingConfig): SessionSharingConfig {
+  return {
+    enabled: c.enabled,
+    ttlSeconds: c.ttlSeconds,
+    maxEntries: c.maxEntries,
+    peers: c.peers.map((p) => ({ name: p.name, address: p.address, identities: [...p.identities] })),
+  };
+}

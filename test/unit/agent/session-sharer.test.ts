@@ -1,0 +1,322 @@
+// SessionSharer on its own: validation of received sessions, notBefore after a flush, batching,
+// bounds and drop counting, and the zeroing of session secrets. Deliveries go over real mutual
+// TLS to a stub peer (an HTTPS server with a peer's certificate) that records what it gets.
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { ExportedSession, SessionImport } from '../../../src/agent/ats-bridge.ts';
+import { acceptedAgentIdentities } from '../../../src/agent/identity.ts';
+import { MemoryBridge, memoryBridgeSessionDer } from '../../../src/agent/memory-bridge.ts';
+import { AgentMetrics } from '../../../src/agent/metrics.ts';
+import { sessionSharingConfigHash, type Peer, type SessionSharingConfig, type SessionsBatch } from '../../../src/agent/protocol.ts';
+import { SessionSharer } from '../../../src/agent/session-sharer.ts';
+import { issueAgentCert, type DevCerts, type PemPair } from '../../../src/dev/certs.ts';
+import { capturedLogger, testCerts, waitFor } from './fixtures.ts';
+
+const NOW = 1_800_000_000;
+let certs: DevCerts;
+let self: PemPair;
+let peerB: PemPair;
+
+beforeAll(async () => {
+  certs = await testCerts();
+  self = await issueAgentCert(certs.ca, { namespace: 'edge', pod: 'ats-a' });
+  peerB = await issueAgentCert(certs.ca, { namespace: 'edge', pod: 'ats-b' });
+});
+
+function peer(name: string, port: number): Peer {
+  return { name, address: `127.0.0.1:${port}`, identities: acceptedAgentIdentities({ namespace: 'edge', name, serviceAccountName: 'ats' }) };
+}
+
+function config(peers: Peer[], overrides: Partial<SessionSharingConfig> = {}): SessionSharingConfig {
+  return { enabled: true, ttlSeconds: 300, maxEntries: 1000, peers, ...overrides };
+}
+
+interface Harness {
+  sharer: SessionSharer;
+  bridge: MemoryBridge;
+  metrics: AgentMetrics;
+  imports: SessionImport[];
+  /** Every session handed to the sharer by the export reader. */
+  exported: ExportedSession[];
+  clock: { now: number };
+  lines: string[];
+}
+
+function harness(): Harness {
+  const clock = { now: NOW };
+  const bridge = new MemoryBridge({ now: () => clock.now * 1000 });
+  const imports: SessionImport[] = [];
+  const importSessions = bridge.importSessions.bind(bridge);
+  bridge.importSessions = async (batch) => {
+    imports.push(batch);
+    await importSessions(batch);
+  };
+  const exported: ExportedSession[] = [];
+  const open = bridge.openSessionExport.bind(bridge);
+  bridge.openSessionExport = (onSession) =>
+    open((s) => {
+      exported.push(s);
+      onSession(s);
+    });
+  const metrics = new AgentMetrics();
+  const { logger, lines } = capturedLogger();
+  const sharer = new SessionSharer({ bridge, logger, metrics, tls: { cert: self.cert, key: self.key, clientCa: certs.ca.cert }, nowSeconds: () => clock.now });
+  return { sharer, bridge, metrics, imports, exported, clock, lines };
+}
+
+function session(idByte: number, time: number, derBytes = 180): { id: string; der: string; time: number } {
+  const id = Buffer.alloc(32, idByte);
+  return { id: id.toString('hex'), der: memoryBridgeSessionDer(id, time, 300, derBytes).toString('base64'), time };
+}
+
+describe('configuration', () => {
+  it('answers its status with the hash of the canonical configuration; refuses what is not a configuration', async () => {
+    const h = harness();
+    const c = config([peer('ats-b', 1)]);
+    const status = await h.sharer.configure(c);
+    expect(status).toEqual({ enabled: true, configHash: sessionSharingConfigHash(c), peers: 1, exported: 0, sent: 0, received: 0, inserted: 0, dropped: 0, refused: 0 });
+    expect(status.configHash).toMatch(/^[0-9a-f]{64}$/);
+    for (const bad of [
+      { ...c, ttlSeconds: 0 },
+      { ...c, ttlSeconds: 86_401 },
+      { ...c, maxEntries: 1_000_001 },
+      { ...c, extra: 1 },
+      { ...c, peers: [{ ...peer('ats-b', 1), address: 'not an address' }] },
+      { ...c, peers: [{ ...peer('ats-b', 1), identities: ['spiffe://ticketkeys.dev/operator'] }] },
+      { ...c, peers: [peer('ats-b', 1), peer('ats-b', 2)] },
+      { ...c, peers: Array.from({ length: 257 }, (_, i) => peer(`p${i}`, 1)) },
+    ]) {
+      await expect(h.sharer.configure(bad)).rejects.toMatchObject({ status: 400, code: 'bad_request' });
+    }
+    expect(h.sharer.status().configHash).toBe(sessionSharingConfigHash(c));
+    await h.sharer.close();
+  });
+
+  it('refuses to turn on over a bridge that cannot share (409 sharing_disabled)', async () => {
+    const h = harness();
+    const bridge = new MemoryBridge();
+    (bridge as { openSessionExport?: unknown }).openSessionExport = undefined;
+    const sharer = new SessionSharer({ bridge, logger: capturedLogger().logger, metrics: h.metrics, tls: { cert: self.cert, key: self.key, clientCa: certs.ca.cert } });
+    await expect(sharer.configure(config([]))).rejects.toMatchObject({ status: 409, code: 'sharing_disabled' });
+    expect(sharer.status().enabled).toBe(false);
+    await sharer.close();
+  });
+});
+
+describe('received sessions', () => {
+  it('validates every session: sizes, canonical base64, future, ttl age and notBefore; only valid ones reach ATS', async () => {
+    const h = harness();
+    await h.sharer.configure(config([peer('ats-b', 1)], { ttlSeconds: 60 }));
+    const oversized = Buffer.alloc(257, 1).toString('base64'); // 344 chars: passes the schema, not the size
+    const answer = await h.sharer.receive({
+      sessions: [
+        session(1, NOW - 5),
+        { ...session(2, NOW), der: oversized },
+        { ...session(3, NOW), der: 'AAAAAAE' }, // not padded: not canonical
+        { ...session(4, NOW), der: 'AAB=' }, // non-zero pad bits: not canonical
+        session(5, NOW + 61), // from the future
+        session(6, NOW - 60), // as old as the ttl
+        session(7, NOW + 60), // at the skew bound: accepted
+      ],
+    });
+    expect(answer).toEqual({ accepted: 2, refused: 5 });
+    expect(h.imports).toHaveLength(1);
+    expect(h.imports[0]!.sessions.map((s) => s.der.length)).toEqual([180, 180]);
+    expect(h.imports[0]!.ttlSeconds).toBe(60);
+    expect(h.sharer.status()).toMatchObject({ received: 7, refused: 5, inserted: 2 });
+    expect(await h.metrics.registry.getSingleMetricAsString('tko_agent_session_sharing_sessions_total')).toMatch(/direction="refused"} 5/);
+    await h.sharer.close();
+  });
+
+  it('refuses a body that is not a batch (400, counted) and batches over 64 sessions or ids over 32 bytes', async () => {
+    const h = harness();
+    await h.sharer.configure(config([peer('ats-b', 1)]));
+    for (const bad of [
+      {},
+      { sessions: [] },
+      { sessions: Array.from({ length: 65 }, (_, i) => session(i, NOW)) },
+      { sessions: [{ ...session(1, NOW), id: 'ab'.repeat(33) }] },
+      { sessions: [{ ...session(1, NOW), id: 'abc' }] },
+      { sessions: [{ ...session(1, NOW), time: -1 }] },
+      { sessions: [{ ...session(1, NOW), der: 'A'.repeat(348) }] },
+      { sessions: [{ ...session(1, NOW), extra: true }] },
+    ]) {
+      await expect(h.sharer.receive(bad)).rejects.toMatchObject({ status: 400, code: 'bad_request' });
+    }
+    expect(h.sharer.status()).toMatchObject({ refused: 8, received: 0 });
+    expect(h.imports).toHaveLength(0);
+    await h.sharer.close();
+  });
+
+  it('after a flush refuses every session created before it (the revoke), also those of the flush second', async () => {
+    const h = harness();
+    await h.sharer.configure(config([peer('ats-b', 1)]));
+    expect(await h.sharer.receive({ sessions: [session(1, NOW - 10)] })).toEqual({ accepted: 1, refused: 0 });
+    h.clock.now = NOW + 0.5;
+    h.sharer.flushing();
+    expect(h.sharer.notBefore).toBe(NOW + 1);
+    expect(await h.sharer.receive({ sessions: [session(2, NOW - 10), session(3, NOW)] })).toEqual({ accepted: 0, refused: 2 });
+    h.clock.now = NOW + 2;
+    expect(await h.sharer.receive({ sessions: [session(4, NOW + 1)] })).toEqual({ accepted: 1, refused: 0 });
+    expect(h.imports.at(-1)!.notBefore).toBe(NOW + 1);
+    await h.sharer.close();
+  });
+
+  it('zeroes the decoded session buffers once ATS has them', async () => {
+    const h = harness();
+    await h.sharer.configure(config([peer('ats-b', 1)]));
+    await h.sharer.receive({ sessions: [session(1, NOW), session(2, NOW)] });
+    const handed = h.imports[0]!.sessions;
+    expect(handed).toHaveLength(2);
+    for (const s of handed) {
+      expect(s.der.every((b) => b === 0)).toBe(true);
+      expect(s.id.every((b) => b === 0)).toBe(true);
+    }
+    await h.sharer.close();
+  });
+
+  it('refuses callers that are no peer (403) and any caller while sharing is off (409), counting each', async () => {
+    const h = harness();
+    const b = peer('ats-b', 1);
+    await h.sharer.configure(config([b]));
+    expect(h.sharer.authorizePeer([b.identities[0]!])).toEqual(b);
+    expect(() => h.sharer.authorizePeer(['spiffe://ticketkeys.dev/ns/edge/pod/ats-x'])).toThrow(expect.objectContaining({ status: 403, code: 'forbidden' }));
+    expect(() => h.sharer.authorizePeer(['spiffe://ticketkeys.dev/operator'])).toThrow(expect.objectContaining({ status: 403 }));
+    await h.sharer.configure(config([b], { enabled: false }));
+    expect(() => h.sharer.authorizePeer([b.identities[0]!])).toThrow(expect.objectContaining({ status: 409, code: 'sharing_disabled' }));
+    expect(h.sharer.status().refused).toBe(3);
+    await h.sharer.close();
+  });
+});
+
+/** A peer agent's stand-in: mutual TLS with pod ats-b's certificate; records every batch; answers when `release` allows. */
+async function stubPeer(options: { hold?: boolean } = {}): Promise<{ server: Server; port: number; batches: SessionsBatch[]; callers: string[]; release(): void; close(): Promise<void> }> {
+  const batches: SessionsBatch[] = [];
+  const callers: string[] = [];
+  const held: Array<() => void> = [];
+  let holding = options.hold === true;
+  const server = createServer({ cert: peerB.cert, key: peerB.key, ca: certs.ca.cert, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    callers.push(String((req.socket as import('node:tls').TLSSocket).getPeerCertificate().subjectaltname));
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const batch = JSON.parse(Buffer.concat(chunks).toString('utf8')) as SessionsBatch;
+      batches.push(batch);
+      const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ accepted: batch.sessions.length, refused: 0 }));
+      if (holding) held.push(answer);
+      else answer();
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    batches,
+    callers,
+    release() {
+      holding = false;
+      for (const a of held.splice(0)) a();
+    },
+    async close() {
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
+
+describe('sending', () => {
+  let stub: Awaited<ReturnType<typeof stubPeer>>;
+  beforeAll(async () => {
+    stub = await stubPeer();
+  });
+  afterAll(async () => {
+    await stub.close();
+  });
+
+  it('batches at most 64 sessions, presents its own certificate, and counts exported and sent; zeroes what it sent', async () => {
+    const h = harness();
+    await h.sharer.configure(config([peer('ats-b', stub.port)]));
+    const before = stub.batches.length;
+    for (let i = 0; i < 130; i++) h.bridge.createSession({ time: NOW });
+    await waitFor(() => h.sharer.status().sent === 130, 'all 130 sessions delivered');
+    const batches = stub.batches.slice(before);
+    expect(batches.map((b) => b.sessions.length)).toEqual([64, 64, 2]);
+    expect(stub.callers.at(-1)).toContain('URI:spiffe://ticketkeys.dev/ns/edge/pod/ats-a');
+    expect(h.sharer.status()).toMatchObject({ exported: 130, sent: 130, dropped: 0 });
+    expect(h.exported).toHaveLength(130);
+    for (const s of h.exported) expect(s.der.every((b) => b === 0)).toBe(true);
+    expect(h.lines.join('\n')).not.toContain(batches[0]!.sessions[0]!.der);
+    await h.sharer.close();
+  });
+
+  it('sends each session id once, and never one created before the last flush', async () => {
+    const h = harness();
+    await h.sharer.configure(config([peer('ats-b', stub.port)]));
+    const id = Buffer.alloc(32, 0xab);
+    h.bridge.createSession({ id, time: NOW });
+    h.bridge.createSession({ id, time: NOW });
+    await waitFor(() => h.sharer.status().sent === 1, 'the session delivered');
+    h.clock.now = NOW + 5;
+    h.sharer.flushing();
+    h.bridge.createSession({ time: NOW + 4 });
+    expect(h.sharer.status()).toMatchObject({ exported: 3, sent: 1, dropped: 1 });
+    await h.sharer.close();
+  });
+
+  it('keeps at most maxEntries sessions waiting (the oldest dropped, counted) while a peer is slow', async () => {
+    const slow = await stubPeer({ hold: true });
+    const h = harness();
+    try {
+      await h.sharer.configure(config([peer('ats-b', slow.port)], { maxEntries: 10 }));
+      for (let i = 0; i < 100; i++) h.bridge.createSession({ time: NOW });
+      // Staging keeps the newest 10 of the 100; the one batch of them goes out and is held.
+      await waitFor(() => slow.batches.length === 1, 'the first batch reached the peer');
+      for (let i = 0; i < 30; i++) h.bridge.createSession({ time: NOW });
+      await waitFor(() => h.sharer.status().dropped === 90 + 20, 'the backlog bounded at maxEntries');
+      slow.release();
+      await waitFor(() => h.sharer.status().sent === 20, 'the held batch and the backlog delivered');
+      expect(slow.batches.map((b) => b.sessions.length)).toEqual([10, 10]);
+      expect(h.sharer.status()).toMatchObject({ exported: 130, sent: 20, dropped: 110 });
+    } finally {
+      await h.sharer.close();
+      await slow.close();
+    }
+  });
+
+  it('counts deliveries to a dead peer as dropped and still delivers to the live one', async () => {
+    const dead = await stubPeer();
+    const deadPort = dead.port;
+    await dead.close();
+    const h = harness();
+    await h.sharer.configure(config([peer('ats-b', stub.port), peer('ats-c', deadPort)]));
+    for (let i = 0; i < 5; i++) h.bridge.createSession({ time: NOW });
+    await waitFor(() => h.sharer.status().sent === 5 && h.sharer.status().dropped === 5, 'one delivery made, one dropped');
+    expect(h.lines.some((l) => l.includes('session delivery to peer failed') && l.includes('ats-c'))).toBe(true);
+    await h.sharer.close();
+  });
+
+  it('refuses a peer whose certificate names another pod (the sessions are dropped, not sent)', async () => {
+    const h = harness();
+    const before = stub.batches.length;
+    await h.sharer.configure(config([{ ...peer('ats-c', stub.port) }]));
+    h.bridge.createSession({ time: NOW });
+    await waitFor(() => h.sharer.status().dropped === 1, 'the delivery refused');
+    expect(stub.batches.length).toBe(before);
+    expect(h.lines.join('\n')).toContain('ERR_TLS_AGENT_IDENTITY');
+    await h.sharer.close();
+  });
+
+  it('turning sharing off closes the export reader and drops what waits', async () => {
+    const h = harness();
+    await h.sharer.configure(config([peer('ats-b', stub.port)]));
+    await h.sharer.configure(config([peer('ats-b', stub.port)], { enabled: false }));
+    h.bridge.createSession({ time: NOW });
+    expect((await h.bridge.sessionSharingStats()).exportNoReader).toBe(1);
+    expect(h.sharer.status()).toMatchObject({ enabled: false, exported: 0 });
+    await h.sharer.close();
+  });
+});
