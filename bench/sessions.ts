@@ -23,7 +23,7 @@
 // operator switches it, the bench waits until every agent reports the new setting). Each new
 // session is exported by its pod and inserted on the 2 others with sharing on: that is the cost.
 // On one machine the agents' work competes with ATS and the clients for the same cores, so the
-// CPU of the 3 traffic_servers and of the 3 agents per handshake (from /proc) is reported too:
+// CPU of the 3 traffic_servers, traffic_managers and agents per handshake (/proc) is reported too:
 // the proxy's own cost, and what the agents need beside it.
 // agent memory at maxEntries: full handshakes with sharing on until every agent has handled
 // (exported + received) at least --max-entries sessions; then VmRSS/VmHWM from /proc.
@@ -287,17 +287,19 @@ async function load(ms: number, stop: () => boolean = () => false): Promise<{ ha
   return { handshakes, errors, seconds: (performance.now() - start) / 1000 };
 }
 
-/** CPU seconds so far of the 3 traffic_servers and of the 3 agents. */
-async function cpu(): Promise<{ ats: number; agents: number }> {
+/** CPU seconds so far of the 3 traffic_servers, of the 3 traffic_managers (which relay every import) and of the 3 agents. */
+async function cpu(): Promise<{ ats: number; managers: number; agents: number }> {
   let ats = 0;
+  let managers = 0;
   let agents = 0;
   for (const pod of PODS) {
     const m = fleet.get(pod);
-    const server = (await m.ats!.pids()).server;
+    const { server, manager } = await m.ats!.pids();
     if (server !== undefined) ats += (await procStat(server)).cpuSeconds;
+    if (manager !== undefined) managers += (await procStat(manager)).cpuSeconds;
     agents += (await procStat(m.agent!.pid)).cpuSeconds;
   }
-  return { ats, agents };
+  return { ats, managers, agents };
 }
 
 const median = (v: readonly number[]) => dist(v).p50;
@@ -354,8 +356,15 @@ try {
 
   const loadOn: number[] = [];
   const loadOff: number[] = [];
-  /** CPU milliseconds per handshake of the traffic_servers and of the agents, per round. */
-  const cpuPerHandshake = { atsOn: [] as number[], atsOff: [] as number[], agentsOn: [] as number[], agentsOff: [] as number[] };
+  /** CPU milliseconds per handshake of the traffic_servers, the traffic_managers and the agents, per round. */
+  const cpuPerHandshake = {
+    atsOn: [] as number[],
+    atsOff: [] as number[],
+    managersOn: [] as number[],
+    managersOff: [] as number[],
+    agentsOn: [] as number[],
+    agentsOff: [] as number[],
+  };
   const loadErrors = { on: 0, off: 0 };
   const switchMs: number[] = [];
   for (let r = 0; r < LOAD_ROUNDS && !cleanups.stopping; r++) {
@@ -368,6 +377,7 @@ try {
       (enabled ? loadOn : loadOff).push(round1(l.handshakes / l.seconds));
       const perHandshake = (s: number) => (l.handshakes > 0 ? Math.round((s * 1e6) / l.handshakes) / 1000 : NaN);
       cpuPerHandshake[enabled ? 'atsOn' : 'atsOff'].push(perHandshake(cpuAfter.ats - cpuBefore.ats));
+      cpuPerHandshake[enabled ? 'managersOn' : 'managersOff'].push(perHandshake(cpuAfter.managers - cpuBefore.managers));
       cpuPerHandshake[enabled ? 'agentsOn' : 'agentsOff'].push(perHandshake(cpuAfter.agents - cpuBefore.agents));
       loadErrors[enabled ? 'on' : 'off'] += l.errors;
       log(`load round ${r + 1}, sharing ${enabled ? 'on' : 'off'}: ${round1(l.handshakes / l.seconds)} handshakes/s (${l.errors} errors)`);
@@ -438,6 +448,7 @@ try {
     handshakesPerSecond: { sharingOn: loadOn, sharingOff: loadOff, medianOn: onMedian, medianOff: offMedian, costPercent, errors: loadErrors },
     cpuMsPerHandshake: {
       trafficServers: { sharingOn: median(cpuPerHandshake.atsOn), sharingOff: median(cpuPerHandshake.atsOff) },
+      trafficManagers: { sharingOn: median(cpuPerHandshake.managersOn), sharingOff: median(cpuPerHandshake.managersOff) },
       agents: { sharingOn: median(cpuPerHandshake.agentsOn), sharingOff: median(cpuPerHandshake.agentsOff) },
       rounds: cpuPerHandshake,
     },

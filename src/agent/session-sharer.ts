@@ -18,7 +18,7 @@
 // to the second after it: sessions created before it are neither sent nor accepted any more.
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { SESSIONS_BATCH_MAX } from '../contract/agent-wire.ts';
-import { SESSION_FUTURE_SKEW_SECONDS, SESSION_ID_MAX_BYTES, SESSION_MAX_DER_BYTES } from '../contract/plugin-wire.ts';
+import { SESSION_FUTURE_SKEW_SECONDS, SESSION_ID_MAX_BYTES, SESSION_IMPORT_MAX_SESSIONS, SESSION_MAX_DER_BYTES } from '../contract/plugin-wire.ts';
 import { describeError } from '../observability/describe-error.ts';
 import type { Logger } from '../observability/logger.ts';
 import { ApiError } from './api-error.ts';
@@ -45,7 +45,7 @@ export interface SessionSharerOptions {
   metrics: AgentMetrics;
   /** The agent's own serving certificate and key (its client certificate towards peers) and the CA bundle. */
   tls: AgentTls;
-  /** A partial batch waits at most this long (default 20 ms). */
+  /** A partial batch waits at most this long (default 40 ms). */
   batchDelayMs?: number;
   /** Deliveries in flight over all peers (default 8). */
   concurrency?: number;
@@ -60,6 +60,12 @@ export interface SessionSharerOptions {
  * sessions waiting for one peer (a peer this far behind is as good as down), and ids remembered.
  */
 export const PEER_BACKLOG_MAX_SESSIONS = 8192;
+/**
+ * How long a partial batch waits. Every delivery is an HTTPS request on both agents and an import
+ * into ATS on the receiver, so this bounds the requests per peer (25/s) whatever the handshake
+ * rate; it is most of the propagation delay (bench:sessions: p99 goal 100 ms).
+ */
+export const DEFAULT_BATCH_DELAY_MS = 40;
 export const RECENT_IDS_MAX = 65_536;
 
 const check = { config: TypeCompiler.Compile(SessionSharingConfig), batch: TypeCompiler.Compile(SessionsBatch) };
@@ -107,6 +113,9 @@ export class SessionSharer {
   #active = 0;
   #exportOpen = false;
   #closed = false;
+  /** Received sessions waiting for the import in flight to finish (see #import). */
+  #imports: Array<{ sessions: Array<{ id: Buffer; der: Buffer }>; resolve: () => void; reject: (err: unknown) => void }> = [];
+  #importing = false;
   /** PUTs apply one after the other. */
   #configuring: Promise<unknown> = Promise.resolve();
 
@@ -115,7 +124,7 @@ export class SessionSharer {
     this.#logger = options.logger;
     this.#metrics = options.metrics;
     this.#tls = options.tls;
-    this.#batchDelayMs = options.batchDelayMs ?? 20;
+    this.#batchDelayMs = options.batchDelayMs ?? DEFAULT_BATCH_DELAY_MS;
     this.#concurrency = options.concurrency ?? 8;
     this.#timeoutMs = options.timeoutMs ?? 2000;
     this.#now = options.nowSeconds ?? (() => Date.now() / 1000);
@@ -230,7 +239,7 @@ export class SessionSharer {
         // Received ids are not sent on again should ATS report them as new.
         for (const v of valid) this.#remember(v.id.toString('base64'));
         try {
-          await this.#bridge.importSessions!({ ttlSeconds: config.ttlSeconds, notBefore: this.#notBefore, sessions: valid });
+          await this.#import(valid);
         } catch (err) {
           this.#count('dropped', valid.length);
           if (err instanceof AtsUnavailableError) throw new ApiError(503, 'ats_unavailable', 'ATS is not reachable', 1);
@@ -245,6 +254,42 @@ export class SessionSharer {
         v.der.fill(0);
         v.id.fill(0);
       }
+    }
+  }
+
+  /**
+   * Hands sessions to ATS. One import runs at a time; the sessions of every batch that arrives
+   * meanwhile (from any peer) wait and go together in the next one: each import costs ATS a
+   * message relayed by traffic_manager, so under load the number of imports stays flat while the
+   * sessions per import grow. Resolves once this caller's sessions were handed over (the caller
+   * zeroes them after that, not before).
+   */
+  #import(sessions: Array<{ id: Buffer; der: Buffer }>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#imports.push({ sessions, resolve, reject });
+      if (!this.#importing) void this.#runImports();
+    });
+  }
+
+  async #runImports(): Promise<void> {
+    this.#importing = true;
+    try {
+      while (this.#imports.length > 0) {
+        const waiting = this.#imports;
+        this.#imports = [];
+        const sessions = waiting.flatMap((w) => w.sessions);
+        try {
+          // ttl and notBefore as of now: a flush while these waited refuses the older ones in ATS.
+          for (let at = 0; at < sessions.length; at += SESSION_IMPORT_MAX_SESSIONS) {
+            await this.#bridge.importSessions!({ ttlSeconds: this.#config.ttlSeconds, notBefore: this.#notBefore, sessions: sessions.slice(at, at + SESSION_IMPORT_MAX_SESSIONS) });
+          }
+          for (const w of waiting) w.resolve();
+        } catch (err) {
+          for (const w of waiting) w.reject(err);
+        }
+      }
+    } finally {
+      this.#importing = false;
     }
   }
 

@@ -109,6 +109,8 @@ const SENT_MEMORY_MS = 30_000;
 const SENT_MAX = 64;
 /** After this many installs in a row without an ack, install() stops waiting for one until an ack shows up again. */
 const MISSES_BEFORE_NO_WAIT = 3;
+/** Session imports check that traffic_server runs at most this often. */
+const PROXY_CHECK_INTERVAL_MS = 1000;
 
 /** Every plugin counter, for tests and metrics (AtsInstalled/SessionCacheStats are the contract). */
 export interface PluginStats {
@@ -155,6 +157,8 @@ export class Ats9Bridge implements AtsBridge {
   private overlay: AckOverlay | null = null;
   private pluginAcksDropped: number | undefined;
   private missStreak = 0;
+  /** When a session import last found traffic_server running (performance.now()). */
+  private proxySeenAt = -Infinity;
   /** Acked rings the stats later showed (verified) or never showed within ackTrustMs (unverified). */
   readonly ackVerification = { verified: 0, unverified: 0 };
   readonly sessionFifo: string | undefined;
@@ -501,8 +505,16 @@ export class Ats9Bridge implements AtsBridge {
   async importSessions(batch: SessionImport): Promise<void> {
     const payload = encodeSessionImport(batch);
     try {
-      await this.requireProxy();
+      // Under load imports come many times a second: one liveness check per second is enough
+      // (sessions sent while traffic_server restarts are lost with its cache anyway).
+      if (performance.now() - this.proxySeenAt > PROXY_CHECK_INTERVAL_MS) {
+        await this.requireProxy();
+        this.proxySeenAt = performance.now();
+      }
       await this.mgmt.lifecycleMessage(SESSIONS_TAG, payload);
+    } catch (err) {
+      this.proxySeenAt = -Infinity;
+      throw err;
     } finally {
       payload.fill(0);
     }

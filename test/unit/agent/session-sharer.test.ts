@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { ExportedSession, SessionImport } from '../../../src/agent/ats-bridge.ts';
+import { AtsUnavailableError, type ExportedSession, type SessionImport } from '../../../src/agent/ats-bridge.ts';
 import { acceptedAgentIdentities } from '../../../src/agent/identity.ts';
 import { MemoryBridge, memoryBridgeSessionDer } from '../../../src/agent/memory-bridge.ts';
 import { AgentMetrics } from '../../../src/agent/metrics.ts';
@@ -174,6 +174,47 @@ describe('received sessions', () => {
       expect(s.der.every((b) => b === 0)).toBe(true);
       expect(s.id.every((b) => b === 0)).toBe(true);
     }
+    await h.sharer.close();
+  });
+
+  it('hands batches that arrive during an import to ATS together, in messages of at most 64; a failed import fails each waiting batch', async () => {
+    const h = harness();
+    await h.sharer.configure(config([peer('ats-b', 1)]));
+    const gates: Array<() => void> = [];
+    let failNext = false;
+    const sizes: number[] = [];
+    h.bridge.importSessions = async (batch) => {
+      sizes.push(batch.sessions.length);
+      await new Promise<void>((resolve) => gates.push(resolve));
+      if (failNext) throw new AtsUnavailableError('traffic_server is not running');
+    };
+    const batch = (from: number, n: number) => ({ sessions: Array.from({ length: n }, (_, i) => session(from + i, NOW)) });
+    const first = h.sharer.receive(batch(0, 2));
+    await waitFor(() => gates.length === 1, 'the first import');
+    const second = h.sharer.receive(batch(10, 64));
+    const third = h.sharer.receive(batch(100, 10));
+    gates.shift()!();
+    expect(await first).toEqual({ accepted: 2, refused: 0 });
+    // The two waiting batches (74 sessions) go as one import: two messages of 64 and 10.
+    await waitFor(() => gates.length === 1, 'the joined import');
+    gates.shift()!();
+    await waitFor(() => gates.length === 1, 'its second message');
+    gates.shift()!();
+    expect(await second).toEqual({ accepted: 64, refused: 0 });
+    expect(await third).toEqual({ accepted: 10, refused: 0 });
+    expect(sizes).toEqual([2, 64, 10]);
+    expect(h.sharer.status()).toMatchObject({ received: 76, inserted: 76, dropped: 0 });
+
+    failNext = true;
+    const a = h.sharer.receive(batch(200, 3));
+    await waitFor(() => gates.length === 1, 'the failing import');
+    const b = h.sharer.receive(batch(210, 4));
+    gates.shift()!();
+    await expect(a).rejects.toMatchObject({ status: 503, code: 'ats_unavailable' });
+    await waitFor(() => gates.length === 1, 'the next import');
+    gates.shift()!();
+    await expect(b).rejects.toMatchObject({ status: 503, code: 'ats_unavailable' });
+    expect(h.sharer.status()).toMatchObject({ received: 83, inserted: 76, dropped: 7 });
     await h.sharer.close();
   });
 
