@@ -24,6 +24,11 @@ export class AgentFleet {
   readonly changedAt: number[];
   readonly #children: ChildProcess[] = [];
 
+  /** The fleet's processes (for their CPU time). */
+  get pids(): number[] {
+    return this.#children.flatMap((c) => (c.pid === undefined ? [] : [c.pid]));
+  }
+
   private constructor(size: number) {
     this.active = new Array<string>(size).fill('');
     this.changedAt = new Array<number>(size).fill(0);

@@ -64,6 +64,15 @@ export async function procStat(pid: number): Promise<ProcFacts> {
   return { cpuSeconds, rssMb: Math.round(kb('VmRSS') / 102.4) / 10, hwmMb: Math.round(kb('VmHWM') / 102.4) / 10 };
 }
 
+/** The machine's CPU time so far from /proc/stat, in CPU seconds: busy (all but idle and iowait) and total. */
+export async function machineCpu(): Promise<{ busySeconds: number; totalSeconds: number }> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!;
+  const v = line.trim().split(/\s+/).slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
+  const total = v.reduce((a, b) => a + b, 0);
+  const idle = v[3]! + v[4]!;
+  return { busySeconds: (total - idle) / CLK_TCK, totalSeconds: total / CLK_TCK };
+}
+
 /**
  * Where a Node process's memory is: resident anonymous and file-backed pages from /proc, and V8's
  * heap and external memory from its /metrics (prom-client's default process metrics).

@@ -42,6 +42,7 @@ import {
   dist,
   histogramBuckets,
   histogramQuantile,
+  machineCpu,
   machineFacts,
   mapBounded,
   memoryBreakdown,
@@ -120,6 +121,25 @@ function sampleProcess(pid: number): { stop(): Promise<{ before: ProcFacts; afte
     stop: async () => {
       running = false;
       return done;
+    },
+  };
+}
+
+/**
+ * Who else used the CPUs over a period: the whole machine (busy share of all its CPUs) and the
+ * agent fleet's processes (CPUs' worth). When the machine is saturated, the fleet's share is
+ * what the harness itself takes from the operator and the API server.
+ */
+function sampleMachine(fleetPids: readonly number[]): { stop(): Promise<{ machineBusy: number; fleetCpus: number }> } {
+  const fleetCpu = async () => (await Promise.all(fleetPids.map((pid) => procStat(pid)))).reduce((a, p) => a + p.cpuSeconds, 0);
+  const start = Promise.all([machineCpu(), fleetCpu(), performance.now()] as const);
+  return {
+    stop: async () => {
+      const [m0, f0, t0] = await start;
+      const [m1, f1] = await Promise.all([machineCpu(), fleetCpu()]);
+      const seconds = (performance.now() - t0) / 1000;
+      const round = (v: number) => Math.round(v * 1000) / 1000;
+      return { machineBusy: round((m1.busySeconds - m0.busySeconds) / (m1.totalSeconds - m0.totalSeconds)), fleetCpus: round((f1 - f0) / seconds) };
     },
   };
 }
@@ -254,12 +274,14 @@ try {
   let requestsBefore = await apiserverRequests(kc);
   own.clear();
   let proc = sampleProcess(op.pid);
+  let machine = sampleMachine(fleet.pids);
   let queue = sampleQueue(op.metrics);
   t0 = Date.now();
   log(`idle for ${IDLE_SECONDS} s`);
   await sleep(IDLE_SECONDS * 1000);
   const idleSeconds = (Date.now() - t0) / 1000;
   const idleProc = cpuPart(await proc.stop(), idleSeconds);
+  const idleMachine = await machine.stop();
   const idleMemory = await memoryBreakdown(op.pid, await operatorMetrics(op.metrics));
   const idleQueue = await queue.stop();
   const idleRequests = operatorRequests(requestsBefore, await apiserverRequests(kc), own);
@@ -271,6 +293,7 @@ try {
   requestsBefore = await apiserverRequests(kc);
   own.clear();
   proc = sampleProcess(op.pid);
+  machine = sampleMachine(fleet.pids);
   queue = sampleQueue(op.metrics);
   const waveStart = Date.now();
   const patchedAt = new Array<number>(SETS).fill(NaN);
@@ -324,6 +347,7 @@ try {
   await statusWatch;
   const waveSeconds = (Date.now() - waveStart) / 1000;
   const waveProc = cpuPart(await proc.stop(), waveSeconds);
+  const waveMachine = await machine.stop();
   const waveMemory = await memoryBreakdown(op.pid, await operatorMetrics(op.metrics));
   const waveQueue = await queue.stop();
   const waveRequests = operatorRequests(requestsBefore, await apiserverRequests(kc), own);
@@ -361,7 +385,7 @@ try {
       'operator share the machine\'s CPUs.',
     config: { sets: SETS, podsPerSet: PODS_PER_SET, pods: PODS, idleSeconds: IDLE_SECONDS, operatorNodeFlags: OPERATOR_NODE_FLAGS, operatorFlags: OPERATOR_FLAGS },
     setup: { agentStartMs, podCreateMs, setCreateMs, firstRingsMs, operatorMemoryAtStart: startupMemory },
-    idle: { seconds: Math.round(idleSeconds), operator: idleProc, memoryAtEnd: idleMemory, queue: idleQueue, apiRequestsPerMinute: Object.fromEntries(Object.entries(idleRequests.byRequest).map(([k, v]) => [k, Math.round((v / idleSeconds) * 600) / 10])), lists: idleRequests.lists },
+    idle: { seconds: Math.round(idleSeconds), operator: idleProc, machine: idleMachine, memoryAtEnd: idleMemory, queue: idleQueue, apiRequestsPerMinute: Object.fromEntries(Object.entries(idleRequests.byRequest).map(([k, v]) => [k, Math.round((v / idleSeconds) * 600) / 10])), lists: idleRequests.lists },
     wave: {
       seconds: Math.round(waveSeconds),
       rotateNowSentMs: patchAllMs,
@@ -371,6 +395,7 @@ try {
       agentsPromotedMs: dist(fromPatch(agentsDoneAt)),
       statusConvergedMs: dist(fromPatch(statusDoneAt)),
       operator: waveProc,
+      machine: waveMachine,
       memoryAtEnd: waveMemory,
       queue: waveQueue,
       apiRequests: waveRequests.byRequest,
