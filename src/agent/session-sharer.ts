@@ -115,6 +115,7 @@ export class SessionSharer {
   #closed = false;
   /** Received sessions waiting for the import in flight to finish (see #import). */
   #imports: Array<{ sessions: Array<{ id: Buffer; der: Buffer }>; resolve: () => void; reject: (err: unknown) => void }> = [];
+  #importsWaiting = 0;
   #importing = false;
   /** PUTs apply one after the other. */
   #configuring: Promise<unknown> = Promise.resolve();
@@ -258,15 +259,21 @@ export class SessionSharer {
   }
 
   /**
-   * Hands sessions to ATS. One import runs at a time; the sessions of every batch that arrives
-   * meanwhile (from any peer) wait and go together in the next one: each import costs ATS a
-   * message relayed by traffic_manager, so under load the number of imports stays flat while the
-   * sessions per import grow. Resolves once this caller's sessions were handed over (the caller
-   * zeroes them after that, not before).
+   * Hands sessions to ATS. One import runs at a time; the batches that arrive meanwhile (from any
+   * peer) wait and go together in the next messages: each message costs ATS a relay through
+   * traffic_manager, so under load the messages per second stay flat while each carries more.
+   * A batch is never split across messages, so each caller learns the fate of its own sessions;
+   * it resolves once they were handed over (the caller zeroes them after that, not before). At
+   * most PEER_BACKLOG_MAX_SESSIONS wait: beyond that ATS is not keeping up, and the batch is
+   * refused (503) rather than held.
    */
   #import(sessions: Array<{ id: Buffer; der: Buffer }>): Promise<void> {
+    if (this.#importsWaiting + sessions.length > PEER_BACKLOG_MAX_SESSIONS) {
+      return Promise.reject(new AtsUnavailableError('session imports are not keeping up'));
+    }
     return new Promise<void>((resolve, reject) => {
       this.#imports.push({ sessions, resolve, reject });
+      this.#importsWaiting += sessions.length;
       if (!this.#importing) void this.#runImports();
     });
   }
@@ -275,17 +282,21 @@ export class SessionSharer {
     this.#importing = true;
     try {
       while (this.#imports.length > 0) {
-        const waiting = this.#imports;
-        this.#imports = [];
-        const sessions = waiting.flatMap((w) => w.sessions);
+        // Whole batches (each ≤ SESSIONS_BATCH_MAX) packed into one message of ≤ SESSION_IMPORT_MAX_SESSIONS.
+        const group = [this.#imports.shift()!];
+        let n = group[0]!.sessions.length;
+        while (this.#imports.length > 0 && n + this.#imports[0]!.sessions.length <= SESSION_IMPORT_MAX_SESSIONS) {
+          const next = this.#imports.shift()!;
+          group.push(next);
+          n += next.sessions.length;
+        }
+        this.#importsWaiting -= n;
         try {
           // ttl and notBefore as of now: a flush while these waited refuses the older ones in ATS.
-          for (let at = 0; at < sessions.length; at += SESSION_IMPORT_MAX_SESSIONS) {
-            await this.#bridge.importSessions!({ ttlSeconds: this.#config.ttlSeconds, notBefore: this.#notBefore, sessions: sessions.slice(at, at + SESSION_IMPORT_MAX_SESSIONS) });
-          }
-          for (const w of waiting) w.resolve();
+          await this.#bridge.importSessions!({ ttlSeconds: this.#config.ttlSeconds, notBefore: this.#notBefore, sessions: group.flatMap((w) => w.sessions) });
+          for (const w of group) w.resolve();
         } catch (err) {
-          for (const w of waiting) w.reject(err);
+          for (const w of group) w.reject(err);
         }
       }
     } finally {

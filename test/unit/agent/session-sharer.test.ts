@@ -11,6 +11,8 @@ import { MemoryBridge, memoryBridgeSessionDer } from '../../../src/agent/memory-
 import { AgentMetrics } from '../../../src/agent/metrics.ts';
 import { sessionSharingConfigHash, type Peer, type SessionSharingConfig, type SessionsBatch } from '../../../src/agent/protocol.ts';
 import { SessionSharer } from '../../../src/agent/session-sharer.ts';
+import { SESSIONS_BATCH_MAX } from '../../../src/contract/agent-wire.ts';
+import { SESSION_IMPORT_MAX_SESSIONS } from '../../../src/contract/plugin-wire.ts';
 import { issueAgentCert, type DevCerts, type PemPair } from '../../../src/dev/certs.ts';
 import { capturedLogger, testCerts, waitFor } from './fixtures.ts';
 
@@ -177,44 +179,73 @@ describe('received sessions', () => {
     await h.sharer.close();
   });
 
-  it('hands batches that arrive during an import to ATS together, in messages of at most 64; a failed import fails each waiting batch', async () => {
+  it('hands batches that arrive during an import to ATS together, whole batches per message of at most 64; a failed message fails its batches only', async () => {
+    expect(SESSIONS_BATCH_MAX).toBeLessThanOrEqual(SESSION_IMPORT_MAX_SESSIONS); // a batch always fits one message
     const h = harness();
     await h.sharer.configure(config([peer('ats-b', 1)]));
     const gates: Array<() => void> = [];
-    let failNext = false;
+    let fail = (_size: number) => false;
     const sizes: number[] = [];
     h.bridge.importSessions = async (batch) => {
       sizes.push(batch.sessions.length);
       await new Promise<void>((resolve) => gates.push(resolve));
-      if (failNext) throw new AtsUnavailableError('traffic_server is not running');
+      if (fail(batch.sessions.length)) throw new AtsUnavailableError('traffic_server is not running');
     };
-    const batch = (from: number, n: number) => ({ sessions: Array.from({ length: n }, (_, i) => session(from + i, NOW)) });
-    const first = h.sharer.receive(batch(0, 2));
+    const open = async (what: string) => {
+      await waitFor(() => gates.length === 1, what);
+      gates.shift()!();
+    };
+    let next = 0;
+    const batch = (n: number) => ({ sessions: Array.from({ length: n }, () => session(next++ % 256, NOW)) });
+
+    const first = h.sharer.receive(batch(2));
     await waitFor(() => gates.length === 1, 'the first import');
-    const second = h.sharer.receive(batch(10, 64));
-    const third = h.sharer.receive(batch(100, 10));
+    const joined = [h.sharer.receive(batch(10)), h.sharer.receive(batch(20)), h.sharer.receive(batch(30))];
+    const alone = h.sharer.receive(batch(64));
     gates.shift()!();
     expect(await first).toEqual({ accepted: 2, refused: 0 });
-    // The two waiting batches (74 sessions) go as one import: two messages of 64 and 10.
-    await waitFor(() => gates.length === 1, 'the joined import');
-    gates.shift()!();
-    await waitFor(() => gates.length === 1, 'its second message');
-    gates.shift()!();
-    expect(await second).toEqual({ accepted: 64, refused: 0 });
-    expect(await third).toEqual({ accepted: 10, refused: 0 });
-    expect(sizes).toEqual([2, 64, 10]);
-    expect(h.sharer.status()).toMatchObject({ received: 76, inserted: 76, dropped: 0 });
+    await open('the joined message'); // 10 + 20 + 30 = 60: one message
+    expect(await Promise.all(joined)).toEqual([10, 20, 30].map((n) => ({ accepted: n, refused: 0 })));
+    await open('the next message'); // 64 more would not fit: its own message
+    expect(await alone).toEqual({ accepted: 64, refused: 0 });
+    expect(sizes).toEqual([2, 60, 64]);
+    expect(h.sharer.status()).toMatchObject({ received: 126, inserted: 126, dropped: 0 });
 
-    failNext = true;
-    const a = h.sharer.receive(batch(200, 3));
-    await waitFor(() => gates.length === 1, 'the failing import');
-    const b = h.sharer.receive(batch(210, 4));
+    // The message holding b and c fails; d, in the next one, still goes in.
+    fail = (size) => size === 7;
+    const a = h.sharer.receive(batch(1));
+    await waitFor(() => gates.length === 1, 'a');
+    const [b, c, d] = [h.sharer.receive(batch(3)), h.sharer.receive(batch(4)), h.sharer.receive(batch(60))];
     gates.shift()!();
-    await expect(a).rejects.toMatchObject({ status: 503, code: 'ats_unavailable' });
-    await waitFor(() => gates.length === 1, 'the next import');
-    gates.shift()!();
+    expect(await a).toEqual({ accepted: 1, refused: 0 });
+    await open('b and c');
     await expect(b).rejects.toMatchObject({ status: 503, code: 'ats_unavailable' });
-    expect(h.sharer.status()).toMatchObject({ received: 83, inserted: 76, dropped: 7 });
+    await expect(c).rejects.toMatchObject({ status: 503, code: 'ats_unavailable' });
+    await open('d');
+    expect(await d).toEqual({ accepted: 60, refused: 0 });
+    expect(sizes.slice(3)).toEqual([1, 7, 60]);
+    expect(h.sharer.status()).toMatchObject({ received: 194, inserted: 187, dropped: 7 });
+    await h.sharer.close();
+  });
+
+  it('holds at most 8192 received sessions for ATS; a batch beyond that is refused (503), not queued', async () => {
+    const h = harness();
+    await h.sharer.configure(config([peer('ats-b', 1)]));
+    const gates: Array<() => void> = [];
+    h.bridge.importSessions = async () => {
+      await new Promise<void>((resolve) => gates.push(resolve));
+    };
+    const full = (i: number) => ({ sessions: Array.from({ length: 64 }, (_, j) => session((i * 64 + j) % 256, NOW)) });
+    const inFlight = h.sharer.receive(full(0)); // taken by the import at once: not waiting
+    await waitFor(() => gates.length === 1, 'the first import');
+    const waiting = Array.from({ length: 128 }, (_, i) => h.sharer.receive(full(i + 1))); // 8192 waiting
+    await expect(h.sharer.receive(full(200))).rejects.toMatchObject({ status: 503, code: 'ats_unavailable' });
+    expect(h.sharer.status()).toMatchObject({ dropped: 64 });
+    h.bridge.importSessions = async () => undefined; // ATS catches up
+    gates.shift()!();
+    await inFlight;
+    expect((await Promise.all(waiting)).every((r) => r.accepted === 64)).toBe(true);
+    expect(h.sharer.status()).toMatchObject({ inserted: 129 * 64, dropped: 64 });
     await h.sharer.close();
   });
 
