@@ -243,6 +243,7 @@ export class SessionSharer {
           await this.#import(valid);
         } catch (err) {
           this.#count('dropped', valid.length);
+          if (err instanceof ApiError) throw err;
           if (err instanceof AtsUnavailableError) throw new ApiError(503, 'ats_unavailable', 'ATS is not reachable', 1);
           this.#logger.warn('handing received sessions to ATS failed', { err: describeError(err) });
           throw new ApiError(500, 'internal', 'handing the sessions to ATS failed');
@@ -269,7 +270,7 @@ export class SessionSharer {
    */
   #import(sessions: Array<{ id: Buffer; der: Buffer }>): Promise<void> {
     if (this.#importsWaiting + sessions.length > PEER_BACKLOG_MAX_SESSIONS) {
-      return Promise.reject(new AtsUnavailableError('session imports are not keeping up'));
+      return Promise.reject(new ApiError(503, 'ats_unavailable', 'ATS is not keeping up with the session imports; batch refused', 1));
     }
     return new Promise<void>((resolve, reject) => {
       this.#imports.push({ sessions, resolve, reject });
