@@ -13,8 +13,9 @@
 //
 // Bounds: the staging queue and each peer's backlog hold at most maxEntries sessions (the backlog
 // also at most PEER_BACKLOG_MAX_SESSIONS; the oldest are dropped and counted), and at most
-// min(maxEntries, RECENT_IDS_MAX) ids are remembered for de-duplication. At most `concurrency`
-// deliveries run at once, one per peer, each cut off after timeoutMs and never retried. Revoke: every executed session-cache flush sets notBefore
+// min(maxEntries, RECENT_IDS_MAX) ids are remembered for de-duplication. Received sessions
+// waiting for ATS are at most PEER_BACKLOG_MAX_SESSIONS (a batch beyond is refused with 503).
+// At most `concurrency` deliveries run at once, one per peer, each cut off after timeoutMs and never retried. Revoke: every executed session-cache flush sets notBefore
 // to the second after it: sessions created before it are neither sent nor accepted any more.
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { SESSIONS_BATCH_MAX } from '../contract/agent-wire.ts';
@@ -58,6 +59,7 @@ export interface SessionSharerOptions {
 /**
  * Hard caps under maxEntries (which the CRD allows up to 1,000,000), for the agent's 48 MB heap:
  * sessions waiting for one peer (a peer this far behind is as good as down), and ids remembered.
+ * PEER_BACKLOG_MAX_SESSIONS also bounds the received sessions waiting to be imported into ATS.
  */
 export const PEER_BACKLOG_MAX_SESSIONS = 8192;
 /**
