@@ -66,7 +66,7 @@ export function registerOperator(program: Command): void {
     )
     .option('--workers <n>', 'TicketKeySets reconciled at once', '4')
     .option('--push-concurrency <n>', 'agents talked to at once per reconcile', '16')
-    .option('--resync-period <duration>', 'look at every TicketKeySet at least this often (drift detection)', '60s')
+    .option('--resync-period <duration>', 'look at every TicketKeySet this often (drift detection; these looks wait behind changes)', '60s')
     .option('--config-rollout-bound <duration>', 'how long after the referenced ConfigMap changed ConfigConsistent waits before naming pods still on the older configuration', '3m')
     .option('--log-level <level>', 'error, warn, info or debug', 'info')
     .action(async (flags: OperatorFlags) => {

@@ -13,6 +13,7 @@ import { isNotFound, toKubeError } from '../runtime/api-errors.ts';
 import { DEFAULT_KUBE_TIMEOUT_MS, withTimeout } from '../runtime/request-options.ts';
 import { TICKETKEYSET } from './resources.ts';
 import type { ObjectRef } from '../runtime/object-key.ts';
+import type { OwnWrites } from '../runtime/own-writes.ts';
 
 /**
  * The Secret as last read or written: what a conditional write needs. No data (the key bytes
@@ -45,11 +46,16 @@ export interface SecretOwner {
 export class SecretStore {
   private readonly api: CoreV1Api;
   private readonly timeoutMs: number;
+  private readonly ownWrites: OwnWrites | undefined;
 
-  /** requestTimeoutMs bounds every request (default DEFAULT_KUBE_TIMEOUT_MS). */
-  constructor(options: { kubeConfig: KubeConfig; requestTimeoutMs?: number }) {
+  /**
+   * requestTimeoutMs bounds every request (default DEFAULT_KUBE_TIMEOUT_MS); ownWrites hears the
+   * resourceVersion of every Secret saved (so its watch event is known as the operator's own).
+   */
+  constructor(options: { kubeConfig: KubeConfig; requestTimeoutMs?: number; ownWrites?: OwnWrites }) {
     this.api = options.kubeConfig.makeApiClient(CoreV1Api);
     this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
+    this.ownWrites = options.ownWrites;
   }
 
   /**
@@ -79,7 +85,9 @@ export class SecretStore {
    */
   async save(ref: ObjectRef, owner: SecretOwner, state: RotationState, current?: SecretMeta): Promise<SecretMeta> {
     const payload = encodeSecret(state);
-    return SecretStore.metaOf(current ? await this.replace(current, payload.data, secretAnnotations(current.annotations, payload)) : await this.createSecret(ref, owner, payload));
+    const written = SecretStore.metaOf(current ? await this.replace(current, payload.data, secretAnnotations(current.annotations, payload)) : await this.createSecret(ref, owner, payload));
+    this.ownWrites?.record(written.namespace, written.name, written.resourceVersion);
+    return written;
   }
 
   /** The identity, version and metadata of a Secret as read from the API (its data is left out). */

@@ -12,7 +12,8 @@
 //   share (session-sharing.ts) after the rounds: each pod's session-sharing config, sent
 //                           where the hash its agent reports differs (never delays keys);
 //   publish (publish.ts)    pod readiness-gate conditions, conditions, status, metrics, and
-//                           requeueAfter from the schedule, never later than the resync period.
+//                           requeueAfter from the schedule, never later than the resync period
+//                           (a plain resync is marked so: it waits behind changes in the queue).
 // A conflict on the Secret stops the reconcile (another writer won): it runs again from the
 // stored state. Key bytes never reach logs, Events, status or errors: only fingerprints.
 import type { V1Pod } from '@kubernetes/client-node';
@@ -64,7 +65,7 @@ export interface ReconcilerOptions {
   concurrency?: number;
   /** step→execute rounds per reconcile while they make progress. Default 8. */
   maxStepsPerReconcile?: number;
-  /** Look at every TicketKeySet at least this often (drift detection); no requeue is later. Default 60 s. */
+  /** Look at every TicketKeySet this often (drift detection); no requeue is later. Such a plain resync waits behind changes (low priority). Default 60 s. */
   resyncMs?: number;
   /** ConfigConsistent names pods still on an older configuration this long after it changed. Default CONFIG_ROLLOUT_BOUND_MS. */
   configRolloutBoundMs?: number;
@@ -174,7 +175,7 @@ export class TicketKeySetReconciler {
       log.error('owned Secret has a format this operator does not read; not touching it', { secret: loaded.secret.ref.name, reason: err.message });
       await this.recordEvent(tks, { kind: 'event', type: 'Warning', reason: 'SecretUnusable', message: err.message });
       await writeBlockedStatus(this.o.status, this.o.clock, tks, 'SecretUnusable', err.message, log);
-      return { result: { requeueAfterMs: this.resyncMs } };
+      return { result: { requeueAfterMs: this.resyncMs, resync: true } };
     }
     return { spec, policy, ...loaded };
   }
@@ -351,7 +352,9 @@ export class TicketKeySetReconciler {
       podsConverged: published.pods?.converged ?? 0,
       podsTotal: published.pods?.total ?? 0,
     });
-    return { requeueAfterMs: Math.max(1, Math.min(executed.requeueAfterMs, this.resyncMs)) };
+    // Nothing due sooner than the resync: the next look is the periodic one, behind any change.
+    if (executed.requeueAfterMs >= this.resyncMs) return { requeueAfterMs: this.resyncMs, resync: true };
+    return { requeueAfterMs: Math.max(1, executed.requeueAfterMs) };
   }
 
   private historyOf(key: string): AckHistory {

@@ -11,12 +11,17 @@ import type { ControllerMetrics, ReconcileOutcome } from './controller-metrics.t
 import type { ChangeEvent, ChangeHandler, EventSource } from './event-source.ts';
 import { objectKey, parseKey } from './object-key.ts';
 import type { RateLimiter } from './rate-limiter.ts';
-import { WorkQueue } from './workqueue.ts';
+import { WorkQueue, type Priority } from './workqueue.ts';
 import type { WorkqueueMetrics } from './workqueue-metrics.ts';
 
 export interface ReconcileResult {
   /** Look at this key again after this many milliseconds (backoff is reset). */
   requeueAfterMs?: number;
+  /**
+   * That next look is only the periodic one (drift detection), nothing falls due: it waits
+   * behind every change in the queue (low priority).
+   */
+  resync?: boolean;
   /** Look again after the key's rate-limited backoff. */
   requeue?: boolean;
 }
@@ -35,6 +40,21 @@ export type Reconciler = (key: string, ctx: ReconcileContext) => Promise<Reconci
 /** Maps a changed object to the keys to reconcile (e.g. a Pod → the TicketKeySets selecting it). */
 export type MapFunc<T> = (obj: T) => Iterable<string>;
 
+/**
+ * Which updates of a watched object are worth a reconcile (controller-runtime's predicates).
+ * Adds and deletes always are. Skipping noise matters at scale: each skipped update is a
+ * reconcile (a Secret read, every agent asked) the work queue does not wait behind.
+ */
+export interface WatchPredicates<T> {
+  /**
+   * What of the object the reconciler acts on: an update whose fingerprint equals the last one
+   * seen for that object enqueues nothing (a TicketKeySet's status, written by the operator itself).
+   */
+  fingerprint?: (obj: T) => string;
+  /** True for an update that enqueues nothing (the operator's own write, known by its resourceVersion). */
+  ignoreUpdate?: (obj: T) => boolean;
+}
+
 export interface ControllerOptions {
   name: string;
   reconcile: Reconciler;
@@ -52,6 +72,9 @@ interface Watched {
   /** Keys each source object mapped to last time, so an update that changes the mapping
    *  (a Pod relabelled out of a selector) also enqueues the keys it no longer maps to. */
   lastMapped: Map<string, string[]>;
+  predicates: WatchPredicates<KubernetesObject>;
+  /** Last fingerprint per object id (with predicates.fingerprint). */
+  fingerprints: Map<string, string>;
   handlers?: Record<ChangeEvent, ChangeHandler<KubernetesObject>>;
 }
 
@@ -85,9 +108,18 @@ export class Controller {
     this.metrics?.initController(this.name, this.maxConcurrent);
   }
 
-  /** Enqueues map(obj) for every change of source. Handlers attach when the controller starts. */
-  watch<T extends KubernetesObject>(source: EventSource<T>, map: MapFunc<T>): this {
-    const w: Watched = { source: source as EventSource<KubernetesObject>, map: map as MapFunc<KubernetesObject>, lastMapped: new Map() };
+  /**
+   * Enqueues map(obj) for every change of source the predicates let through. Handlers attach
+   * when the controller starts.
+   */
+  watch<T extends KubernetesObject>(source: EventSource<T>, map: MapFunc<T>, predicates: WatchPredicates<T> = {}): this {
+    const w: Watched = {
+      source: source as EventSource<KubernetesObject>,
+      map: map as MapFunc<KubernetesObject>,
+      lastMapped: new Map(),
+      predicates: predicates as WatchPredicates<KubernetesObject>,
+      fingerprints: new Map(),
+    };
     this.watched.push(w);
     if (this.state === 'running') this.attach(w);
     return this;
@@ -134,7 +166,7 @@ export class Controller {
   }
 
   private attach(w: Watched): void {
-    const enqueueMapped = (obj: KubernetesObject, deleted: boolean) => {
+    const enqueueMapped = (obj: KubernetesObject, deleted: boolean, priority: Priority = 'normal') => {
       const id = objectKey(obj);
       let keys: string[];
       try {
@@ -147,16 +179,59 @@ export class Controller {
       if (deleted) w.lastMapped.delete(id);
       else if (keys.length > 0) w.lastMapped.set(id, keys);
       else w.lastMapped.delete(id);
-      for (const key of new Set([...previous, ...keys])) this.queue.add(key);
+      for (const key of new Set([...previous, ...keys])) this.queue.add(key, priority);
+    };
+    const { fingerprint, ignoreUpdate } = w.predicates;
+    const remember = (obj: KubernetesObject): void => {
+      if (fingerprint) w.fingerprints.set(objectKey(obj), this.fingerprintOf(fingerprint, obj));
     };
     w.handlers = {
-      add: (obj) => enqueueMapped(obj, false),
-      update: (obj) => enqueueMapped(obj, false),
-      delete: (obj) => enqueueMapped(obj, true),
+      add: (obj) => {
+        remember(obj);
+        enqueueMapped(obj, false);
+      },
+      update: (obj) => {
+        if (fingerprint) {
+          const id = objectKey(obj);
+          const fp = this.fingerprintOf(fingerprint, obj);
+          const same = w.fingerprints.get(id) === fp;
+          w.fingerprints.set(id, fp);
+          if (same) return;
+        }
+        if (ignoreUpdate && this.ignored(ignoreUpdate, obj)) return;
+        enqueueMapped(obj, false);
+      },
+      delete: (obj) => {
+        w.fingerprints.delete(objectKey(obj));
+        enqueueMapped(obj, true);
+      },
     };
     for (const event of ['add', 'update', 'delete'] as const) w.source.on(event, w.handlers[event]);
-    // Replay the cache, as a new informer handler sees every existing object as added.
-    for (const obj of w.source.list()) enqueueMapped(obj, false);
+    // Replay the cache, as a new informer handler sees every existing object as added: the
+    // initial list, at low priority (what changes meanwhile goes first).
+    for (const obj of w.source.list()) {
+      remember(obj);
+      enqueueMapped(obj, false, 'low');
+    }
+  }
+
+  /** A predicate that throws lets the change through (a reconcile too many, never one too few). */
+  private fingerprintOf(fingerprint: (obj: KubernetesObject) => string, obj: KubernetesObject): string {
+    try {
+      return fingerprint(obj);
+    } catch (err) {
+      this.logger.error('fingerprint predicate failed', { object: objectKey(obj), err });
+      return `\0unfingerprinted:${randomUUID()}`;
+    }
+  }
+
+  private ignored(ignoreUpdate: (obj: KubernetesObject) => boolean, obj: KubernetesObject): boolean {
+    try {
+      return ignoreUpdate(obj);
+    } catch (err) {
+      this.logger.error('update predicate failed', { object: objectKey(obj), err });
+      return false;
+    }
   }
 
   private detach(w: Watched): void {
@@ -190,7 +265,7 @@ export class Controller {
       const result = (await this.reconcile(key, { namespace, name, logger, retries: this.queue.numRequeues(key) })) ?? {};
       if (result.requeueAfterMs !== undefined && result.requeueAfterMs > 0) {
         this.queue.forget(key);
-        this.queue.addAfter(key, result.requeueAfterMs);
+        this.queue.addAfter(key, result.requeueAfterMs, result.resync ? 'low' : 'normal');
         outcome = 'requeue_after';
       } else if (result.requeue) {
         this.queue.addRateLimited(key);

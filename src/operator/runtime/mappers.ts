@@ -56,3 +56,14 @@ function groupOf(apiVersion: string): string {
   const slash = apiVersion.indexOf('/');
   return slash < 0 ? '' : apiVersion.slice(0, slash);
 }
+
+/**
+ * What of a primary object its reconciler acts on: spec (through metadata.generation), labels,
+ * annotations (rotation requests live there) and deletion. Its status, written by the operator
+ * itself, is left out, so a status write is no reason to reconcile again (controller-runtime's
+ * GenerationChanged | LabelChanged | AnnotationChanged predicates).
+ */
+export function specAndMetadataFingerprint(obj: KubernetesObject): string {
+  const m = obj.metadata ?? {};
+  return JSON.stringify([m.generation ?? null, m.labels ?? {}, m.annotations ?? {}, m.deletionTimestamp ?? null]);
+}

@@ -5,7 +5,11 @@
 // - addRateLimited(key) retries with per-key exponential backoff, forget(key) resets it;
 // - addAfter(key, ms) schedules a key (requeueAfter); the earliest pending time wins;
 // - shutdown() stops accepting keys, lets workers drain what is queued, and resolves when
-//   everything handed out is done. Delayed keys not yet due are dropped.
+//   everything handed out is done. Delayed keys not yet due are dropped;
+// - two priorities, as controller-runtime's priority queue: 'low' keys (periodic resyncs, the
+//   initial list) are handed out only when no 'normal' key (a change) waits, and a key waiting
+//   at 'low' that is added at 'normal' moves up. So when resyncs are more than the workers can
+//   do, a change (a rotate-now, a new pod) still waits only behind other changes.
 import { systemClock, type Clock, type TimerHandle } from './clock.ts';
 import { ExponentialFailureRateLimiter, type RateLimiter } from './rate-limiter.ts';
 import { noopQueueMetrics, type QueueMetricsSink, type WorkqueueMetrics } from './workqueue-metrics.ts';
@@ -19,6 +23,9 @@ export interface WorkQueueOptions {
   metrics?: WorkqueueMetrics;
 }
 
+/** 'normal': a change to act on; 'low': a periodic look (resync) or the initial list. */
+export type Priority = 'normal' | 'low';
+
 export class WorkQueue {
   readonly name: string;
   private readonly clock: Clock;
@@ -26,14 +33,16 @@ export class WorkQueue {
   private readonly metrics: QueueMetricsSink;
   /** FIFO of keys ready for a worker; a Set keeps insertion order and makes membership O(1). */
   private readonly queue = new Set<string>();
-  /** Keys that need processing (queued, or re-added while processing). */
-  private readonly dirty = new Set<string>();
+  /** FIFO of 'low' keys, handed out only when `queue` is empty. */
+  private readonly lowQueue = new Set<string>();
+  /** Keys that need processing (queued, or re-added while processing), at the priority wanted. */
+  private readonly dirty = new Map<string, Priority>();
   /** Keys handed to a worker → when processing started. */
   private readonly processing = new Map<string, number>();
   /** When each queued key was added (for queue_duration). */
   private readonly addedAt = new Map<string, number>();
   /** Delayed keys → due time and timer. */
-  private readonly waiting = new Map<string, { dueAt: number; timer: TimerHandle }>();
+  private readonly waiting = new Map<string, { dueAt: number; priority: Priority; timer: TimerHandle }>();
   /** Workers blocked in get(). */
   private readonly getters: Array<(key: string | undefined) => void> = [];
   private shuttingDown = false;
@@ -48,33 +57,48 @@ export class WorkQueue {
     this.drainedPromise = new Promise((resolve) => (this.drained = resolve));
   }
 
-  /** Marks key as needing processing. Ignored after shutdown. */
-  add(key: string): void {
-    if (this.shuttingDown || this.dirty.has(key)) return;
+  /** Marks key as needing processing (a key already waiting keeps its place unless it moves up). Ignored after shutdown. */
+  add(key: string, priority: Priority = 'normal'): void {
+    if (this.shuttingDown) return;
+    const wanted = this.dirty.get(key);
+    if (wanted !== undefined) {
+      if (priority === 'low' || wanted === 'normal') return;
+      this.dirty.set(key, 'normal');
+      if (this.lowQueue.delete(key)) this.queue.add(key); // moves up; its addedAt stays
+      return;
+    }
     this.metrics.added();
-    this.dirty.add(key);
+    this.dirty.set(key, priority);
     if (this.processing.has(key)) return; // queued again by done()
-    this.enqueue(key);
+    this.enqueue(key, priority);
   }
 
-  /** Adds key after delayMs (now when ≤ 0). A pending earlier due time is kept. */
-  addAfter(key: string, delayMs: number): void {
+  /**
+   * Adds key after delayMs (now when ≤ 0). A pending earlier due time is kept, at the higher
+   * of the two priorities.
+   */
+  addAfter(key: string, delayMs: number, priority: Priority = 'normal'): void {
     if (this.shuttingDown) return;
     if (delayMs <= 0) {
-      this.add(key);
+      this.add(key, priority);
       return;
     }
     const dueAt = this.clock.now() + delayMs;
     const pending = this.waiting.get(key);
     if (pending) {
-      if (pending.dueAt <= dueAt) return;
+      if (pending.dueAt <= dueAt) {
+        if (priority === 'normal') pending.priority = 'normal';
+        return;
+      }
       this.clock.clearTimeout(pending.timer);
+      if (pending.priority === 'normal') priority = 'normal';
     }
     const timer = this.clock.setTimeout(() => {
+      const due = this.waiting.get(key);
       this.waiting.delete(key);
-      this.add(key);
+      this.add(key, due?.priority ?? priority);
     }, delayMs);
-    this.waiting.set(key, { dueAt, timer });
+    this.waiting.set(key, { dueAt, priority, timer });
   }
 
   /** Adds key after its rate-limited backoff (one more failure counted). */
@@ -109,13 +133,19 @@ export class WorkQueue {
     if (startedAt === undefined) return;
     this.processing.delete(key);
     this.metrics.worked(seconds(this.clock.now() - startedAt));
-    if (this.dirty.has(key)) this.enqueue(key);
+    const wanted = this.dirty.get(key);
+    if (wanted !== undefined) this.enqueue(key, wanted);
     this.checkDrained();
   }
 
   /** Keys ready for a worker. */
   len(): number {
-    return this.queue.size;
+    return this.queue.size + this.lowQueue.size;
+  }
+
+  /** Keys ready for a worker at 'low' priority (waiting behind every 'normal' one). */
+  lenLow(): number {
+    return this.lowQueue.size;
   }
 
   /** Keys scheduled by addAfter/addRateLimited and not yet due. */
@@ -140,29 +170,30 @@ export class WorkQueue {
       this.shuttingDown = true;
       for (const { timer } of this.waiting.values()) this.clock.clearTimeout(timer);
       this.waiting.clear();
-      if (this.queue.size === 0) for (const resolve of this.getters.splice(0)) resolve(undefined);
+      if (this.len() === 0) for (const resolve of this.getters.splice(0)) resolve(undefined);
       this.checkDrained();
     }
     return this.drainedPromise;
   }
 
-  private enqueue(key: string): void {
+  private enqueue(key: string, priority: Priority): void {
     const getter = this.getters.shift();
     if (getter) {
       this.addedAt.set(key, this.clock.now());
       getter(this.start(key));
       return;
     }
-    this.queue.add(key);
+    (priority === 'low' ? this.lowQueue : this.queue).add(key);
     this.addedAt.set(key, this.clock.now());
-    this.metrics.depth(this.queue.size);
+    this.metrics.depth(this.len());
   }
 
   private take(): string | undefined {
-    const next = this.queue.values().next();
+    const from = this.queue.size > 0 ? this.queue : this.lowQueue;
+    const next = from.values().next();
     if (next.done) return undefined;
-    this.queue.delete(next.value);
-    this.metrics.depth(this.queue.size);
+    from.delete(next.value);
+    this.metrics.depth(this.len());
     return this.start(next.value);
   }
 
@@ -177,7 +208,7 @@ export class WorkQueue {
   }
 
   private checkDrained(): void {
-    if (!this.shuttingDown || this.queue.size > 0 || this.processing.size > 0) return;
+    if (!this.shuttingDown || this.len() > 0 || this.processing.size > 0) return;
     for (const resolve of this.getters.splice(0)) resolve(undefined);
     this.drained?.();
   }

@@ -7,6 +7,7 @@ import { initialState, ringMaterial, type RotationState } from '../../../../src/
 import { step } from '../../../../src/core/step.ts';
 import { AlreadyExistsError, ConflictError, NotFoundError } from '../../../../src/operator/runtime/api-errors.ts';
 import { SecretStore } from '../../../../src/operator/kube/secret-store.ts';
+import { OwnWrites } from '../../../../src/operator/runtime/own-writes.ts';
 import { keyTraces, seededRandom } from '../../../fixtures/keys.ts';
 import { pod, policy, T0 } from '../../core/support.ts';
 import { JSON_HEADERS, SERVER, fakeKubeConfig, status, useNock, type Json } from '../kube-fake.ts';
@@ -167,6 +168,18 @@ describe('SecretStore.save', () => {
     expect(decodeSecret({ data: body.data, annotations: body.metadata.annotations })).toEqual(next);
     expect(written.resourceVersion).toBe('6');
     expect(written).not.toHaveProperty('data');
+  });
+
+  it('tells ownWrites the resourceVersion of each Secret it saved, and nothing for a save that failed', async () => {
+    const ownWrites = new OwnWrites();
+    const store = new SecretStore({ kubeConfig: fakeKubeConfig(), ownWrites });
+    nock(SERVER).put(PATH).reply(200, stored('6'), JSON_HEADERS);
+    await store.save(ref, owner, stableState(), SecretStore.metaOf(stored('5')));
+    expect(ownWrites.isOwn(stored('6'))).toBe(true);
+    nock(SERVER).put(PATH).reply(409, status(409, 'Conflict', 'the object has been modified'), JSON_HEADERS);
+    await expect(store.save(ref, owner, stableState(2), SecretStore.metaOf(stored('7')))).rejects.toBeInstanceOf(ConflictError);
+    expect(ownWrites.isOwn(stored('6'))).toBe(true);
+    expect(ownWrites.isOwn(stored('8'))).toBe(false);
   });
 
   it('throws ConflictError when the Secret changed since it was read, without key bytes in the message', async () => {

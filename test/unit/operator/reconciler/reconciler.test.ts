@@ -61,7 +61,7 @@ const cases: Case[] = [
   {
     name: 'creates the Secret before pushing the first ring to every pod, then reports 2/2',
     expect: {
-      result: { requeueAfterMs: 60_000 },
+      result: { requeueAfterMs: 60_000, resync: true },
       secretWrites: 1,
       agentCalls: ['get 10.0.0.1', 'get 10.0.0.2', 'put 10.0.0.1 1', 'put 10.0.0.2 1'],
       events: ['KeyCreated'],
@@ -117,7 +117,7 @@ const cases: Case[] = [
       await firstRing(f);
       f.secrets.stored!.data['ring.json'] = Buffer.from(JSON.stringify({ version: 99 }));
     },
-    expect: { result: { requeueAfterMs: 60_000 }, secretWrites: 0, pushes: [], events: ['SecretUnusable'], conditions: { Degraded: { status: 'True', reason: 'SecretUnusable' } } },
+    expect: { result: { requeueAfterMs: 60_000, resync: true }, secretWrites: 0, pushes: [], events: ['SecretUnusable'], conditions: { Degraded: { status: 'True', reason: 'SecretUnusable' } } },
     then: (_f, acted) => expect(acted.events.at(-1)).toMatchObject({ type: 'Warning', reason: 'SecretUnusable', action: 'Load' }),
   },
   {
@@ -127,12 +127,22 @@ const cases: Case[] = [
       await firstRing(f);
       f.secrets.stored!.data['ring.json'] = Buffer.from(JSON.stringify({ version: 99 }));
     },
-    expect: { result: { requeueAfterMs: 10_000 }, secretWrites: 0 },
+    expect: { result: { requeueAfterMs: 10_000, resync: true }, secretWrites: 0 },
   },
   {
     name: 'never asks to come back later than the configured resync period',
     given: () => ({ options: { resyncMs: 10_000 } }),
-    expect: { result: { requeueAfterMs: 10_000 }, secretWrites: 1 },
+    expect: { result: { requeueAfterMs: 10_000, resync: true }, secretWrites: 1 },
+  },
+  {
+    name: 'a rotation due before the resync period is a requeue at normal priority, not a resync',
+    given: () => ({ options: { resyncMs: 48 * 3600_000 }, sets: [aTicketKeySet().spec({ rotation: { interval: '1h' } }).build()] }),
+    expect: { secretWrites: 1 },
+    then: (_f, acted) => {
+      expect(acted.result.resync).toBeUndefined();
+      expect(acted.result.requeueAfterMs).toBeGreaterThan(0);
+      expect(acted.result.requeueAfterMs).toBeLessThanOrEqual(3600_000);
+    },
   },
   ...(
     [

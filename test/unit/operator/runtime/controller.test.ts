@@ -3,7 +3,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { Controller, type ReconcileResult } from '../../../../src/operator/runtime/controller.ts';
 import { ControllerMetrics } from '../../../../src/operator/runtime/controller-metrics.ts';
-import { mapToSelf } from '../../../../src/operator/runtime/mappers.ts';
+import { mapToSelf, specAndMetadataFingerprint } from '../../../../src/operator/runtime/mappers.ts';
 import { WorkqueueMetrics } from '../../../../src/operator/runtime/workqueue-metrics.ts';
 import { FakeClock, settle, until } from './fake-clock.ts';
 import { FakeSource, obj } from './fake-source.ts';
@@ -257,5 +257,84 @@ describe('Controller', () => {
     const started = controller.start();
     await controller.stop();
     await expect(started).rejects.toThrow();
+  });
+
+  it('skips updates whose fingerprint did not change (own status writes), not spec, annotation or delete changes', async () => {
+    const { r, controller } = setup();
+    const sets = new FakeSource<KubernetesObject>();
+    controller.watch(sets, mapToSelf, { fingerprint: specAndMetadataFingerprint });
+    await controller.start();
+    const base = (extra: Record<string, unknown>): KubernetesObject => ({ ...obj('ns', 'web'), ...extra }) as KubernetesObject;
+    sets.upsert(base({ metadata: { namespace: 'ns', name: 'web', generation: 1, resourceVersion: '1' } }));
+    await until(() => r.calls.length === 1);
+    r.finish('ns/web');
+    // The operator's own status write: new resourceVersion, same generation and metadata.
+    sets.upsert(base({ metadata: { namespace: 'ns', name: 'web', generation: 1, resourceVersion: '2' }, status: { phase: 'Stable' } }));
+    await settle();
+    expect(r.calls).toHaveLength(1);
+    // A rotate-now annotation is a change.
+    sets.upsert(base({ metadata: { namespace: 'ns', name: 'web', generation: 1, resourceVersion: '3', annotations: { 'ticketkeys.dev/rotate-now': 'x' } } }));
+    await until(() => r.calls.length === 2);
+    r.finish('ns/web');
+    // A spec change (generation) is a change.
+    sets.upsert(base({ metadata: { namespace: 'ns', name: 'web', generation: 2, resourceVersion: '4', annotations: { 'ticketkeys.dev/rotate-now': 'x' } } }));
+    await until(() => r.calls.length === 3);
+    r.finish('ns/web');
+    sets.remove(obj('ns', 'web'));
+    await until(() => r.calls.length === 4);
+    r.finish('ns/web');
+    await controller.stop();
+  });
+
+  it('skips the updates ignoreUpdate names (own writes) and no others; a throwing predicate lets the update through', async () => {
+    const { r, controller } = setup();
+    const secrets = new FakeSource<KubernetesObject>();
+    const own = new Set(['7']);
+    controller.watch(secrets, mapToSelf, {
+      ignoreUpdate: (s) => {
+        if (s.metadata?.resourceVersion === 'boom') throw new Error('predicate bug');
+        return own.has(s.metadata?.resourceVersion ?? '');
+      },
+    });
+    await controller.start();
+    const secret = (rv: string): KubernetesObject => ({ ...obj('ns', 's'), metadata: { namespace: 'ns', name: 's', resourceVersion: rv } });
+    secrets.upsert(secret('6'));
+    await until(() => r.calls.length === 1);
+    r.finish('ns/s');
+    secrets.upsert(secret('7'));
+    await settle();
+    expect(r.calls).toHaveLength(1);
+    secrets.upsert(secret('8')); // someone else's write
+    await until(() => r.calls.length === 2);
+    r.finish('ns/s');
+    secrets.upsert(secret('boom'));
+    await until(() => r.calls.length === 3);
+    r.finish('ns/s');
+    await controller.stop();
+  });
+
+  it('a resync requeue waits behind changes; the initial list waits behind events that arrive meanwhile', async () => {
+    const { r, controller, clock } = setup();
+    const source = new FakeSource<KubernetesObject>({ objects: [obj('ns', 'listed-1'), obj('ns', 'listed-2')] });
+    controller.watch(source, mapToSelf);
+    await controller.start();
+    await until(() => r.calls.length === 1);
+    expect(r.calls).toEqual(['ns/listed-1']);
+    source.upsert(obj('ns', 'changed')); // arrives while the initial list is worked off
+    r.finish('ns/listed-1', { requeueAfterMs: 1000, resync: true });
+    await until(() => r.calls.length === 2);
+    expect(r.calls[1]).toBe('ns/changed');
+    r.finish('ns/changed', { requeueAfterMs: 500 }); // due sooner: a schedule, normal priority
+    await until(() => r.calls.length === 3);
+    expect(r.calls[2]).toBe('ns/listed-2');
+    await clock.advance(1000); // both fall due while listed-2 runs
+    r.finish('ns/listed-2');
+    await until(() => r.calls.length === 4);
+    r.finish(r.calls[3]!);
+    await until(() => r.calls.length === 5);
+    // ns/listed-1 fell due first (at 1000 ms from its finish) but is a resync: ns/changed goes first.
+    expect(r.calls.slice(3)).toEqual(['ns/changed', 'ns/listed-1']);
+    r.finish('ns/listed-1');
+    await controller.stop();
   });
 });

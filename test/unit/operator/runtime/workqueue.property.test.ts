@@ -1,21 +1,23 @@
 // Property: whatever the interleaving of adds, delayed adds, gets and dones, no key is ever
-// held by two workers at once, and no add is lost (each add is followed by a processing start).
+// held by two workers at once, and no add is lost (each add is followed by a processing start),
+// at either priority.
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { WorkQueue } from '../../../../src/operator/runtime/workqueue.ts';
+import { WorkQueue, type Priority } from '../../../../src/operator/runtime/workqueue.ts';
 import { FakeClock } from './fake-clock.ts';
 
 type Op =
-  | { kind: 'add'; key: string }
-  | { kind: 'addAfter'; key: string; ms: number }
+  | { kind: 'add'; key: string; priority: Priority }
+  | { kind: 'addAfter'; key: string; ms: number; priority: Priority }
   | { kind: 'get'; worker: number }
   | { kind: 'done'; worker: number }
   | { kind: 'advance'; ms: number };
 
 const keys = fc.constantFrom('ns/a', 'ns/b', 'ns/c');
+const priority = fc.constantFrom<Priority>('normal', 'low');
 const op: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constant('add' as const), key: keys }),
-  fc.record({ kind: fc.constant('addAfter' as const), key: keys, ms: fc.integer({ min: 0, max: 50 }) }),
+  fc.record({ kind: fc.constant('add' as const), key: keys, priority }),
+  fc.record({ kind: fc.constant('addAfter' as const), key: keys, ms: fc.integer({ min: 0, max: 50 }), priority }),
   fc.record({ kind: fc.constant('get' as const), worker: fc.integer({ min: 0, max: 2 }) }),
   fc.record({ kind: fc.constant('done' as const), worker: fc.integer({ min: 0, max: 2 }) }),
   fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 30 }) }),
@@ -44,11 +46,11 @@ describe('WorkQueue properties', () => {
         for (const o of ops) {
           switch (o.kind) {
             case 'add':
-              queue.add(o.key);
+              queue.add(o.key, o.priority);
               track(o.key);
               break;
             case 'addAfter':
-              queue.addAfter(o.key, o.ms);
+              queue.addAfter(o.key, o.ms, o.priority);
               if (o.ms <= 0) track(o.key);
               else if ((scheduled.get(o.key) ?? Infinity) > clock.now() + o.ms) scheduled.set(o.key, clock.now() + o.ms);
               break;

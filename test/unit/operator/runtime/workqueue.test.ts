@@ -176,6 +176,69 @@ describe('WorkQueue', () => {
   });
 });
 
+describe('WorkQueue priorities', () => {
+  it('hands out every normal key before any low one, each level in FIFO order', async () => {
+    const { queue } = setup();
+    queue.add('ns/resync-1', 'low');
+    queue.add('ns/change-1');
+    queue.add('ns/resync-2', 'low');
+    queue.add('ns/change-2');
+    expect(queue.len()).toBe(4);
+    expect(queue.lenLow()).toBe(2);
+    const order = [];
+    for (let i = 0; i < 4; i++) order.push(await queue.get());
+    expect(order).toEqual(['ns/change-1', 'ns/change-2', 'ns/resync-1', 'ns/resync-2']);
+  });
+
+  it('moves a key waiting at low up when it is added at normal, and never down', async () => {
+    const { queue } = setup();
+    queue.add('ns/a');
+    queue.add('ns/b', 'low');
+    queue.add('ns/c', 'low');
+    queue.add('ns/c'); // a change to c while its resync waits
+    queue.add('ns/a', 'low'); // a resync of a key already waiting as a change
+    expect(queue.len()).toBe(3);
+    expect(queue.lenLow()).toBe(1);
+    expect([await queue.get(), await queue.get(), await queue.get()]).toEqual(['ns/a', 'ns/c', 'ns/b']);
+  });
+
+  it('a key changed while its low-priority reconcile runs comes back at normal', async () => {
+    const { queue } = setup();
+    queue.add('ns/a', 'low');
+    const key = (await queue.get())!;
+    queue.add('ns/b', 'low');
+    queue.add('ns/a', 'low');
+    queue.add('ns/a');
+    queue.done(key);
+    expect([await queue.get(), await queue.get()]).toEqual(['ns/a', 'ns/b']);
+  });
+
+  it('a delayed low key fires at low; a normal addAfter for the same key raises the pending one', async () => {
+    const { queue, clock } = setup();
+    queue.addAfter('ns/resync', 100, 'low');
+    queue.addAfter('ns/raised', 100, 'low');
+    queue.addAfter('ns/raised', 500); // later due time: the earlier one stays, at normal
+    queue.addAfter('ns/event', 200);
+    await clock.advance(300);
+    expect(queue.lenLow()).toBe(1);
+    expect([await queue.get(), await queue.get(), await queue.get()]).toEqual(['ns/raised', 'ns/event', 'ns/resync']);
+  });
+
+  it('shutdown drains both levels before workers get undefined', async () => {
+    const { queue } = setup();
+    queue.add('ns/a', 'low');
+    queue.add('ns/b');
+    const drained = queue.shutdown();
+    const b = (await queue.get())!;
+    queue.done(b);
+    const a = (await queue.get())!;
+    queue.done(a);
+    expect([b, a]).toEqual(['ns/b', 'ns/a']);
+    expect(await queue.get()).toBeUndefined();
+    await drained;
+  });
+});
+
 describe('ExponentialFailureRateLimiter', () => {
   it('caps the delay at the maximum', () => {
     const limiter = new ExponentialFailureRateLimiter({ baseDelayMs: 5, maxDelayMs: 1_000_000 });
