@@ -108,7 +108,7 @@ function identityError(message: string): Error {
 }
 
 /** An undici dispatcher speaking mTLS to agents, bound to the identities in `tls`. */
-export function createAgentDispatcher(tls: AgentClientTls, options: { connectTimeoutMs?: number } = {}): Agent {
+export function createAgentDispatcher(tls: AgentClientTls, options: { connectTimeoutMs?: number; keepAliveMs?: number } = {}): Agent {
   const accepted = tls.agentIdentities;
   return new Agent({
     connect: {
@@ -121,6 +121,8 @@ export function createAgentDispatcher(tls: AgentClientTls, options: { connectTim
     },
     allowH2: false,
     connections: 4,
+    // An idle connection closes after keepAliveMs (default: undici's, within the agent's hint).
+    ...(options.keepAliveMs !== undefined ? { keepAliveTimeout: options.keepAliveMs, keepAliveMaxTimeout: options.keepAliveMs } : {}),
   });
 }
 

@@ -44,7 +44,7 @@ export const DEFAULT_VALUES = {
     },
     secretName: 'ticket-key-operator-agent-client',
   },
-  resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+  resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '384Mi' } },
   podAnnotations: {} as Record<string, string>,
   nodeSelector: {} as Record<string, string>,
   tolerations: [] as unknown[],

@@ -15,10 +15,12 @@ import { EventRecorder } from './kube/event-recorder.ts';
 import { PodReadinessGate } from './kube/pod-readiness.ts';
 import { TICKETKEYSET } from './kube/resources.ts';
 import { SecretStore } from './kube/secret-store.ts';
+import { shareApiServerConnections } from './kube/shared-connections.ts';
 import { ConfigMapReader } from './kube/config-map-reader.ts';
 import { TicketKeySetStatusWriter } from './kube/status-writer.ts';
 import { LeaderElector } from './runtime/leader-election.ts';
-import { mapByReference, mapBySelector, mapToControllerOwner, mapToSelf } from './runtime/mappers.ts';
+import { mapByReference, mapBySelector, mapToControllerOwner, mapToSelf, specAndMetadataFingerprint } from './runtime/mappers.ts';
+import { OwnWrites } from './runtime/own-writes.ts';
 import { OperatorMetrics } from './metrics.ts';
 import { AgentBreaker, withAgentDeadline } from './reconciler/agent-breaker.ts';
 import { AgentPool } from './reconciler/agents.ts';
@@ -80,6 +82,8 @@ export async function runOperator(config: OperatorConfig, logger: Logger = creat
   const kc = new KubeConfig();
   if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
   else kc.loadFromDefault();
+  // Before any API client is made: every request and watch then shares kept-alive connections.
+  const apiConnections = shareApiServerConnections(kc, (err) => logger.debug('closing API server connections failed', { err: describeError(err) }));
   const clock = systemClock;
   const fault = faultHookFromEnv();
   const scope = { namespaces: config.namespaces, requestTimeoutMs: config.kubeTimeoutMs, informer: { logger } };
@@ -126,10 +130,11 @@ export async function runOperator(config: OperatorConfig, logger: Logger = creat
   const agentBreaker = new AgentBreaker(agents, { clock });
   pods.on('delete', (pod) => agentBreaker.forgetPod(pod.metadata?.uid ?? ''));
   const kubeTimeout = { requestTimeoutMs: config.kubeTimeoutMs };
+  const ownSecretWrites = new OwnWrites();
   const reconciler = new TicketKeySetReconciler({
     ticketKeySets,
     pods,
-    secrets: new SecretStore({ kubeConfig: kc, ...kubeTimeout }),
+    secrets: new SecretStore({ kubeConfig: kc, ...kubeTimeout, ownWrites: ownSecretWrites }),
     status: new TicketKeySetStatusWriter({ kubeConfig: kc, ...kubeTimeout }),
     events: new EventRecorder({ kubeConfig: kc, reportingInstance: config.identity.slice(0, 128), clock, logger, ...kubeTimeout }),
     readiness: new PodReadinessGate({ kubeConfig: kc, clock, ...kubeTimeout }),
@@ -151,9 +156,10 @@ export async function runOperator(config: OperatorConfig, logger: Logger = creat
     metrics: { workqueue: metrics.workqueue, controller: metrics.controller },
     logger,
   })
-    .watch(ticketKeySets, mapToSelf)
+    // Neither the operator's own status writes nor its own Secret saves are news to it.
+    .watch(ticketKeySets, mapToSelf, { fingerprint: specAndMetadataFingerprint })
     .watch(pods, mapBySelector(ticketKeySets, (t) => t.spec.selector))
-    .watch(secrets, mapToControllerOwner(TICKETKEYSET))
+    .watch(secrets, mapToControllerOwner(TICKETKEYSET), { ignoreUpdate: (s) => ownSecretWrites.isOwn(s) })
     .watch(configMaps, mapByReference(ticketKeySets, (t) => (t.spec.atsConfig?.configMapRef?.name ? [t.spec.atsConfig.configMapRef.name] : [])));
 
   // With the managed PKI the workers wait for the client certificate: a push without it only fails.
@@ -216,6 +222,7 @@ export async function runOperator(config: OperatorConfig, logger: Logger = creat
         await pki?.stop();
         await agentTls?.stop();
         await agents.close();
+        await apiConnections.close().catch((err: unknown) => logger.debug('closing API server connections failed', { err: describeError(err) }));
         await health.close();
       })()),
   };
