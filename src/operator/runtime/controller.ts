@@ -182,8 +182,14 @@ export class Controller {
       for (const key of new Set([...previous, ...keys])) this.queue.add(key, priority);
     };
     const { fingerprint, ignoreUpdate } = w.predicates;
-    const remember = (obj: KubernetesObject): void => {
-      if (fingerprint) w.fingerprints.set(objectKey(obj), this.fingerprintOf(fingerprint, obj));
+    /** Records obj's fingerprint; whether it differs from the last one (always, without a fingerprint). */
+    const remember = (obj: KubernetesObject): boolean => {
+      if (!fingerprint) return true;
+      const id = objectKey(obj);
+      const fp = this.fingerprintOf(fingerprint, obj);
+      const changed = w.fingerprints.get(id) !== fp;
+      w.fingerprints.set(id, fp);
+      return changed;
     };
     w.handlers = {
       add: (obj) => {
@@ -191,13 +197,7 @@ export class Controller {
         enqueueMapped(obj, false);
       },
       update: (obj) => {
-        if (fingerprint) {
-          const id = objectKey(obj);
-          const fp = this.fingerprintOf(fingerprint, obj);
-          const same = w.fingerprints.get(id) === fp;
-          w.fingerprints.set(id, fp);
-          if (same) return;
-        }
+        if (!remember(obj)) return;
         if (ignoreUpdate && this.ignored(ignoreUpdate, obj)) return;
         enqueueMapped(obj, false);
       },
