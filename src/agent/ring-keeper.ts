@@ -78,6 +78,11 @@ export class RingKeeper {
     return { ...this.#status };
   }
 
+  /** The accepted ring's active key fingerprint: what accepted() says, without copying anything (for pollers). */
+  activeFingerprint(): string | undefined {
+    return this.#accepted?.ring.activeFingerprint;
+  }
+
   accepted(): AcceptedRing | null {
     const a = this.#accepted;
     if (!a) return null;

@@ -4,6 +4,8 @@
 // - Pods: only those carrying the `--pod-label-selector` label (default ticketkeys.dev/agent=true,
 //   the label the pods running the agent carry), not every pod of the cluster, and of each only
 //   the fields the operator reads (kube/slim-pod.ts).
+// - TicketKeySets: whole, less metadata.managedFields. With a status entry per pod, the
+//   bookkeeping of who wrote which field is larger than the spec and grows with the fleet.
 // - Secrets and ConfigMaps: metadata only (PartialObjectMetadata). The reconciler reads its
 //   Secret live and only for the reconcile that uses it; the informer only maps changes to their
 //   TicketKeySet, so key bytes are never cached. Objects are stripped to metadata on arrival too,
@@ -66,8 +68,9 @@ export function ticketKeySetInformer<T extends KubernetesObject = KubernetesObje
   return build<T>(kc, 'ticketkeysets', options, undefined, {
     allPath: `/apis/${group}/${version}/${plural}`,
     nsPath: (ns) => `/apis/${group}/${version}/namespaces/${ns}/${plural}`,
-    listAll: () => api.listClusterCustomObject({ group, version, plural }, bounded()) as Promise<KubernetesListObject<T>>,
-    listNs: (namespace) => api.listNamespacedCustomObject({ group, version, namespace, plural }, bounded()) as Promise<KubernetesListObject<T>>,
+    listAll: async () => withoutManagedFieldsList((await api.listClusterCustomObject({ group, version, plural }, bounded())) as KubernetesListObject<T>),
+    listNs: async (namespace) => withoutManagedFieldsList((await api.listNamespacedCustomObject({ group, version, namespace, plural }, bounded())) as KubernetesListObject<T>),
+    decode: (raw) => withoutManagedFields(raw as T),
   });
 }
 
@@ -156,6 +159,17 @@ function build<T extends KubernetesObject>(
 
 function timeoutOf(options: InformerFactoryOptions): number {
   return options.requestTimeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
+}
+
+/** The object less metadata.managedFields, which nothing in the operator reads. */
+function withoutManagedFields<T extends KubernetesObject>(obj: T): T {
+  if (!obj.metadata?.managedFields) return obj;
+  const { managedFields: _dropped, ...metadata } = obj.metadata;
+  return { ...obj, metadata };
+}
+
+function withoutManagedFieldsList<T extends KubernetesObject>(list: KubernetesListObject<T>): KubernetesListObject<T> {
+  return { ...list, items: (list.items ?? []).map(withoutManagedFields) }; // an empty list may have items: null
 }
 
 /** Keeps only what a metadata-only informer may hold, whatever the server sent. */

@@ -54,6 +54,23 @@ describe('operator informers on a real API server', () => {
     expect(informer.get('elsewhere', other.name)).toBeUndefined();
   });
 
+  it('holds TicketKeySets without managedFields, listed and watched, while the server keeps them', async () => {
+    const kc = testKubeConfig();
+    const mine = new TicketKeySets(kc, watched.name);
+    await mine.create(ticketKeySet('listed-mf', { selector }));
+    const { informer } = run(ticketKeySetInformer<TicketKeySet>(kc, scoped()));
+    await informer.waitForSync();
+    await mine.create(ticketKeySet('watched-mf', { selector }));
+    const watchedSet = await eventually('watched set', () => informer.get('watched-mf', watched.name));
+    const listedSet = informer.get('listed-mf', watched.name);
+    expect(listedSet?.spec.selector).toEqual(selector);
+    expect(watchedSet.spec.selector).toEqual(selector);
+    expect(listedSet?.metadata).not.toHaveProperty('managedFields');
+    expect(watchedSet.metadata).not.toHaveProperty('managedFields');
+    expect(watchedSet.metadata.resourceVersion).toBeTruthy();
+    expect((await mine.get('watched-mf')).metadata.managedFields?.length).toBeGreaterThan(0);
+  });
+
   it('watches every namespace when no list is given', async () => {
     const kc = testKubeConfig();
     const { informer } = run(ticketKeySetInformer<TicketKeySet>(kc, { informer: { logger: silent } }));

@@ -11,6 +11,11 @@ export function slimPod(pod: V1Pod): V1Pod {
   const m = pod.metadata ?? {};
   const spec = pod.spec;
   const status = pod.status;
+  // Of the kubelet's conditions only Ready is read; of the others, those the pod declares as
+  // readiness gates (the operator's own among them). The rest (PodScheduled, Initialized,
+  // ContainersReady…) would cost a few hundred bytes a pod, each with its Date.
+  const gates = new Set((spec?.readinessGates ?? []).map((g) => g.conditionType));
+  const conditions = (status?.conditions ?? []).filter((c) => c.type === 'Ready' || gates.has(c.type)).map(slimCondition);
   return {
     apiVersion: pod.apiVersion ?? 'v1',
     kind: pod.kind ?? 'Pod',
@@ -37,7 +42,7 @@ export function slimPod(pod: V1Pod): V1Pod {
           status: {
             ...(status.phase ? { phase: status.phase } : {}),
             ...(status.podIP ? { podIP: status.podIP } : {}),
-            ...(status.conditions?.length ? { conditions: status.conditions.map(slimCondition) } : {}),
+            ...(conditions.length ? { conditions } : {}),
           },
         }
       : {}),

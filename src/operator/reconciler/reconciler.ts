@@ -344,7 +344,8 @@ export class TicketKeySetReconciler {
       if (!sameSummary(sharing, writtenSharing)) this.sharingWrites.wrote(key, wroteAt);
     }
     this.o.metrics?.observePodTls(ref, live, tlsReports);
-    this.o.metrics?.observePodSessionSharing(ref, live, sharingReports);
+    // As the status summary: per-pod sharing series only while the set shares (six a pod).
+    this.o.metrics?.observePodSessionSharing(ref, spec.sessionCache.sharing.enabled ? live : [], sharingReports);
     this.o.metrics?.observeTicketKeySet(ref, {
       ...(state.lastRotationTime !== undefined ? { lastRotationTime: state.lastRotationTime } : {}),
       ...(state.nextRotationTime !== undefined && !policy.suspend ? { nextRotationTime: state.nextRotationTime } : {}),

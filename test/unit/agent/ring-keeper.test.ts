@@ -59,6 +59,17 @@ describe('RingKeeper', () => {
     const { keeper } = setup();
     await keeper.reconcile();
     expect(keeper.status()).toEqual({ ready: false, reason: 'no ring accepted yet', atsUp: true });
+    expect(keeper.activeFingerprint()).toBeUndefined();
+  });
+
+  it('activeFingerprint() follows the accepted ring, as accepted() reports it', async () => {
+    const { keeper } = setup();
+    await keeper.put(ring(1, [newKey()]));
+    expect(keeper.activeFingerprint()).toBe(keeper.accepted()?.activeFingerprint);
+    const k2 = newKey();
+    await keeper.put(ring(2, [k2, newKey()]));
+    expect(keeper.activeFingerprint()).toBe(keeper.accepted()?.activeFingerprint);
+    expect(keeper.activeFingerprint()).toMatch(/^[0-9a-f]{16}$/);
   });
 
   it('treats a re-push of the accepted ring as unchanged (no second install)', async () => {

@@ -31,6 +31,9 @@ const full: V1Pod = {
     conditions: [
       { type: 'Ready', status: 'True', lastTransitionTime: new Date('2026-12-06T09:00:00Z') },
       { type: 'ticketkeys.dev/keys-installed', status: 'True', reason: 'RingInstalled', message: 'ok' },
+      { type: 'PodScheduled', status: 'True', lastTransitionTime: new Date('2026-12-06T08:00:01Z') },
+      { type: 'ContainersReady', status: 'True', lastTransitionTime: new Date('2026-12-06T09:00:00Z') },
+      { type: 'example.com/other-gate', status: 'False' },
     ],
     containerStatuses: [{ name: 'ats', image: 'ats:1', imageID: 'x', ready: true, restartCount: 0 }],
   },
@@ -41,7 +44,8 @@ describe('slimPod', () => {
     const slim = slimPod(full);
     expect(slim.metadata).toEqual({ name: 'ats-0', namespace: 'edge', uid: 'u-1', resourceVersion: '42', creationTimestamp: full.metadata!.creationTimestamp, labels: { app: 'edge' }, deletionTimestamp: full.metadata!.deletionTimestamp });
     expect(slim.spec).toEqual({ containers: [], serviceAccountName: 'ats', readinessGates: [{ conditionType: 'ticketkeys.dev/keys-installed' }] });
-    expect(slim.status).toEqual({ phase: 'Running', podIP: '10.0.0.5', conditions: full.status!.conditions });
+    // Ready and the declared readiness gate; not the kubelet's other conditions, nor a gate the pod does not declare.
+    expect(slim.status).toEqual({ phase: 'Running', podIP: '10.0.0.5', conditions: full.status!.conditions!.slice(0, 2) });
     expect(JSON.stringify(slim).length).toBeLessThan(JSON.stringify(full).length / 10);
   });
 
@@ -50,6 +54,15 @@ describe('slimPod', () => {
     const { pod: _slimPod, ...fromSlim } = targetPods([slimPod(full)], { matchLabels: { app: 'edge' } })[0]!;
     expect(fromSlim).toEqual(fromFull);
     expect(fromFull).toMatchObject({ ready: true, terminating: true, declaresGate: true, gateTrue: true, serviceAccountName: 'ats' });
+  });
+
+  it('keeps every condition type the pod declares as a readiness gate, whatever the operator is configured with', () => {
+    const pod: V1Pod = {
+      metadata: { name: 'p' },
+      spec: { containers: [], readinessGates: [{ conditionType: 'example.com/keys' }] },
+      status: { conditions: [{ type: 'example.com/keys', status: 'True' }, { type: 'Initialized', status: 'True' }] },
+    };
+    expect(slimPod(pod).status?.conditions).toEqual([{ type: 'example.com/keys', status: 'True' }]);
   });
 
   it('keeps an absent spec or status absent', () => {

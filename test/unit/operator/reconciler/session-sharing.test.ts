@@ -306,6 +306,20 @@ describe('the reconcile shell shares sessions', () => {
     expect(off.agentCalls.filter((c) => c.startsWith('share'))).toEqual(['share 10.0.0.1 off']);
     expect(f.current().status!.pods!.sessionSharing).toBeUndefined();
     expect(off.statusWrites.at(-1)).toMatchObject({ pods: { sessionSharing: null } });
-    expect(await metrics.registry.metrics()).not.toContain('pod="b"');
+    const afterOff = await metrics.registry.metrics();
+    expect(afterOff).not.toContain('pod="b"');
+    // Sharing off: no per-pod sharing series at all, although pod a's agent still reports counters.
+    expect(afterOff).not.toContain('ticketkeys_pod_session_sharing_sessions{');
+  });
+
+  it('keeps no per-pod sharing series for a set that never shared, whatever its agents report', async () => {
+    const agents = agentsReporting(['10.0.0.1', '10.0.0.2'], () => fresh({ exported: 2 }));
+    const metrics = new OperatorMetrics();
+    const f = fixture({ sets: [sharingSet({ enabled: false })], agents, options: { metrics: metrics.ticketKeys } });
+    await act(f);
+    expect(f.current().status!.pods!.converged).toBe(2);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('ticketkeys_pods_converged{namespace="ns",name="web"} 2');
+    expect(text).not.toContain('ticketkeys_pod_session_sharing_sessions{');
   });
 });
