@@ -49,6 +49,8 @@ export interface AgentOptions {
   configResyncIntervalMs?: number;
   /** Session sharing's batching and delivery knobs (defaults in session-sharer.ts). */
   sessionSharing?: { batchDelayMs?: number; concurrency?: number; timeoutMs?: number };
+  /** The Node process's metrics in /metrics (default true; see AgentMetrics). */
+  processMetrics?: boolean;
 }
 
 export interface RunningAgent {
@@ -64,7 +66,7 @@ export interface RunningAgent {
 
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const { bridge, logger } = options;
-  const metrics = new AgentMetrics();
+  const metrics = new AgentMetrics({ processMetrics: options.processMetrics ?? true });
   if (bridge.ackChannelStats) metrics.ackChannelSource = () => bridge.ackChannelStats?.();
   const readbackDeadlineMs = options.readbackDeadlineMs ?? 2000;
   const keeper = new RingKeeper({ bridge, logger, metrics, readbackDeadlineMs });

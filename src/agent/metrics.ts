@@ -33,7 +33,12 @@ export class AgentMetrics {
     | (() => { records: Record<string, number>; pluginDropped: number | undefined; statsChecks?: { verified: number; unverified: number } } | undefined)
     | undefined;
 
-  constructor() {
+  /**
+   * processMetrics: the Node process's own series (CPU, memory, event-loop delay, GC), on by
+   * default. Off where many agents share one process (benchmarks): each copy runs its own
+   * 100 Hz event-loop-delay timer and GC observer, and they would all describe the same process.
+   */
+  constructor(options: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
     this.installs = new Counter({
       name: 'tko_agent_ring_installs_total',
@@ -157,6 +162,6 @@ export class AgentMetrics {
       },
     });
     for (const result of ['installed', 'unchanged', 'ats_unavailable', 'readback_timeout', 'error'] as const) this.installs.inc({ result }, 0);
-    collectDefaultMetrics({ register: this.registry, prefix: 'tko_agent_' });
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'tko_agent_' });
   }
 }

@@ -10,8 +10,9 @@
 //   Secret live and only for the reconcile that uses it; the informer only maps changes to their
 //   TicketKeySet, so key bytes are never cached. Objects are stripped to metadata on arrival too,
 //   in case a server ignored the Accept header.
-// - Every LIST is bounded by the request timeout; watches by client-node's inactivity timer
-//   and the informer's watchdog (informer.ts).
+// - Every LIST goes in pages of LIST_PAGE_SIZE, each reduced to what the cache keeps before the
+//   next (runtime/paged-list.ts) and bounded by the request timeout; watches by client-node's
+//   inactivity timer and the informer's watchdog (informer.ts).
 import {
   CoreV1Api,
   CustomObjectsApi,
@@ -21,7 +22,6 @@ import {
   type KubernetesObject,
   type V1ObjectMeta,
   type V1Pod,
-  type V1PodList,
 } from '@kubernetes/client-node';
 // The generated serializer turns raw watch JSON into the same model objects typed lists return.
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
@@ -29,6 +29,7 @@ import { slimPod } from './kube/slim-pod.ts';
 import { MANAGED_BY_SELECTOR } from './labels.ts';
 import { ACCEPT_METADATA, DEFAULT_KUBE_TIMEOUT_MS, metadataOnlyList, withTimeout } from './runtime/request-options.ts';
 import { TICKETKEYSET } from './kube/resources.ts';
+import { LIST_PAGE_SIZE, listAllPages } from './runtime/paged-list.ts';
 import { ResilientInformer, type ListTarget, type ResilientInformerOptions, type WatchTransport } from './runtime/informer.ts';
 
 export { DEFAULT_POD_LABEL_SELECTOR } from '../api/names.ts';
@@ -43,8 +44,10 @@ export interface ObjectMetadataOnly extends KubernetesObject {
 export interface InformerFactoryOptions {
   /** Namespaces to watch; empty or undefined watches all namespaces. */
   namespaces?: readonly string[];
-  /** Bound of every LIST request (default DEFAULT_KUBE_TIMEOUT_MS). */
+  /** Bound of every LIST request, each page its own (default DEFAULT_KUBE_TIMEOUT_MS). */
   requestTimeoutMs?: number;
+  /** Objects per LIST page (default LIST_PAGE_SIZE). */
+  listPageSize?: number;
   /** Extra options passed to every informer (clock, logger, backoff, watchdog…). Selectors are
    *  not among them: a factory sets them on the list and the watch alike. */
   informer?: Partial<Omit<ResilientInformerOptions<KubernetesObject>, 'name' | 'kubeConfig' | 'targets' | 'decode' | 'labelSelector' | 'fieldSelector'>>;
@@ -65,11 +68,13 @@ export function ticketKeySetInformer<T extends KubernetesObject = KubernetesObje
   const api = kc.makeApiClient(CustomObjectsApi);
   const { group, version, plural } = TICKETKEYSET;
   const bounded = () => withTimeout(timeoutOf(options));
+  const pageSize = pageSizeOf(options);
   return build<T>(kc, 'ticketkeysets', options, undefined, {
     allPath: `/apis/${group}/${version}/${plural}`,
     nsPath: (ns) => `/apis/${group}/${version}/namespaces/${ns}/${plural}`,
-    listAll: async () => withoutManagedFieldsList((await api.listClusterCustomObject({ group, version, plural }, bounded())) as KubernetesListObject<T>),
-    listNs: async (namespace) => withoutManagedFieldsList((await api.listNamespacedCustomObject({ group, version, namespace, plural }, bounded())) as KubernetesListObject<T>),
+    listAll: () => listAllPages((page) => api.listClusterCustomObject({ group, version, plural, ...page }, bounded()) as Promise<KubernetesListObject<T>>, withoutManagedFields<T>, pageSize),
+    listNs: (namespace) =>
+      listAllPages((page) => api.listNamespacedCustomObject({ group, version, namespace, plural, ...page }, bounded()) as Promise<KubernetesListObject<T>>, withoutManagedFields<T>, pageSize),
     decode: (raw) => withoutManagedFields(raw as T),
   });
 }
@@ -82,11 +87,12 @@ export function podInformer(kc: KubeConfig, options: InformerFactoryOptions & { 
   const api = kc.makeApiClient(CoreV1Api);
   const labelSelector = options.labelSelector ? options.labelSelector : undefined;
   const bounded = () => withTimeout(timeoutOf(options));
+  const pageSize = pageSizeOf(options);
   return build<V1Pod>(kc, 'pods', options, labelSelector, {
     allPath: '/api/v1/pods',
     nsPath: (ns) => `/api/v1/namespaces/${ns}/pods`,
-    listAll: async () => slimList(await api.listPodForAllNamespaces({ labelSelector }, bounded())),
-    listNs: async (namespace) => slimList(await api.listNamespacedPod({ namespace, labelSelector }, bounded())),
+    listAll: () => listAllPages((page) => api.listPodForAllNamespaces({ labelSelector, ...page }, bounded()), slimPod, pageSize),
+    listNs: (namespace) => listAllPages((page) => api.listNamespacedPod({ namespace, labelSelector, ...page }, bounded()), slimPod, pageSize),
     decode: (raw) => slimPod(decoder<V1Pod>('V1Pod')(raw)),
   });
 }
@@ -99,11 +105,12 @@ export function managedSecretInformer(kc: KubeConfig, options: InformerFactoryOp
   const api = kc.makeApiClient(CoreV1Api);
   const labelSelector = MANAGED_BY_SELECTOR;
   const metadataOnly = () => metadataOnlyList(withTimeout(timeoutOf(options)));
+  const pageSize = pageSizeOf(options);
   return build<ObjectMetadataOnly>(kc, 'secrets', options, labelSelector, {
     allPath: '/api/v1/secrets',
     nsPath: (ns) => `/api/v1/namespaces/${ns}/secrets`,
-    listAll: async () => stripList(await api.listSecretForAllNamespaces({ labelSelector }, metadataOnly())),
-    listNs: async (namespace) => stripList(await api.listNamespacedSecret({ namespace, labelSelector }, metadataOnly())),
+    listAll: async () => asMetadataList(await listAllPages((page) => api.listSecretForAllNamespaces({ labelSelector, ...page }, metadataOnly()), keepMetadata, pageSize)),
+    listNs: async (namespace) => asMetadataList(await listAllPages((page) => api.listNamespacedSecret({ namespace, labelSelector, ...page }, metadataOnly()), keepMetadata, pageSize)),
     decode: metadataDecoder,
     watch: metadataWatch(kc),
   });
@@ -114,11 +121,12 @@ export function configMapInformer(kc: KubeConfig, options: InformerFactoryOption
   const api = kc.makeApiClient(CoreV1Api);
   const labelSelector = options.labelSelector ? options.labelSelector : undefined;
   const metadataOnly = () => metadataOnlyList(withTimeout(timeoutOf(options)));
+  const pageSize = pageSizeOf(options);
   return build<ObjectMetadataOnly>(kc, 'configmaps', options, labelSelector, {
     allPath: '/api/v1/configmaps',
     nsPath: (ns) => `/api/v1/namespaces/${ns}/configmaps`,
-    listAll: async () => stripList(await api.listConfigMapForAllNamespaces({ labelSelector }, metadataOnly())),
-    listNs: async (namespace) => stripList(await api.listNamespacedConfigMap({ namespace, labelSelector }, metadataOnly())),
+    listAll: async () => asMetadataList(await listAllPages((page) => api.listConfigMapForAllNamespaces({ labelSelector, ...page }, metadataOnly()), keepMetadata, pageSize)),
+    listNs: async (namespace) => asMetadataList(await listAllPages((page) => api.listNamespacedConfigMap({ namespace, labelSelector, ...page }, metadataOnly()), keepMetadata, pageSize)),
     decode: metadataDecoder,
     watch: metadataWatch(kc),
   });
@@ -161,15 +169,15 @@ function timeoutOf(options: InformerFactoryOptions): number {
   return options.requestTimeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
 }
 
+function pageSizeOf(options: InformerFactoryOptions): number {
+  return options.listPageSize ?? LIST_PAGE_SIZE;
+}
+
 /** The object less metadata.managedFields, which nothing in the operator reads. */
 function withoutManagedFields<T extends KubernetesObject>(obj: T): T {
   if (!obj.metadata?.managedFields) return obj;
   const { managedFields: _dropped, ...metadata } = obj.metadata;
   return { ...obj, metadata };
-}
-
-function withoutManagedFieldsList<T extends KubernetesObject>(list: KubernetesListObject<T>): KubernetesListObject<T> {
-  return { ...list, items: (list.items ?? []).map(withoutManagedFields) }; // an empty list may have items: null
 }
 
 /** Keeps only what a metadata-only informer may hold, whatever the server sent. */
@@ -185,13 +193,12 @@ function metadataDecoder(raw: unknown): ObjectMetadataOnly {
   return metadataOnly(ObjectSerializer.deserialize(wire, 'V1ObjectMeta', '') as V1ObjectMeta);
 }
 
-function stripList(list: { metadata?: KubernetesListObject<ObjectMetadataOnly>['metadata']; items?: ReadonlyArray<{ metadata?: V1ObjectMeta }> | null }): KubernetesListObject<ObjectMetadataOnly> {
-  return {
-    apiVersion: 'meta.k8s.io/v1',
-    kind: 'PartialObjectMetadataList',
-    ...(list.metadata ? { metadata: list.metadata } : {}),
-    items: (list.items ?? []).map((item) => metadataOnly(item.metadata)), // an empty metadata list has items: null
-  };
+function keepMetadata(item: { metadata?: V1ObjectMeta }): ObjectMetadataOnly {
+  return metadataOnly(item.metadata);
+}
+
+function asMetadataList(list: KubernetesListObject<ObjectMetadataOnly>): KubernetesListObject<ObjectMetadataOnly> {
+  return { ...list, apiVersion: 'meta.k8s.io/v1', kind: 'PartialObjectMetadataList' };
 }
 
 /**
@@ -205,10 +212,6 @@ function metadataWatch(kc: KubeConfig): WatchTransport {
     ctx.setHeaderParam('Accept', ACCEPT_METADATA);
   };
   return new Watch(view);
-}
-
-function slimList(list: V1PodList): V1PodList {
-  return { ...list, items: (list.items ?? []).map(slimPod) }; // an empty list may have items: null
 }
 
 function decoder<T>(type: string): (raw: unknown) => T {

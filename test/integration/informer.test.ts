@@ -1,7 +1,7 @@
 // The operator's informers against the real API server: namespace scoping, label filtering,
 // typed objects from lists and watches alike, and the watchdog on a quiet watch.
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { CoreV1Api, type KubernetesObject } from '@kubernetes/client-node';
+import { CoreV1Api, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
 import winston from 'winston';
 import type { TicketKeySet } from '../../src/api/ticket-key-set.ts';
 import type { ResilientInformer } from '../../src/operator/runtime/informer.ts';
@@ -13,6 +13,7 @@ import { TicketKeySets, ticketKeySet } from '../../dev/ticket-key-sets.ts';
 
 const watched = useNamespace('informer');
 const other = useNamespace('informer-other');
+const paged = useNamespace('informer-paged');
 const silent = winston.createLogger({ silent: true, transports: [new winston.transports.Console({ silent: true })] });
 const selector = { matchLabels: { app: 'ats' } };
 
@@ -133,6 +134,41 @@ describe('operator informers on a real API server', () => {
     const cm = await eventually('config map', () => informer.get('ats-config', watched.name));
     expect(cm.metadata.name).toBe('ats-config');
     expect((cm as unknown as Record<string, unknown>).data).toBeUndefined();
+  });
+
+  it('lists in pages: every object of a collection larger than a page, then watches on from the snapshot', async () => {
+    const kc = testKubeConfig();
+    const core = kc.makeApiClient(CoreV1Api);
+    const ns = paged.name;
+    const pods = new FakePods(kc, ns);
+    const sets = new TicketKeySets(kc, ns);
+    const managed = { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE };
+    for (let i = 0; i < 5; i++) {
+      await pods.create({ name: `p-${i}`, labels: { app: 'ats' } });
+      await sets.create(ticketKeySet(`s-${i}`, { selector }));
+      await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: `k-${i}`, labels: managed } } });
+      await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: `c-${i}` } } });
+    }
+    // Pages of 2: five objects take three pages; an informer that read only the first page would hold two.
+    const opts = { namespaces: [ns], listPageSize: 2, informer: { logger: silent } };
+    const informers = [
+      { prefix: 'p', ...run(podInformer(kc, { ...opts, labelSelector: 'app=ats' })) },
+      { prefix: 's', ...run(ticketKeySetInformer<TicketKeySet>(kc, opts)) },
+      { prefix: 'k', ...run(managedSecretInformer(kc, opts)) },
+      { prefix: 'c', ...run(configMapInformer(kc, opts)) },
+    ];
+    for (const { prefix, informer } of informers) {
+      await informer.waitForSync();
+      const names = informer.list().map((o) => o.metadata?.name ?? '').filter((n) => n.startsWith(`${prefix}-`));
+      expect(names.sort()).toEqual([0, 1, 2, 3, 4].map((i) => `${prefix}-${i}`));
+    }
+    expect((informers[0]!.informer.get('p-3', ns) as V1Pod | undefined)?.spec?.containers).toEqual([]); // slimmed on every page
+    expect((informers[2]!.informer.get('k-4', ns) as unknown as Record<string, unknown>).kind).toBe('PartialObjectMetadata');
+    // The watch starts at the paged list's resourceVersion: the next object arrives as one add, nothing listed comes again.
+    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'c-5' } } });
+    const cms = informers[3]!;
+    await eventually('c-5', () => cms.informer.get('c-5', ns));
+    expect(cms.events.filter((e) => e.includes('/c-')).sort()).toEqual([0, 1, 2, 3, 4, 5].map((i) => `add ${ns}/c-${i}`));
   });
 
   it('the watchdog restarts a silent watch, which then resumes and still delivers events', async () => {
