@@ -384,7 +384,7 @@ try {
       'One test bed (kube-apiserver + etcd) and one tko operator process (the bundle, as in the image, default flags, the Node flags its ' +
       'container starts it with, OPERATOR_NODE_FLAGS). sets x podsPerSet Pod objects in one namespace (status written as the kubelet would), as many agents in ' +
       'benchmark child processes (bench/agent-fleet.ts: at most 4000 agents each) (startAgent + in-memory ATS bridge, each on its own 127.2.x.y with real mutual TLS and a per-pod ' +
-      'certificate); one TicketKeySet per podsPerSet pods (AllPodsAcknowledged). idle: the operator with nothing to do but its ' +
+      'certificate; without the Node process metrics, which would be one event-loop-delay timer and GC observer per agent in a process shared by thousands); one TicketKeySet per podsPerSet pods (AllPodsAcknowledged). idle: the operator with nothing to do but its ' +
       'resyncs. wave: a rotate-now on every set; per set, from its own PATCH until every agent of the set holds the promoted ring ' +
       '(as the fleet processes saw it, reported every 50 ms) and until its status shows Stable, every pod converged and a new active key (LIST every 5 s). ' +
       'Operator CPU/RSS from /proc every second; work queue depth from its /metrics every 5 s, queue latency from its histogram; ' +
