@@ -66,7 +66,7 @@ export interface RunningAgent {
 
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const { bridge, logger } = options;
-  const metrics = new AgentMetrics({ processMetrics: options.processMetrics ?? true });
+  const metrics = new AgentMetrics({ processMetrics: options.processMetrics });
   if (bridge.ackChannelStats) metrics.ackChannelSource = () => bridge.ackChannelStats?.();
   const readbackDeadlineMs = options.readbackDeadlineMs ?? 2000;
   const keeper = new RingKeeper({ bridge, logger, metrics, readbackDeadlineMs });

@@ -29,7 +29,7 @@ import { slimPod } from './kube/slim-pod.ts';
 import { MANAGED_BY_SELECTOR } from './labels.ts';
 import { ACCEPT_METADATA, DEFAULT_KUBE_TIMEOUT_MS, metadataOnlyList, withTimeout } from './runtime/request-options.ts';
 import { TICKETKEYSET } from './kube/resources.ts';
-import { LIST_PAGE_SIZE, listAllPages } from './runtime/paged-list.ts';
+import { LIST_PAGE_SIZE, listAllPages, type PageRequest } from './runtime/paged-list.ts';
 import { ResilientInformer, type ListTarget, type ResilientInformerOptions, type WatchTransport } from './runtime/informer.ts';
 
 export { DEFAULT_POD_LABEL_SELECTOR } from '../api/names.ts';
@@ -109,8 +109,8 @@ export function managedSecretInformer(kc: KubeConfig, options: InformerFactoryOp
   return build<ObjectMetadataOnly>(kc, 'secrets', options, labelSelector, {
     allPath: '/api/v1/secrets',
     nsPath: (ns) => `/api/v1/namespaces/${ns}/secrets`,
-    listAll: async () => asMetadataList(await listAllPages((page) => api.listSecretForAllNamespaces({ labelSelector, ...page }, metadataOnly()), keepMetadata, pageSize)),
-    listNs: async (namespace) => asMetadataList(await listAllPages((page) => api.listNamespacedSecret({ namespace, labelSelector, ...page }, metadataOnly()), keepMetadata, pageSize)),
+    listAll: () => listMetadataPages((page) => api.listSecretForAllNamespaces({ labelSelector, ...page }, metadataOnly()), pageSize),
+    listNs: (namespace) => listMetadataPages((page) => api.listNamespacedSecret({ namespace, labelSelector, ...page }, metadataOnly()), pageSize),
     decode: metadataDecoder,
     watch: metadataWatch(kc),
   });
@@ -125,8 +125,8 @@ export function configMapInformer(kc: KubeConfig, options: InformerFactoryOption
   return build<ObjectMetadataOnly>(kc, 'configmaps', options, labelSelector, {
     allPath: '/api/v1/configmaps',
     nsPath: (ns) => `/api/v1/namespaces/${ns}/configmaps`,
-    listAll: async () => asMetadataList(await listAllPages((page) => api.listConfigMapForAllNamespaces({ labelSelector, ...page }, metadataOnly()), keepMetadata, pageSize)),
-    listNs: async (namespace) => asMetadataList(await listAllPages((page) => api.listNamespacedConfigMap({ namespace, labelSelector, ...page }, metadataOnly()), keepMetadata, pageSize)),
+    listAll: () => listMetadataPages((page) => api.listConfigMapForAllNamespaces({ labelSelector, ...page }, metadataOnly()), pageSize),
+    listNs: (namespace) => listMetadataPages((page) => api.listNamespacedConfigMap({ namespace, labelSelector, ...page }, metadataOnly()), pageSize),
     decode: metadataDecoder,
     watch: metadataWatch(kc),
   });
@@ -193,11 +193,12 @@ function metadataDecoder(raw: unknown): ObjectMetadataOnly {
   return metadataOnly(ObjectSerializer.deserialize(wire, 'V1ObjectMeta', '') as V1ObjectMeta);
 }
 
-function keepMetadata(item: { metadata?: V1ObjectMeta }): ObjectMetadataOnly {
-  return metadataOnly(item.metadata);
-}
-
-function asMetadataList(list: KubernetesListObject<ObjectMetadataOnly>): KubernetesListObject<ObjectMetadataOnly> {
+/** A metadata-only LIST, page by page, each item stripped to metadataOnly whatever the server sent. */
+async function listMetadataPages<T extends KubernetesObject>(
+  fetchPage: (page: PageRequest) => Promise<KubernetesListObject<T>>,
+  pageSize: number,
+): Promise<KubernetesListObject<ObjectMetadataOnly>> {
+  const list = await listAllPages(fetchPage, (item) => metadataOnly(item.metadata), pageSize);
   return { ...list, apiVersion: 'meta.k8s.io/v1', kind: 'PartialObjectMetadataList' };
 }
 

@@ -33,8 +33,7 @@ export async function listAllPages<T extends KubernetesObject, U extends Kuberne
     for (const item of last.items ?? []) items.push(keep(item)); // an empty page may have items: null
     token = continueOf(last.metadata);
   } while (token);
-  const { _continue: _token, remainingItemCount: _remaining, ...metadata } = (last.metadata ?? {}) as V1ListMeta & { continue?: string };
-  delete metadata.continue;
+  const { _continue: _token, continue: _rawToken, remainingItemCount: _remaining, ...metadata } = (last.metadata ?? {}) as V1ListMeta & { continue?: string };
   return { ...last, metadata, items };
 }
 
