@@ -52,7 +52,7 @@ ENV PROXY_CONFIG_CORE_LIMIT=0 \
     PROXY_CONFIG_BODY_FACTORY_TEMPLATE_SETS_DIR=/usr/share/trafficserver/body_factory
 RUN install -d /usr/share/trafficserver \
     && cp -a /etc/trafficserver/body_factory /usr/share/trafficserver/body_factory \
-    && echo 'ticketkeys_bridge.so --ack-fifo=/run/trafficserver/ticketkeys-acks --session-fifo=/run/trafficserver/ticketkeys-sessions' >> /etc/trafficserver/plugin.config \
+    && echo 'ticketkeys_bridge.so --ack-fifo=/run/trafficserver/ticketkeys-acks --session-fifo=/run/trafficserver/ticketkeys-sessions --session-import-fifo=/run/trafficserver/ticketkeys-session-imports' >> /etc/trafficserver/plugin.config \
     && chown 65532:65532 /etc/trafficserver
 USER 65532:65532
 # Core dumps off before exec (a traffic_server core would hold the ticket keys; Kubernetes has no

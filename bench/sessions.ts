@@ -2,7 +2,7 @@
 //
 //   npm run bench:sessions -- [--json] [--sessions 200] [--rate-sessions 100] [--gap 1s]
 //                             [--load-seconds 10] [--load-rounds 3] [--concurrency 6]
-//                             [--max-entries 10000] [--ts]
+//                             [--max-entries 10000] [--ts] [--agent-v8-flags "--no-turbofan"]
 //
 // One test bed (kube-apiserver + etcd), one real `tko operator`, one TicketKeySet with
 // spec.sessionCache.sharing selecting 3 pods, each a real ATS 9 (bridge plugin with
@@ -66,6 +66,7 @@ const { values: args } = parseArgs({
     'max-entries': { type: 'string', default: '10000' },
     ttl: { type: 'string', default: '5m' },
     ts: { type: 'boolean', default: false },
+    'agent-v8-flags': { type: 'string', default: AGENT_V8_FLAGS },
     dir: { type: 'string', default: join(REPO_ROOT, '.tko', 'bench-sessions') },
   },
 });
@@ -323,7 +324,7 @@ try {
   const agentProcess: FleetAgentProcess = {
     logLevel: 'warn',
     ...(build ? { entry: build.entry } : {}),
-    env: { NODE_OPTIONS: AGENT_NODE_OPTIONS, TKO_AGENT_V8_FLAGS: AGENT_V8_FLAGS },
+    env: { NODE_OPTIONS: AGENT_NODE_OPTIONS, TKO_AGENT_V8_FLAGS: args['agent-v8-flags'] },
   };
   fleet = await Fleet.create({ kc, namespace: NAMESPACE, port: AGENT_PORT, agentProcess });
   cleanups.push(() => fleet.close());
@@ -419,7 +420,7 @@ try {
     ats: execFileSync('traffic_server', ['--version'], { encoding: 'utf8' }).split('\n').find((l) => /Traffic Server/.test(l))?.trim() ?? 'unknown',
     agentRuntime: args.ts ? 'src/cli/main.ts (type stripping)' : 'the bundle (scripts/bundle.ts, as in the image)',
     agentNodeOptions: AGENT_NODE_OPTIONS,
-    agentV8Flags: AGENT_V8_FLAGS,
+    agentV8Flags: args['agent-v8-flags'],
     method:
       'One test bed, one tko operator, one TicketKeySet with spec.sessionCache.sharing selecting 3 pods (real ATS 9 with the ' +
       'bridge plugin and --session-fifo, 1 exec thread each; real tko agents with --session-fifo, the bundle as in the image), ' +

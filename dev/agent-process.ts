@@ -47,6 +47,8 @@ export interface SpawnAgentOptions {
   configDebounceMs?: number;
   /** --session-fifo: the FIFO the ATS plugin exports new TLS sessions to (session sharing). */
   sessionFifo?: string;
+  /** --session-import-fifo: the FIFO the agent hands received sessions to the ATS plugin through. */
+  sessionImportFifo?: string;
   /** Default 'info'. */
   logLevel?: string;
   startTimeoutMs?: number;
@@ -91,6 +93,7 @@ export async function spawnAgent(options: SpawnAgentOptions): Promise<SpawnedAge
   if (options.configDir) args.push('--config-dir', options.configDir);
   if (options.configDebounceMs) args.push('--config-debounce-ms', String(options.configDebounceMs));
   if (options.sessionFifo) args.push('--session-fifo', options.sessionFifo);
+  if (options.sessionImportFifo) args.push('--session-import-fifo', options.sessionImportFifo);
   args.push(...(options.extraArgs ?? []));
 
   const child = spawn(process.execPath, args, {

@@ -16,8 +16,9 @@
 //       ConfigMap volume and watched by the agent (--config-dir); edit it as kubelet would with
 //       fleet.get('ats-0').ats!.updateConfig({...}) or atomicWrite(ats.configDir, payload)
 //   await fleet.add('ats-0', { ..., ats: true, sessionSharing: true })   ATS loads the plugin with
-//       --session-fifo=<runroot>/run/ticketkeys-sessions and the agent reads that FIFO
-//       (--session-fifo): the pod can share TLS sessions once the operator enables it
+//       --session-fifo=<runroot>/run/ticketkeys-sessions (the agent reads it, --session-fifo) and
+//       --session-import-fifo=<runroot>/run/ticketkeys-session-imports (the agent writes it,
+//       --session-import-fifo): the pod can share TLS sessions once the operator enables it
 //   await fleet.close()         agents and ATS instances stopped, temp dir removed
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -26,7 +27,7 @@ import { join } from 'node:path';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { AgentClient } from '../src/agent/client.ts';
 import { acceptedAgentIdentities } from '../src/agent/identity.ts';
-import { SESSION_FIFO_OPTION } from '../src/contract/plugin-wire.ts';
+import { SESSION_FIFO_OPTION, SESSION_IMPORT_FIFO_OPTION } from '../src/contract/plugin-wire.ts';
 import { startAts, type AtsInstance, type StartAtsOptions } from '../src/dev/ats.ts';
 import { atsLayout } from '../src/dev/ats-config.ts';
 import { createDevCerts, issueAgentCert, writeDevCerts, type DevCertFiles, type DevCerts, type PemPair } from '../src/dev/certs.ts';
@@ -56,8 +57,10 @@ export interface FleetPodOptions {
   atsOptions?: Partial<StartAtsOptions>;
   /**
    * With ats: the plugin exports new TLS sessions to a FIFO in ATS's runtime dir
-   * (SESSION_FIFO_NAME) that the agent creates and reads (--session-fifo), as the pod's
-   * session-sharing set-up does. Whether sessions are shared is the operator's call.
+   * (SESSION_FIFO_NAME) that the agent creates and reads (--session-fifo), and reads the sessions
+   * of other pods from one the agent creates and writes (SESSION_IMPORT_FIFO_NAME,
+   * --session-import-fifo), as the pod's session-sharing set-up does. Whether sessions are shared
+   * is the operator's call.
    */
   sessionSharing?: boolean;
 }
@@ -65,9 +68,17 @@ export interface FleetPodOptions {
 /** The session FIFO's name in ATS's runtime directory (plugin.config and the agent name the same path). */
 export const SESSION_FIFO_NAME = 'ticketkeys-sessions';
 
+/** The session import FIFO's name in ATS's runtime directory. */
+export const SESSION_IMPORT_FIFO_NAME = 'ticketkeys-session-imports';
+
 /** The session FIFO of the ATS instance whose runroot directory is `atsDir`. */
 export function sessionFifoPath(atsDir: string): string {
   return join(atsLayout(atsDir).run, SESSION_FIFO_NAME);
+}
+
+/** The session import FIFO of the ATS instance whose runroot directory is `atsDir`. */
+export function sessionImportFifoPath(atsDir: string): string {
+  return join(atsLayout(atsDir).run, SESSION_IMPORT_FIFO_NAME);
 }
 
 /** The agents' --config-debounce-ms with configDir: short, but one kubelet swap is one reload. */
@@ -155,7 +166,8 @@ export class Fleet {
     this.members.set(name, member);
     if (options.ats) {
       const dir = join(this.dir, `ats-${name}`);
-      const pluginArgs = [...(options.atsOptions?.pluginArgs ?? []), ...(options.sessionSharing ? [`${SESSION_FIFO_OPTION}=${sessionFifoPath(dir)}`] : [])];
+      const sharing = options.sessionSharing ? [`${SESSION_FIFO_OPTION}=${sessionFifoPath(dir)}`, `${SESSION_IMPORT_FIFO_OPTION}=${sessionImportFifoPath(dir)}`] : [];
+      const pluginArgs = [...(options.atsOptions?.pluginArgs ?? []), ...sharing];
       member.ats = await startAts({
         ...options.atsOptions,
         ...(options.configDir ? { kubeletConfigDir: true } : {}),
@@ -192,7 +204,9 @@ export class Fleet {
       installer: m.ats ? 'ats' : 'memory',
       ...(m.ats ? { atsRunroot: m.ats.runroot } : {}),
       ...(m.ats && m.options.configDir ? { configDir: m.ats.configDir, configDebounceMs: CONFIG_DEBOUNCE_MS } : {}),
-      ...(m.ats && m.options.sessionSharing ? { sessionFifo: join(m.ats.runtimeDir, SESSION_FIFO_NAME) } : {}),
+      ...(m.ats && m.options.sessionSharing
+        ? { sessionFifo: join(m.ats.runtimeDir, SESSION_FIFO_NAME), sessionImportFifo: join(m.ats.runtimeDir, SESSION_IMPORT_FIFO_NAME) }
+        : {}),
     });
   }
 

@@ -13,9 +13,12 @@
 //   AGENT_NODE_OPTIONS                         81.1 MB (52.4 file-backed), p99 26-32 ms
 //   AGENT_NODE_OPTIONS + --no-turbofan         73.7-74.1 MB (46.6 file-backed), p99 18-35 ms
 // Without TurboFan, V8's top-tier compiler, neither its code pages in the node binary (~6 MB of
-// RssFile) nor its zones and code (~1.5 MB of RssAnon) are paid for; Maglev, the mid-tier
-// compiler, still compiles what gets hot, and the agent's hot path is tiny (a JSON body, a
-// socket message, a stats read): ATS, not JavaScript, dominates push latency.
+// RssFile) nor its zones and code (~1.5 MB of RssAnon) are paid for. Nothing then compiles above
+// Sparkplug's baseline code (Node 22's V8 ships Maglev off, and --maglev measured no different),
+// which is fine for the push path (a JSON body, a socket message, a stats read: ATS, not
+// JavaScript, dominates push latency). Session sharing is the one busy path: bench:sessions
+// measured the agents at 0.53 ms of CPU per shared handshake with these flags and 0.39 ms with
+// V8's defaults (--v8-flags ""), for ~10 MB more RSS per agent.
 // Also measured: --no-opt saves the same and no more;
 // --no-maglev and --max-lazy on top save nothing; --v8-pool-size=1 saves nothing. --jitless
 // would save about as much but disables WebAssembly, and in Node 22 importing node:http from an

@@ -54,8 +54,9 @@
  *
  * Session sharing (optional; plugin.config `--session-fifo=/abs/path`, see "session sharing"
  * below): new TLS 1.2 sessions are written to that FIFO as `tks1 id=.. t=.. to=.. der=..` lines,
- * and sessions another pod made arrive as tag "ticketkeys.sessions" messages and are inserted
- * after validation. Stats plugin.ticketkeys.sessions.exported / export_uncached / export_dropped /
+ * and sessions another pod made arrive as tag "ticketkeys.sessions" messages, or in the same
+ * format through the FIFO of `--session-import-fifo=/abs/path` (no relay through traffic_manager),
+ * and are inserted after validation. Stats plugin.ticketkeys.sessions.exported / export_uncached / export_dropped /
  * export_no_reader / imported / import_rejected. A cache flush also refuses, from then on,
  * received sessions created before it.
  * Any other plugin.config argument (or a relative path) keeps the plugin from loading, logged in
@@ -260,6 +261,7 @@ start_stats_flusher(void)
 
 static char ack_fifo_path[PATH_MAX]; /* "" = no ack channel */
 static char session_fifo_path[PATH_MAX]; /* "" = no session export */
+static char session_import_fifo_path[PATH_MAX]; /* "" = imports only as lifecycle messages */
 static int64_t plugin_loaded_at;
 static int64_t ack_seq, count_acks_sent, count_acks_dropped; /* atomics */
 
@@ -361,8 +363,8 @@ parse_path_arg(const char *arg, const char *option, char *out, size_t out_size)
   return 0;
 }
 
-/* plugin.config arguments: `--ack-fifo=/absolute/path`, `--session-fifo=/absolute/path`;
- * anything else is refused (logged). */
+/* plugin.config arguments: `--ack-fifo=/absolute/path`, `--session-fifo=/absolute/path`,
+ * `--session-import-fifo=/absolute/path`; anything else is refused (logged). */
 static int
 parse_args(int argc, const char *argv[])
 {
@@ -376,8 +378,13 @@ parse_args(int argc, const char *argv[])
       if (parse_path_arg(a, SESSION_OPT, session_fifo_path, sizeof(session_fifo_path)) != 0) {
         return -1;
       }
+    } else if (strncmp(a, SESSION_IMPORT_OPT, strlen(SESSION_IMPORT_OPT)) == 0) {
+      if (parse_path_arg(a, SESSION_IMPORT_OPT, session_import_fifo_path, sizeof(session_import_fifo_path)) != 0) {
+        return -1;
+      }
     } else {
-      TSError("[%s] unknown argument %s (known: %s<path>, %s<path>)", PLUGIN_NAME, a, ACK_OPT, SESSION_OPT);
+      TSError("[%s] unknown argument %s (known: %s<path>, %s<path>, %s<path>)", PLUGIN_NAME, a, ACK_OPT, SESSION_OPT,
+              SESSION_IMPORT_OPT);
       return -1;
     }
   }
@@ -1202,60 +1209,32 @@ import_one(const char *line, size_t n, int64_t ttl, int64_t not_before, int64_t 
   return reason;
 }
 
-static void
-handle_sessions_message(const char *data, size_t size)
+/* "v1 ttl=<n> notbefore=<n>" (without its newline) into ttl and not_before; 0 when valid. */
+static int
+parse_sessions_header(const char *line, size_t n, int64_t *ttl, int64_t *not_before)
 {
-  int64_t refused[IMPORT_REASONS] = {0};
-  int64_t inserted = 0, rejected = 0;
-  int64_t now      = (int64_t)time(NULL);
+  static const char v_key[] = SESSIONS_VERSION " ttl=", nb_key[] = " notbefore=";
+  const size_t v_len = sizeof(v_key) - 1, nb_len = sizeof(nb_key) - 1;
+  *ttl        = -1;
+  *not_before = -1;
+  if (n > v_len && memcmp(line, v_key, v_len) == 0) {
+    const char *ttl_p = line + v_len;
+    const char *sp    = memchr(ttl_p, ' ', n - v_len);
+    if (sp != NULL && (size_t)(line + n - sp) > nb_len && memcmp(sp, nb_key, nb_len) == 0) {
+      *ttl        = parse_uint(ttl_p, (size_t)(sp - ttl_p));
+      *not_before = parse_uint(sp + nb_len, (size_t)(line + n - sp - nb_len));
+    }
+  }
+  return *ttl >= 1 && *ttl <= SESSION_TTL_MAX && *not_before >= 0 ? 0 : -1;
+}
 
-  while (size > 0 && data[size - 1] == '\0') {
-    --size;
-  }
-  const char *end = data + size;
-  const char *nl  = size > 0 ? memchr(data, '\n', size) : NULL;
-  int64_t ttl = -1, not_before = -1;
-  if (nl != NULL) {
-    /* "v1 ttl=<n> notbefore=<n>" */
-    static const char v_key[] = SESSIONS_VERSION " ttl=", nb_key[] = " notbefore=";
-    const size_t v_len = sizeof(v_key) - 1, nb_len = sizeof(nb_key) - 1;
-    size_t hl = (size_t)(nl - data);
-    if (hl > v_len && memcmp(data, v_key, v_len) == 0) {
-      const char *ttl_p = data + v_len;
-      const char *sp    = memchr(ttl_p, ' ', hl - v_len);
-      if (sp != NULL && (size_t)(nl - sp) > nb_len && memcmp(sp, nb_key, nb_len) == 0) {
-        ttl        = parse_uint(ttl_p, (size_t)(sp - ttl_p));
-        not_before = parse_uint(sp + nb_len, (size_t)(nl - sp - nb_len));
-      }
-    }
-  }
-  if (ttl < 1 || ttl > SESSION_TTL_MAX || not_before < 0) {
-    /* No valid header: every line is refused (at least one refusal for the message). */
-    int64_t lines = 0;
-    for (const char *q = data; q < end; ++q) {
-      lines += *q == '\n';
-    }
-    lines = lines > 1 ? lines - 1 : 1;
-    refused[IMPORT_MALFORMED] += lines;
-    rejected += lines;
-  } else {
-    int seen = 0;
-    for (const char *line = nl + 1; line < end;) {
-      const char *next = memchr(line, '\n', (size_t)(end - line));
-      size_t n         = next != NULL ? (size_t)(next - line) : (size_t)(end - line);
-      int reason = ++seen > SESSION_IMPORT_MAX ? IMPORT_MALFORMED : import_one(line, n, ttl, not_before, now);
-      if (reason < 0) {
-        ++inserted;
-      } else {
-        ++refused[reason];
-        ++rejected;
-      }
-      line = next != NULL ? next + 1 : end;
-    }
-    if (seen == 0) {
-      refused[IMPORT_MALFORMED] += 1;
-      rejected += 1;
-    }
+/* After a batch of imports: counters, stats, and one debug line with the refusals by reason. */
+static void
+import_report(const char *what, int64_t inserted, const int64_t refused[IMPORT_REASONS])
+{
+  int64_t rejected = 0;
+  for (int i = 0; i < IMPORT_REASONS; ++i) {
+    rejected += refused[i];
   }
   __atomic_add_fetch(&count_imported, inserted, __ATOMIC_RELAXED);
   __atomic_add_fetch(&count_import_rejected, rejected, __ATOMIC_RELAXED);
@@ -1272,10 +1251,239 @@ handle_sessions_message(const char *data, size_t size)
         at += w > 0 ? (size_t)w : 0;
       }
     }
-    TSDebug(DEBUG_TAG, "sessions message: %" PRId64 " inserted, %" PRId64 " refused:%s", inserted, rejected, why);
+    TSDebug(DEBUG_TAG, "%s: %" PRId64 " inserted, %" PRId64 " refused:%s", what, inserted, rejected, why);
   } else {
-    TSDebug(DEBUG_TAG, "sessions message: %" PRId64 " inserted", inserted);
+    TSDebug(DEBUG_TAG, "%s: %" PRId64 " inserted", what, inserted);
   }
+}
+
+static void
+handle_sessions_message(const char *data, size_t size)
+{
+  int64_t refused[IMPORT_REASONS] = {0};
+  int64_t inserted = 0;
+  int64_t now      = (int64_t)time(NULL);
+
+  while (size > 0 && data[size - 1] == '\0') {
+    --size;
+  }
+  const char *end = data + size;
+  const char *nl  = size > 0 ? memchr(data, '\n', size) : NULL;
+  int64_t ttl = -1, not_before = -1;
+  if (nl == NULL || parse_sessions_header(data, (size_t)(nl - data), &ttl, &not_before) != 0) {
+    /* No valid header: every line is refused (at least one refusal for the message). */
+    int64_t lines = 0;
+    for (const char *q = data; q < end; ++q) {
+      lines += *q == '\n';
+    }
+    refused[IMPORT_MALFORMED] += lines > 1 ? lines - 1 : 1;
+  } else {
+    int seen = 0;
+    for (const char *line = nl + 1; line < end;) {
+      const char *next = memchr(line, '\n', (size_t)(end - line));
+      size_t n         = next != NULL ? (size_t)(next - line) : (size_t)(end - line);
+      int reason = ++seen > SESSION_IMPORT_MAX ? IMPORT_MALFORMED : import_one(line, n, ttl, not_before, now);
+      if (reason < 0) {
+        ++inserted;
+      } else {
+        ++refused[reason];
+      }
+      line = next != NULL ? next + 1 : end;
+    }
+    if (seen == 0) {
+      refused[IMPORT_MALFORMED] += 1;
+    }
+  }
+  import_report("sessions message", inserted, refused);
+}
+
+/* Import FIFO (plugin.config `--session-import-fifo=/abs/path`): the same messages without the
+ * relay through traffic_manager, each ended by an empty line. The agent creates the FIFO and is
+ * the only one who may write it: a path that is not a FIFO, or a FIFO that its group or others
+ * may write, is not read. A task-thread continuation reads it every SESSION_DRAIN_MS, non-blocking
+ * and at most IMPORT_READS_PER_TICK reads a tick, so a flood costs ATS bounded work per tick (the
+ * rest waits in the pipe, and the agent drops what the pipe cannot take). Lines longer than
+ * SESSION_LINE_MAX are dropped whole (refused as malformed); a session line outside a message
+ * with a valid header is refused. The read buffer lives in a MADV_DONTDUMP mapping and is
+ * cleansed as it is consumed. */
+#define IMPORT_READ_BYTES 65536
+#define IMPORT_READS_PER_TICK 4
+#define IMPORT_REOPEN_MS 1000
+
+typedef struct {
+  char buf[SESSION_LINE_MAX + IMPORT_READ_BYTES];
+} import_store;
+
+static import_store *import_q;
+static size_t import_map_len;
+/* The import continuation's own state (its mutex serialises ticks). */
+static int import_fd = -1;
+static size_t import_len;           /* bytes of an unfinished line at the start of buf */
+static int import_skipping;         /* inside an over-long line: drop up to its newline */
+static int64_t import_ttl = -1, import_not_before = -1;
+static int import_seen;             /* session lines of the current message */
+static int64_t import_retry_at_ms;  /* next open attempt, or next check that the path is still ours */
+static int import_warned;
+
+static int
+import_store_create(void)
+{
+  long page      = sysconf(_SC_PAGESIZE);
+  import_map_len = (sizeof(import_store) + (size_t)page - 1) & ~((size_t)page - 1);
+  void *p        = mmap(NULL, import_map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    TSError("[%s] mmap of the session import buffer failed", PLUGIN_NAME);
+    return -1;
+  }
+  if (madvise(p, import_map_len, MADV_DONTDUMP) != 0) {
+    TSError("[%s] madvise(MADV_DONTDUMP) failed; refusing to import sessions from a FIFO", PLUGIN_NAME);
+    munmap(p, import_map_len);
+    return -1;
+  }
+  import_q = p;
+  return 0;
+}
+
+/* A FIFO only its owner may write; 0 when fd is one. */
+static int
+import_fifo_acceptable(const struct stat *st)
+{
+  return S_ISFIFO(st->st_mode) && (st->st_mode & (S_IWGRP | S_IWOTH)) == 0 ? 0 : -1;
+}
+
+static void
+import_close(void)
+{
+  if (import_fd >= 0) {
+    close(import_fd);
+    import_fd = -1;
+  }
+  OPENSSL_cleanse(import_q->buf, sizeof(import_q->buf));
+  import_len        = 0;
+  import_skipping   = 0;
+  import_ttl        = -1;
+  import_not_before = -1;
+  import_seen       = 0;
+}
+
+static void
+import_open(int64_t now_ms)
+{
+  import_retry_at_ms = now_ms + IMPORT_REOPEN_MS;
+  int fd = open(session_import_fifo_path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  struct stat st;
+  if (fd >= 0 && (fstat(fd, &st) != 0 || import_fifo_acceptable(&st) != 0)) {
+    close(fd);
+    if (!import_warned) {
+      TSError("[%s] %s is not a FIFO that only its owner can write: not reading sessions from it", PLUGIN_NAME,
+              session_import_fifo_path);
+      import_warned = 1;
+    }
+    return;
+  }
+  if (fd >= 0) {
+    import_fd     = fd;
+    import_warned = 0;
+    TSDebug(DEBUG_TAG, "reading sessions from %s", session_import_fifo_path);
+  }
+  /* ENOENT: the agent has not created it yet; tried again after IMPORT_REOPEN_MS */
+}
+
+/* One complete line (without its newline) of the import stream. */
+static void
+import_line(const char *line, size_t n, int64_t now, int64_t *inserted, int64_t refused[IMPORT_REASONS])
+{
+  if (n == 0) { /* end of a message */
+    import_ttl = import_not_before = -1;
+    import_seen                    = 0;
+    return;
+  }
+  if (line[0] != 's') {
+    if (parse_sessions_header(line, n, &import_ttl, &import_not_before) != 0) {
+      ++refused[IMPORT_MALFORMED];
+    }
+    import_seen = 0;
+    return;
+  }
+  int reason = import_ttl < 1 || ++import_seen > SESSION_IMPORT_MAX ? IMPORT_MALFORMED
+                                                                    : import_one(line, n, import_ttl, import_not_before, now);
+  if (reason < 0) {
+    ++*inserted;
+  } else {
+    ++refused[reason];
+  }
+}
+
+/* Task thread, every SESSION_DRAIN_MS: what the agent wrote into ATS's session cache. */
+static int
+on_import_tick(TSCont contp, TSEvent event, void *edata)
+{
+  int64_t now_ms = monotonic_ms();
+  if (import_fd < 0) {
+    if (now_ms >= import_retry_at_ms) {
+      import_open(now_ms);
+    }
+    if (import_fd < 0) {
+      return 0;
+    }
+  } else if (now_ms >= import_retry_at_ms) {
+    /* The agent may have replaced the FIFO (a new pod sandbox, a restarted agent): follow the path. */
+    struct stat at_path, held;
+    import_retry_at_ms = now_ms + IMPORT_REOPEN_MS;
+    if (lstat(session_import_fifo_path, &at_path) != 0 || fstat(import_fd, &held) != 0 || at_path.st_ino != held.st_ino ||
+        at_path.st_dev != held.st_dev || import_fifo_acceptable(&at_path) != 0) {
+      import_close();
+      import_open(now_ms);
+      if (import_fd < 0) {
+        return 0;
+      }
+    }
+  }
+  int64_t refused[IMPORT_REASONS] = {0};
+  int64_t inserted = 0;
+  int64_t now      = (int64_t)time(NULL);
+  for (int r = 0; r < IMPORT_READS_PER_TICK; ++r) {
+    ssize_t got = read(import_fd, import_q->buf + import_len, IMPORT_READ_BYTES);
+    if (got <= 0) {
+      break; /* 0: no writer right now; EAGAIN: nothing more to read */
+    }
+    size_t have = import_len + (size_t)got, at = 0;
+    for (;;) {
+      char *nl = memchr(import_q->buf + at, '\n', have - at);
+      if (nl == NULL) {
+        break;
+      }
+      size_t n = (size_t)(nl - (import_q->buf + at));
+      if (import_skipping) {
+        import_skipping = 0;
+      } else {
+        import_line(import_q->buf + at, n, now, &inserted, refused);
+      }
+      at += n + 1;
+    }
+    size_t rest = have - at;
+    if (rest >= SESSION_LINE_MAX) { /* an unfinished line already too long: drop it up to its newline */
+      if (!import_skipping) {
+        ++refused[IMPORT_MALFORMED];
+      }
+      import_skipping = 1;
+      rest            = 0;
+    }
+    memmove(import_q->buf, import_q->buf + at + (have - at - rest), rest);
+    OPENSSL_cleanse(import_q->buf + rest, have - rest);
+    import_len = rest;
+    if ((size_t)got < IMPORT_READ_BYTES) {
+      break;
+    }
+  }
+  int64_t any = inserted;
+  for (int i = 0; i < IMPORT_REASONS; ++i) {
+    any += refused[i];
+  }
+  if (any > 0) {
+    import_report("sessions from the import FIFO", inserted, refused);
+  }
+  return 0;
 }
 
 /* ------------------------------------------------------------------ continuations */
@@ -1417,6 +1625,9 @@ TSPluginInit(int argc, const char *argv[])
   if (session_fifo_path[0] != '\0' && export_store_create() != 0) {
     return;
   }
+  if (session_import_fifo_path[0] != '\0' && import_store_create() != 0) {
+    return;
+  }
   warn_on_risky_config();
   /* Lets readers tell this process's stats from those traffic_manager still holds from a
    * traffic_server that has since restarted (compare with proxy.node.restarts.proxy.start_time). */
@@ -1430,7 +1641,11 @@ TSPluginInit(int argc, const char *argv[])
   if (export_q != NULL) {
     TSContScheduleEveryOnPool(TSContCreate(on_export_tick, TSMutexCreate()), SESSION_DRAIN_MS, TS_THREAD_POOL_TASK);
   }
+  if (import_q != NULL) {
+    TSContScheduleEveryOnPool(TSContCreate(on_import_tick, TSMutexCreate()), SESSION_DRAIN_MS, TS_THREAD_POOL_TASK);
+  }
 
-  TSDebug(DEBUG_TAG, "ready: tags %s, %s and %s, ack FIFO %s, session FIFO %s", RING_TAG, CACHE_TAG, SESSIONS_TAG,
-          ack_fifo_path[0] ? ack_fifo_path : "(none)", session_fifo_path[0] ? session_fifo_path : "(none)");
+  TSDebug(DEBUG_TAG, "ready: tags %s, %s and %s, ack FIFO %s, session FIFO %s, session import FIFO %s", RING_TAG, CACHE_TAG,
+          SESSIONS_TAG, ack_fifo_path[0] ? ack_fifo_path : "(none)", session_fifo_path[0] ? session_fifo_path : "(none)",
+          session_import_fifo_path[0] ? session_import_fifo_path : "(none)");
 }

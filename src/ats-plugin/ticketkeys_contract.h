@@ -94,6 +94,7 @@
 #define SESSION_RECORD_TAG "tks1"
 #define SESSION_LINE_MAX 1024
 #define SESSION_DER_MAX 256
+#define SESSION_IMPORT_OPT "--session-import-fifo="
 #define SESSIONS_TAG "ticketkeys.sessions"
 #define SESSIONS_VERSION "v1"
 #define SESSION_IMPORT_MAX 64

@@ -24,6 +24,7 @@ interface AgentFlags {
   ackFifoMode: number;
   ackWaitMs: number;
   sessionFifo?: string;
+  sessionImportFifo?: string;
   v8Flags: string[];
 }
 
@@ -85,6 +86,10 @@ export function registerAgent(program: Command): void {
       '--session-fifo <path>',
       'FIFO (created when missing, mode as --ack-fifo-mode) from which the agent reads the TLS sessions ATS creates while the operator has session sharing on (plugin.config: ticketkeys_bridge.so --session-fifo=<path>); without it this pod cannot share sessions',
     )
+    .option(
+      '--session-import-fifo <path>',
+      'FIFO (created when missing; 0600, or 0640 with --ack-fifo-mode 0620) through which the agent hands ATS the sessions other pods share (plugin.config: ticketkeys_bridge.so --session-import-fifo=<path>); without it they go as messages relayed by traffic_manager, which costs more CPU per session',
+    )
     .addOption(
       new Option('--v8-flags <flags>', 'V8 flags the agent sets on itself at start ("" for V8\'s defaults; see src/agent/runtime-flags.ts)')
         .env('TKO_AGENT_V8_FLAGS')
@@ -119,6 +124,8 @@ async function runAgent(flags: AgentFlags): Promise<void> {
       ackWaitMs: flags.ackWaitMs,
       ...(flags.ackFifo === undefined ? {} : { ackFifo: flags.ackFifo, ackFifoMode: flags.ackFifoMode }),
       ...(flags.sessionFifo === undefined ? {} : { sessionFifo: flags.sessionFifo, sessionFifoMode: flags.ackFifoMode }),
+      // Only the agent writes it: ATS, when another user of the group, gets read access, never write.
+      ...(flags.sessionImportFifo === undefined ? {} : { sessionImportFifo: flags.sessionImportFifo, sessionImportFifoMode: flags.ackFifoMode & 0o060 ? 0o640 : 0o600 }),
     });
   }
   const agent = await startAgent({

@@ -121,6 +121,14 @@ export const SESSION_MAX_DER_BYTES = 256;
 export const SESSIONS_TAG = 'ticketkeys.sessions';
 export const SESSIONS_VERSION = 'v1';
 export const SESSION_IMPORT_MAX_SESSIONS = 64;
+/**
+ * Session sharing, agent → plugin without traffic_manager: plugin.config argument
+ * `--session-import-fifo=/absolute/path` names a FIFO the agent creates (writable by the agent
+ * alone) and writes; the plugin reads it every few ms on a task thread. The stream is a sequence of
+ * the SESSIONS_TAG messages above, each ended by an empty line; lines are at most
+ * SESSION_RECORD_MAX_BYTES long, newline included.
+ */
+export const SESSION_IMPORT_FIFO_OPTION = '--session-import-fifo';
 /** Upper bound of the message's ttl (the agent's ttlSeconds bound). */
 export const SESSION_IMPORT_MAX_TTL_SECONDS = 86_400;
 /** A received session whose time is more than this ahead of the plugin's clock is refused. */

@@ -43,10 +43,14 @@ export interface LoggerOptions {
 }
 
 export function createLogger({ component, level, stream }: LoggerOptions): Logger {
-  return winston.createLogger({
+  // winston runs the format of every call and lets the transport drop what is below its level:
+  // drop it first, so a debug line on a hot path costs nothing unless debug is on.
+  const enabledOnly = winston.format((info) => (logger.isLevelEnabled(info.level) ? info : false));
+  const logger = winston.createLogger({
     level: level ?? process.env.TKO_LOG_LEVEL ?? 'info',
     defaultMeta: { component },
-    format: winston.format.combine(redactFormat(), winston.format.timestamp(), winston.format.json()),
+    format: winston.format.combine(enabledOnly(), redactFormat(), winston.format.timestamp(), winston.format.json()),
     transports: [new winston.transports.Stream({ stream: stream ?? process.stderr })],
   });
+  return logger;
 }

@@ -110,7 +110,7 @@ describe('running the images', () => {
     const ctr = await fromArchive(image('ats').archive);
     expect((await runIn(ctr, ['id', '-u'])).trim()).toBe('65532');
     expect(await runIn(ctr, ['ls', '-l', '/usr/lib/trafficserver/modules/ticketkeys_bridge.so'])).toMatch(/ticketkeys_bridge\.so/);
-    expect(await runIn(ctr, ['cat', '/etc/trafficserver/plugin.config'])).toMatch(/^ticketkeys_bridge\.so --ack-fifo=\/run\/trafficserver\/ticketkeys-acks --session-fifo=\/run\/trafficserver\/ticketkeys-sessions$/m);
+    expect(await runIn(ctr, ['cat', '/etc/trafficserver/plugin.config'])).toMatch(/^ticketkeys_bridge\.so --ack-fifo=\/run\/trafficserver\/ticketkeys-acks --session-fifo=\/run\/trafficserver\/ticketkeys-sessions --session-import-fifo=\/run\/trafficserver\/ticketkeys-session-imports$/m);
     const { config } = await readOciArchive(image('ats').archive);
     // Overrides that win over any records.config a ConfigMap brings.
     expect(config.config.Env).toEqual(

@@ -8,7 +8,9 @@
 // Session sharing (options.sessionFifo, the plugin loaded with --session-fifo=<same path>):
 // openSessionExport(onSession) / closeSessionExport() read the sessions the plugin exports
 // (session-channel.ts); importSessions(batch) sends a SESSIONS_TAG message the plugin validates
-// and inserts; sessionSharingStats() reads the plugin's plugin.ticketkeys.sessions.* stats.
+// and inserts, written into the import FIFO when there is one (options.sessionImportFifo, the
+// plugin loaded with --session-import-fifo=<same path>; session-import-channel.ts), else relayed
+// by traffic_manager; sessionSharingStats() reads the plugin's plugin.ticketkeys.sessions.* stats.
 //
 // Stats reach traffic_manager on ATS's records sync timers (proxy.config.raw_stat_sync_interval_ms
 // + proxy.config.remote_sync_interval_ms, 5 s each by default; the dev launcher sets 100 ms, and
@@ -44,6 +46,7 @@ import {
   type SessionSharingPluginStats,
 } from '../ats-bridge.ts';
 import { SessionChannel } from './session-channel.ts';
+import { SessionImportChannel } from './session-import-channel.ts';
 import { AckChannel, type Ack } from './ack-channel.ts';
 import type { TlsTicketStats } from '../ats-bridge.ts';
 import { TLS_TICKET_RECORDS } from './tls-records.ts';
@@ -84,6 +87,13 @@ export interface Ats9BridgeOptions {
   sessionFifo?: string;
   /** Mode of the session FIFO when created (default 0o600). */
   sessionFifoMode?: number;
+  /**
+   * FIFO through which received sessions reach the plugin (plugin.config
+   * --session-import-fifo=<same path>) instead of lifecycle messages relayed by traffic_manager.
+   */
+  sessionImportFifo?: string;
+  /** Its mode when created (default 0o600; 0o640 when ATS runs as another user of the agent's group). */
+  sessionImportFifoMode?: number;
 }
 
 type Ring = Extract<Ack, { kind: 'ring' }>;
@@ -167,6 +177,8 @@ export class Ats9Bridge implements AtsBridge {
   private sessionChannel: SessionChannel | undefined;
   /** Serialises open/close of the export reader. */
   private sessionExportOp: Promise<unknown> = Promise.resolve();
+  /** Where received sessions go when the plugin reads an import FIFO. */
+  readonly sessionImportChannel: SessionImportChannel | undefined;
 
   static async fromRunroot(runroot: string, options: Ats9BridgeOptions & { ackFifo?: string; ackFifoMode?: number } = {}): Promise<Ats9Bridge> {
     return Ats9Bridge.create({ socketPath: await mgmtSocketFromRunroot(runroot) }, options);
@@ -176,7 +188,10 @@ export class Ats9Bridge implements AtsBridge {
   static async create(target: Ats9BridgeTarget, options: Ats9BridgeOptions & { ackFifo?: string; ackFifoMode?: number } = {}): Promise<Ats9Bridge> {
     const { ackFifo, ackFifoMode, ...rest } = options;
     const ackChannel = ackFifo === undefined ? undefined : await AckChannel.open(ackFifo, ackFifoMode === undefined ? {} : { mode: ackFifoMode });
-    return new Ats9Bridge(target, { ...rest, ...(ackChannel ? { ackChannel } : {}) });
+    const bridge = new Ats9Bridge(target, { ...rest, ...(ackChannel ? { ackChannel } : {}) });
+    // Created now, so the plugin (which looks for it every second) reads it before sessions arrive.
+    await bridge.sessionImportChannel?.prepare();
+    return bridge;
   }
 
   constructor(target: Ats9BridgeTarget, options: Ats9BridgeOptions = {}) {
@@ -188,6 +203,10 @@ export class Ats9Bridge implements AtsBridge {
     this.ackTrustMs = options.ackTrustMs ?? 3000;
     this.sessionFifo = options.sessionFifo;
     this.sessionFifoMode = options.sessionFifoMode;
+    this.sessionImportChannel =
+      options.sessionImportFifo === undefined
+        ? undefined
+        : new SessionImportChannel(options.sessionImportFifo, options.sessionImportFifoMode === undefined ? {} : { mode: options.sessionImportFifoMode });
     this.ackChannel?.on('ack', (ack: Ack) => this.onAck(ack));
     let invalidLogged = false;
     this.ackChannel?.on('invalid', (error: string) => {
@@ -499,12 +518,20 @@ export class Ats9Bridge implements AtsBridge {
 
   /**
    * Sends sessions another pod made to the plugin (tag SESSIONS_TAG), which validates each one and
-   * inserts the valid ones into ATS's cache. Resolves once traffic_manager accepted the message;
+   * inserts the valid ones into ATS's cache. Resolves once the message is in the import FIFO's
+   * pipe, or once traffic_manager accepted it;
    * the outcome shows in sessionSharingStats() (imported / importRejected).
    */
   async importSessions(batch: SessionImport): Promise<void> {
-    const payload = encodeSessionImport(batch);
+    const channel = this.sessionImportChannel;
+    const payload = encodeSessionImport(batch, { terminated: channel !== undefined });
     try {
+      if (channel) {
+        // One write into the pipe the plugin reads: no traffic_manager relay, no liveness check
+        // (a traffic_server that is gone fails the write: ENXIO or EPIPE).
+        await channel.write(payload);
+        return;
+      }
       // Under load imports come many times a second: one liveness check per second is enough
       // (sessions sent while traffic_server restarts are lost with its cache anyway).
       if (performance.now() - this.proxySeenAt > PROXY_CHECK_INTERVAL_MS) {
@@ -541,6 +568,7 @@ export class Ats9Bridge implements AtsBridge {
 
   async close(): Promise<void> {
     await this.closeSessionExport();
+    await this.sessionImportChannel?.close();
     await this.ackChannel?.close();
     await this.mgmt.close();
   }

@@ -115,10 +115,11 @@ function writeHex(out: Buffer, at: number, bytes: Uint8Array): number {
 /**
  * Payload of a SESSIONS_TAG message: `v1 ttl=<s> notbefore=<unix s>\n` then one
  * `s id=<hex> der=<hex>\n` line per session. Validates the sizes the plugin checks (it re-validates
- * everything, and the session contents too). The returned buffer holds session secrets in hex:
- * the caller zeroes it after use.
+ * everything, and the session contents too). `terminated`: followed by an empty line, which ends
+ * the message on the import FIFO's stream. The returned buffer holds session secrets in hex: the
+ * caller zeroes it after use.
  */
-export function encodeSessionImport({ ttlSeconds, notBefore, sessions }: SessionImportInput): Buffer {
+export function encodeSessionImport({ ttlSeconds, notBefore, sessions }: SessionImportInput, options: { terminated?: boolean } = {}): Buffer {
   if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > SESSION_IMPORT_MAX_TTL_SECONDS) {
     throw new RangeError(`ttlSeconds must be an integer in 1..${SESSION_IMPORT_MAX_TTL_SECONDS}`);
   }
@@ -135,7 +136,8 @@ export function encodeSessionImport({ ttlSeconds, notBefore, sessions }: Session
   const header = Buffer.from(`${SESSIONS_VERSION} ttl=${ttlSeconds} notbefore=${notBefore}\n`, 'latin1');
   const ID = Buffer.from('s id=', 'latin1');
   const DER = Buffer.from(' der=', 'latin1');
-  const size = sessions.reduce((n, s) => n + ID.length + 2 * s.id.length + DER.length + 2 * s.der.length + 1, header.length);
+  const end = options.terminated ? 1 : 0;
+  const size = sessions.reduce((n, s) => n + ID.length + 2 * s.id.length + DER.length + 2 * s.der.length + 1, header.length + end);
   const out = Buffer.alloc(size);
   let at = header.copy(out, 0);
   for (const s of sessions) {
@@ -145,5 +147,6 @@ export function encodeSessionImport({ ttlSeconds, notBefore, sessions }: Session
     at = writeHex(out, at, s.der);
     out[at++] = 0x0a;
   }
+  if (end) out[at] = 0x0a;
   return out;
 }

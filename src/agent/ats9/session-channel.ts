@@ -123,6 +123,12 @@ export interface SessionChannelOptions {
 
 /** Creates the FIFO when missing, refuses anything else at the path, sets its mode; the opened fd. */
 export async function openFifoReader(path: string, mode: number, what: string): Promise<number> {
+  await prepareFifo(path, mode, what);
+  return openSync(path, constants.O_RDWR | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+}
+
+/** Creates the FIFO when missing (mode `mode`), refuses anything else at the path or another owner's FIFO, sets its mode. */
+export async function prepareFifo(path: string, mode: number, what: string): Promise<void> {
   if (!path.startsWith('/')) throw new Error(`${what} must be an absolute path: ${path}`);
   if ((mode & ~0o660) !== 0) throw new Error(`${what} mode ${mode.toString(8)}: only owner and group bits are allowed`);
   let st = await lstat(path).catch((err: NodeJS.ErrnoException) => {
@@ -138,7 +144,6 @@ export async function openFifoReader(path: string, mode: number, what: string): 
   const uid = process.getuid?.();
   if (uid !== undefined && st.uid !== uid) throw new Error(`${what} ${path} belongs to uid ${st.uid}, not this agent (uid ${uid})`);
   await chmod(path, mode);
-  return openSync(path, constants.O_RDWR | constants.O_NONBLOCK | constants.O_NOFOLLOW);
 }
 
 export class SessionChannel {

@@ -60,3 +60,35 @@ describe('logger redaction (the safety net behind "never log key bytes")', () =>
     expect(JSON.stringify(out.lines())).not.toContain('secret-looking-but-short');
   });
 });
+
+describe('logger levels', () => {
+  it('drops calls below the level before formatting them, and follows a level changed at run time', async () => {
+    const out = capture();
+    const log = createLogger({ component: 'test', level: 'warn', stream: out.stream });
+    // A nested object only the redaction format walks: formatting a dropped line would list its keys.
+    let formatted = 0;
+    const meta = {
+      nested: new Proxy(
+        {},
+        {
+          ownKeys: () => {
+            formatted++;
+            return [];
+          },
+        },
+      ),
+    };
+    log.debug('hot path', meta);
+    log.info('hot path', meta);
+    log.child({ pod: 'p' }).debug('child hot path', meta);
+    log.warn('kept', { pod: 'p' });
+    log.level = 'debug';
+    log.debug('now kept');
+    await new Promise((r) => setImmediate(r));
+    expect(formatted).toBe(0);
+    expect(out.lines().map((l) => [l.level, l.message])).toEqual([
+      ['warn', 'kept'],
+      ['debug', 'now kept'],
+    ]);
+  });
+});
