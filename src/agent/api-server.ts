@@ -1,7 +1,7 @@
 // The mTLS listener the operator talks to. TLS refuses callers without a certificate from the
 // operator CA bundle; the guard refuses certificates that do not carry the operator's URI SAN,
-// except on POST /v1/sessions, which only the peers of the current session-sharing
-// configuration may call (never the operator). New certificates and CAs take effect without a
+// except on POST /v1/sessions and /v1/sessions/stream, which only the peers of the current
+// session-sharing configuration may call (never the operator). New certificates and CAs take effect without a
 // restart (updateApiServerTls).
 import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:https';
@@ -11,6 +11,8 @@ import { checkTlsMaterial } from '../tls/material.ts';
 import { checkClientIdentity, checkPeerCertificate } from './client-identity.ts';
 import { createHandler, readinessRoutes, readJsonBody, type Route } from './http-common.ts';
 import type { AgentMetrics } from './metrics.ts';
+import { SESSIONS_STREAM_CONTENT_TYPE, SESSIONS_STREAM_PATH } from '../contract/agent-wire.ts';
+import { ApiError } from './api-error.ts';
 import { BODY_LIMIT_BYTES, SESSION_SHARING_BODY_LIMIT_BYTES, SESSIONS_BODY_LIMIT_BYTES } from './protocol.ts';
 import { decodeRing } from './ring.ts';
 import type { RingKeeper } from './ring-keeper.ts';
@@ -121,8 +123,10 @@ export function buildApiServer(options: ApiServerOptions): Server {
 
 const SESSIONS_PATH = '/v1/sessions';
 
+/** The peers' routes: POST /v1/sessions and POST /v1/sessions/stream. */
 function isSessionsRoute(request: IncomingMessage): boolean {
-  return (request.url ?? '/').split('?')[0] === SESSIONS_PATH;
+  const path = (request.url ?? '/').split('?')[0];
+  return path === SESSIONS_PATH || path === SESSIONS_STREAM_PATH;
 }
 
 function sharingRoutes(sharer: SessionSharer): Route[] {
@@ -137,6 +141,24 @@ function sharingRoutes(sharer: SessionSharer): Route[] {
       method: 'POST',
       path: SESSIONS_PATH,
       handle: async (request) => ({ status: 200, body: await sharer.receive(await readJsonBody(request, SESSIONS_BODY_LIMIT_BYTES)) }),
+    },
+    {
+      // The guard let only a peer through; frames are bounded one by one, the stream by the
+      // server's request timeout (the sender ends each stream well before it).
+      method: 'POST',
+      path: SESSIONS_STREAM_PATH,
+      handle: async (request, _params, response) => {
+        const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        if (type !== SESSIONS_STREAM_CONTENT_TYPE) throw new ApiError(415, 'unsupported_media_type', `body must be ${SESSIONS_STREAM_CONTENT_TYPE}`);
+        const callerUris = checkPeerCertificate(request.socket as TLSSocket);
+        // Taken: the sender writes frames once it has this. A refusal later (a frame that is not
+        // one, the peer dropped, sharing off) can only cut the connection.
+        response.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+        response.flushHeaders();
+        const totals = await sharer.receiveStream(request, callerUris);
+        response.end(JSON.stringify(totals));
+        return undefined;
+      },
     },
   ];
 }

@@ -18,7 +18,8 @@ export interface Route {
   method: 'GET' | 'PUT' | 'POST' | 'DELETE';
   /** Exact path, or a pattern whose groups become `params`. */
   path: string | RegExp;
-  handle(request: IncomingMessage, params: string[]): Promise<Reply>;
+  /** The reply, or undefined when the route answered on `response` itself (a stream). */
+  handle(request: IncomingMessage, params: string[], response: ServerResponse): Promise<Reply | undefined>;
 }
 
 export interface HandlerOptions {
@@ -41,10 +42,11 @@ export function sendJson(response: ServerResponse, status: number, body?: unknow
     .end(text);
 }
 
-function sendError(response: ServerResponse, err: ApiError): void {
+function sendError(response: ServerResponse, err: ApiError, bodyUnread: boolean): void {
   const headers: Record<string, string> = err.retryAfter === undefined ? {} : { 'retry-after': String(err.retryAfter) };
-  // After 413 the rest of the body is never read: the connection cannot carry another request.
-  if (err.status === 413) headers.connection = 'close';
+  // The rest of the body (after 413, or of a stream refused midway) is never read: the
+  // connection cannot carry another request.
+  if (err.status === 413 || bodyUnread) headers.connection = 'close';
   const body: ErrorResponse = { error: err.code, message: err.message };
   sendJson(response, err.status, body, headers);
 }
@@ -66,15 +68,15 @@ export function createHandler(options: HandlerOptions): (request: IncomingMessag
           return true;
         });
         if (!route) throw new ApiError(404, 'not_found', 'no such route');
-        const reply = await route.handle(request, params ?? []);
-        sendJson(response, reply.status, reply.body);
+        const reply = await route.handle(request, params ?? [], response);
+        if (reply) sendJson(response, reply.status, reply.body);
       } catch (err) {
         const apiErr = err instanceof ApiError ? err : new ApiError(500, 'internal', 'internal error');
         if (apiErr.status < 500) metrics?.rejections.inc({ reason: apiErr.code });
         // Only the error's name: messages of library errors may quote the request.
         if (apiErr.code === 'internal') logger.error('request failed', { method: request.method, error: err instanceof Error ? err.name : typeof err });
         if (response.headersSent) response.destroy();
-        else sendError(response, apiErr);
+        else sendError(response, apiErr, !request.complete);
       }
     })();
   };

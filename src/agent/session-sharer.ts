@@ -2,31 +2,38 @@
 // (PUT /v1/session-sharing: on/off, ttl, bound, and the peers, which come only from the operator,
 // never from the network). While it is on, the sharer reads the TLS sessions the local ATS
 // creates (bridge.openSessionExport), batches them (≤ SESSIONS_BATCH_MAX or every batchDelayMs)
-// and POSTs them to every peer's agent over mutual TLS: its own serving certificate as client
-// certificate, the peer's certificate verified against the CA bundle and the peer's identities.
-// Sessions received from peers (POST /v1/sessions, authorised in api-server.ts) are validated one
-// by one and handed to ATS (bridge.importSessions), which validates them again.
+// and writes each batch as one binary frame into a long-lived session stream to every peer's agent
+// (POST /v1/sessions/stream, peer-stream.ts) over mutual TLS: its own serving certificate as
+// client certificate, the peer's certificate verified against the CA bundle and the peer's
+// identities. A peer from before streams (404) gets the batches as POST /v1/sessions instead.
+// Sessions received from peers (either route, authorised in api-server.ts) are validated one by
+// one and handed to ATS (bridge.importSessions), which validates them again.
 //
 // Session DER holds the master secret: as secret as a key. It is never logged, never in an error,
-// status or metric; Buffers are zeroed once used. The JSON of a batch in flight is a JS string
-// (not zeroable): it lives until the delivery settles and is garbage collected.
+// status or metric; Buffers (frames included) are zeroed once used. Only a batch for a peer from
+// before streams exists as a JS string (JSON, not zeroable) until its delivery settles.
 //
-// Bounds: the staging queue and each peer's backlog hold at most maxEntries sessions (the backlog
-// also at most PEER_BACKLOG_MAX_SESSIONS; the oldest are dropped and counted), and at most
-// min(maxEntries, RECENT_IDS_MAX) ids are remembered for de-duplication. Received sessions
-// waiting for ATS are at most PEER_BACKLOG_MAX_SESSIONS (a batch beyond is refused with 503).
-// At most `concurrency` deliveries run at once, one per peer, each cut off after timeoutMs and never retried. Revoke: every executed session-cache flush sets notBefore
-// to the second after it: sessions created before it are neither sent nor accepted any more.
+// Bounds: the staging queue holds at most maxEntries sessions; per peer, at most
+// min(maxEntries, PEER_BACKLOG_MAX_SESSIONS) sessions wait for its connection (written to its
+// stream and not yet on the wire, or in its request backlog); beyond that a batch is dropped and
+// counted. At most min(maxEntries, RECENT_IDS_MAX) ids are remembered for de-duplication.
+// Received sessions waiting for ATS are at most PEER_BACKLOG_MAX_SESSIONS (a batch beyond is
+// refused with 503, a stream frame beyond cuts the stream). Requests to peers from before streams:
+// at most `concurrency` at once, one per peer, each cut off after timeoutMs; nothing is retried.
+// Revoke: every executed session-cache flush sets notBefore to the second after it: sessions
+// created before it are neither sent nor accepted any more.
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { SESSIONS_BATCH_MAX } from '../contract/agent-wire.ts';
 import { SESSION_FUTURE_SKEW_SECONDS, SESSION_ID_MAX_BYTES, SESSION_IMPORT_MAX_SESSIONS, SESSION_MAX_DER_BYTES } from '../contract/plugin-wire.ts';
 import { describeError } from '../observability/describe-error.ts';
 import type { Logger } from '../observability/logger.ts';
 import { ApiError } from './api-error.ts';
+import { decodeSessionFrame, encodeSessionFrame, SessionFrameError, SessionFrameReader } from './session-frames.ts';
 import type { AgentTls } from './api-server.ts';
 import { AtsUnavailableError, type AtsBridge, type ExportedSession } from './ats-bridge.ts';
 import { AgentClient, createAgentSecureContext } from './client.ts';
 import { parseHostPort } from './host-port.ts';
+import { PeerStream, StreamUnsupportedError } from './peer-stream.ts';
 import { parseAgentIdentity } from './identity.ts';
 import type { AgentMetrics, SessionSharingDirection } from './metrics.ts';
 import {
@@ -81,6 +88,12 @@ interface Queued {
 interface PeerLink {
   peer: Peer;
   key: string;
+  /** The session stream to the peer (POST /v1/sessions/stream). */
+  stream: PeerStream;
+  /** Sessions written to the stream and not yet on the connection. */
+  streaming: number;
+  /** The peer predates session streams (404): batches go as POST /v1/sessions instead. */
+  legacy: boolean;
   client: AgentClient;
   backlog: SessionsBatch[];
   /** Sessions in the backlog. */
@@ -222,19 +235,83 @@ export class SessionSharer {
       this.#count('refused', 1);
       throw new ApiError(400, 'bad_request', 'body is not a batch of sessions');
     }
-    const config = this.#config;
-    if (!config.enabled) {
+    this.#requireEnabled();
+    const decoded: Array<{ id: Buffer; der: Buffer; time: number } | undefined> = body.sessions.map((s) => decodeShared(s));
+    return this.#accept(decoded);
+  }
+
+  /**
+   * POST /v1/sessions/stream from a peer (its certificate's URI SANs, authorised by the guard):
+   * frame after frame, each validated and handed to ATS before the next is read (TCP holds the
+   * peer back meanwhile). The peer is authorised again whenever the configuration changed, so a
+   * peer that is dropped, or sharing turned off, ends its stream. A byte stream that is not
+   * frames ends it with 400. Answers the totals once the body ended.
+   */
+  async receiveStream(request: AsyncIterable<Buffer>, callerUris: readonly string[]): Promise<SessionsBatchResponse> {
+    const reader = new SessionFrameReader();
+    const total = { accepted: 0, refused: 0 };
+    let authorisedFor = this.#config;
+    try {
+      for await (const chunk of request) {
+        let frames: Buffer[];
+        try {
+          frames = reader.push(chunk);
+        } catch (err) {
+          if (!(err instanceof SessionFrameError)) throw err;
+          this.#count('refused', 1);
+          throw new ApiError(400, 'bad_request', 'the body is not a stream of session frames');
+        }
+        try {
+          for (const frame of frames) {
+            if (this.#config !== authorisedFor) {
+              this.authorizePeer(callerUris);
+              authorisedFor = this.#config;
+            }
+            this.#requireEnabled();
+            const sessions = decodeSessionFrame(frame);
+            frame.fill(0);
+            if (!sessions) {
+              this.#count('refused', 1);
+              throw new ApiError(400, 'bad_request', 'a frame of the stream is not a batch of sessions');
+            }
+            const r = await this.#accept(sessions);
+            total.accepted += r.accepted;
+            total.refused += r.refused;
+          }
+        } finally {
+          for (const frame of frames) frame.fill(0);
+        }
+      }
+      if (reader.pending > 0) {
+        this.#count('refused', 1);
+        throw new ApiError(400, 'bad_request', 'the stream ended inside a frame');
+      }
+      return total;
+    } finally {
+      reader.clear();
+    }
+  }
+
+  #requireEnabled(): void {
+    if (!this.#config.enabled) {
       this.#count('refused', 1);
       throw new ApiError(409, 'sharing_disabled', 'session sharing is off on this agent');
     }
-    this.#count('received', body.sessions.length);
+  }
+
+  /**
+   * Validates decoded sessions (undefined: one that did not even decode), remembers their ids and
+   * hands the valid ones to ATS. Every buffer is zeroed before this returns.
+   */
+  async #accept(sessions: ReadonlyArray<{ id: Buffer; der: Buffer; time: number } | undefined>): Promise<SessionsBatchResponse> {
+    const config = this.#config;
+    this.#count('received', sessions.length);
     const now = this.#now();
     const valid: Array<{ id: Buffer; der: Buffer }> = [];
     let refused = 0;
     try {
-      for (const s of body.sessions) {
-        const decoded = this.#validate(s, now, config.ttlSeconds);
-        if (decoded) valid.push(decoded);
+      for (const s of sessions) {
+        if (s && this.#valid(s, now, config.ttlSeconds)) valid.push(s);
         else refused++;
       }
       this.#count('refused', refused);
@@ -254,9 +331,9 @@ export class SessionSharer {
       }
       return { accepted: valid.length, refused };
     } finally {
-      for (const v of valid) {
-        v.der.fill(0);
-        v.id.fill(0);
+      for (const s of sessions) {
+        s?.der.fill(0);
+        s?.id.fill(0);
       }
     }
   }
@@ -307,20 +384,13 @@ export class SessionSharer {
     }
   }
 
-  /** The decoded session, or undefined when it is refused (sizes, canonical base64, age, flush). */
-  #validate(s: SharedSession, now: number, ttlSeconds: number): { id: Buffer; der: Buffer } | undefined {
-    if (s.time > now + SESSION_FUTURE_SKEW_SECONDS) return undefined;
-    if (now - s.time >= ttlSeconds) return undefined;
-    if (s.time < this.#notBefore) return undefined;
-    const id = Buffer.from(s.id, 'hex');
-    if (id.length < 1 || id.length > SESSION_ID_MAX_BYTES || id.length * 2 !== s.id.length) return undefined;
-    const der = Buffer.from(s.der, 'base64');
-    // Canonical base64 only: the bytes must encode back to exactly what was sent.
-    if (der.length < 1 || der.length > SESSION_MAX_DER_BYTES || der.toString('base64') !== s.der) {
-      der.fill(0);
-      return undefined;
-    }
-    return { id, der };
+  /** Whether a decoded session is accepted: sizes, age against the ttl, and the last flush. */
+  #valid(s: { id: Buffer; der: Buffer; time: number }, now: number, ttlSeconds: number): boolean {
+    if (s.time > now + SESSION_FUTURE_SKEW_SECONDS) return false;
+    if (now - s.time >= ttlSeconds) return false;
+    if (s.time < this.#notBefore) return false;
+    if (s.id.length < 1 || s.id.length > SESSION_ID_MAX_BYTES) return false;
+    return s.der.length >= 1 && s.der.length <= SESSION_MAX_DER_BYTES;
   }
 
   /**
@@ -376,7 +446,11 @@ export class SessionSharer {
     else this.#timer ??= setTimeout(() => this.#drain(), this.#batchDelayMs);
   }
 
-  /** Turns the staged sessions into batches, one shared batch object per peer backlog. */
+  /**
+   * Turns the staged sessions into frames of ≤ SESSIONS_BATCH_MAX, each encoded once, written to
+   * every peer's stream and zeroed when the last write settled. Peers that predate streams get
+   * the same batch as JSON in their backlog (POST /v1/sessions).
+   */
   #drain(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -384,19 +458,63 @@ export class SessionSharer {
     const maxBatches = Math.max(1, Math.ceil(maxSessions / SESSIONS_BATCH_MAX));
     while (this.#queue.length > 0) {
       const taken = this.#queue.splice(0, SESSIONS_BATCH_MAX);
-      const batch: SessionsBatch = { sessions: taken.map((q) => ({ id: q.id.toString('hex'), der: q.der.toString('base64'), time: q.time })) };
+      const n = taken.length;
+      const legacy = this.#links.filter((l) => l.legacy);
+      const batch: SessionsBatch | undefined =
+        legacy.length > 0 ? { sessions: taken.map((q) => ({ id: q.id.toString('hex'), der: q.der.toString('base64'), time: q.time })) } : undefined;
+      const frame = this.#links.length > legacy.length ? encodeSessionFrame(taken) : undefined;
       for (const q of taken) q.der.fill(0);
+      let writes = 0;
+      const settled = () => {
+        if (--writes === 0) frame?.fill(0);
+      };
       for (const link of this.#links) {
-        link.backlog.push(batch);
-        link.queued += batch.sessions.length;
-        while (link.backlog.length > maxBatches || (link.backlog.length > 1 && link.queued > maxSessions)) {
-          const old = link.backlog.shift()!;
-          link.queued -= old.sessions.length;
-          this.#count('dropped', old.sessions.length);
+        if (link.legacy) {
+          link.backlog.push(batch!);
+          link.queued += n;
+          while (link.backlog.length > maxBatches || (link.backlog.length > 1 && link.queued > maxSessions)) {
+            const old = link.backlog.shift()!;
+            link.queued -= old.sessions.length;
+            this.#count('dropped', old.sessions.length);
+          }
+          continue;
         }
+        if (link.streaming + n > maxSessions) {
+          this.#count('dropped', n);
+          continue;
+        }
+        writes++;
+        link.streaming += n;
+        link.stream.write(frame!).then(
+          () => {
+            link.streaming -= n;
+            this.#count('sent', n);
+            if (link.failing) this.#logger.info('session delivery to peer recovered', { peer: link.peer.name });
+            link.failing = false;
+            settled();
+          },
+          (err: unknown) => {
+            link.streaming -= n;
+            this.#count('dropped', n);
+            if (err instanceof StreamUnsupportedError && !link.legacy && !link.closed) {
+              link.legacy = true;
+              this.#logger.info('peer has no session streams (an older agent): sending it batches as requests', { peer: link.peer.name });
+            } else {
+              this.#deliveryFailed(link, err);
+            }
+            settled();
+          },
+        );
       }
+      if (writes === 0) frame?.fill(0);
     }
     this.#pump();
+  }
+
+  /** Once per failure streak: a dead peer must not flood the log. The error never carries session bytes. */
+  #deliveryFailed(link: PeerLink, err: unknown): void {
+    if (!link.failing && !link.closed) this.#logger.warn('session delivery to peer failed', { peer: link.peer.name, err: describeError(err) });
+    link.failing = true;
   }
 
   /** Starts deliveries: at most `concurrency` at once, one per peer, peers in turn. */
@@ -433,9 +551,7 @@ export class SessionSharer {
       link.failing = false;
     } catch (err) {
       this.#count('dropped', n);
-      // Once per failure streak: a dead peer must not flood the log. The error never carries the body.
-      if (!link.failing && !link.closed) this.#logger.warn('session delivery to peer failed', { peer: link.peer.name, err: describeError(err) });
-      link.failing = true;
+      this.#deliveryFailed(link, err);
     }
   }
 
@@ -451,7 +567,7 @@ export class SessionSharer {
         next.push(old);
         continue;
       }
-      next.push({ peer, key, client: this.#client(peer), backlog: [], queued: 0, busy: false, failing: false, closed: false });
+      next.push({ peer, key, ...this.#connect(peer), streaming: 0, legacy: false, backlog: [], queued: 0, busy: false, failing: false, closed: false });
     }
     for (const gone of keep.values()) {
       gone.closed = true;
@@ -459,6 +575,7 @@ export class SessionSharer {
       gone.backlog = [];
       gone.queued = 0;
       void gone.client.close().catch(() => undefined);
+      void gone.stream.close();
     }
     this.#links = next;
     this.#cursor = 0;
@@ -466,18 +583,23 @@ export class SessionSharer {
 
   #secureContext: { tls: AgentTls; context: ReturnType<typeof createAgentSecureContext> } | undefined;
 
-  #client(peer: Peer): AgentClient {
+  /** The peer's session stream, and the client for the requests of peers that predate streams. */
+  #connect(peer: Peer): { stream: PeerStream; client: AgentClient } {
     const tls = this.#tls;
     if (this.#secureContext?.tls !== tls) {
       this.#secureContext = { tls, context: createAgentSecureContext({ ca: tls.clientCa, cert: tls.cert, key: tls.key }) };
     }
+    const secureContext = this.#secureContext.context;
     const { host, port } = parseHostPort(peer.address);
     const baseUrl = host.includes(':') ? `https://[${host}]:${port}` : `https://${host}:${port}`;
-    return new AgentClient({
-      baseUrl,
-      tls: { ca: tls.clientCa, cert: tls.cert, key: tls.key, agentIdentities: peer.identities, secureContext: this.#secureContext.context },
-      timeoutMs: this.#timeoutMs,
-    });
+    return {
+      stream: new PeerStream({ host, port, secureContext, identities: peer.identities, timeoutMs: this.#timeoutMs }),
+      client: new AgentClient({
+        baseUrl,
+        tls: { ca: tls.clientCa, cert: tls.cert, key: tls.key, agentIdentities: peer.identities, secureContext },
+        timeoutMs: this.#timeoutMs,
+      }),
+    };
   }
 
   #dropQueued(): void {
@@ -531,4 +653,18 @@ function copyConfig(c: SessionSharingConfig): SessionSharingConfig {
     maxEntries: c.maxEntries,
     peers: c.peers.map((p) => ({ name: p.name, address: p.address, identities: [...p.identities] })),
   };
+}
+
+/** A JSON session (hex id, canonical base64 DER) as bytes; undefined when it is not that. */
+function decodeShared(s: SharedSession): { id: Buffer; der: Buffer; time: number } | undefined {
+  const id = Buffer.from(s.id, 'hex');
+  if (id.length < 1 || id.length > SESSION_ID_MAX_BYTES || id.length * 2 !== s.id.length) return undefined;
+  const der = Buffer.from(s.der, 'base64');
+  // Canonical base64 only: the bytes must encode back to exactly what was sent.
+  if (der.length < 1 || der.length > SESSION_MAX_DER_BYTES || der.toString('base64') !== s.der) {
+    der.fill(0);
+    id.fill(0);
+    return undefined;
+  }
+  return { id, der, time: s.time };
 }

@@ -28,6 +28,20 @@ export const SESSION_ID_HEX_PATTERN = `^(?:[0-9a-fA-F]{2}){1,${SESSION_ID_MAX_BY
 /** POST /v1/sessions: sessions per batch, and the body limit of that route (the only one above BODY_LIMIT_BYTES). */
 export const SESSIONS_BATCH_MAX = 64;
 export const SESSIONS_BODY_LIMIT_BYTES = 64 * 1024;
+/**
+ * POST /v1/sessions/stream (peers only): one long-lived request per peer whose body is a stream of
+ * binary frames (session-frames.ts), each a batch of ≤ SESSIONS_BATCH_MAX sessions, instead of a
+ * JSON request per batch. The sender ends each stream after SESSIONS_STREAM_MAX_MS (well inside
+ * the agent's 30 s request timeout); the answer, once the body ended, is SessionsBatchResponse
+ * over the whole stream.
+ */
+export const SESSIONS_STREAM_PATH = '/v1/sessions/stream';
+export const SESSIONS_STREAM_CONTENT_TYPE = 'application/vnd.ticketkeys.sessions.v1';
+export const SESSIONS_STREAM_MAX_MS = 15_000;
+/** u32 length, then version, count and count x (u8 id length, id, u16 DER length, DER, u32 time). */
+export const SESSION_FRAME_VERSION = 1;
+/** The largest frame after its length field: 64 sessions of a 32-byte id and a 256-byte DER. */
+export const SESSION_FRAME_MAX_BYTES = 2 + SESSIONS_BATCH_MAX * (1 + SESSION_ID_MAX_BYTES + 2 + 256 + 4);
 /** PUT /v1/session-sharing: 256 peers of ~250 bytes each need more than BODY_LIMIT_BYTES. */
 export const SESSION_SHARING_BODY_LIMIT_BYTES = 128 * 1024;
 /** PUT /v1/session-sharing bounds. */

@@ -45,11 +45,11 @@ function uintAt(line: Buffer, start: number, end: number): number | undefined {
   return v;
 }
 
-function nibble(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10;
-  if (c >= 0x41 && c <= 0x46) return c - 0x41 + 10;
-  return -1;
+/** The value of every hex digit (either case) by its byte, -1 for any other byte. */
+const HEX_VALUE = new Int8Array(256).fill(-1);
+for (let d = 0; d < 16; d++) {
+  HEX_VALUE[d.toString(16).charCodeAt(0)] = d;
+  HEX_VALUE[d.toString(16).toUpperCase().charCodeAt(0)] = d;
 }
 
 /** Hex in line[start, end) into a new Buffer of 1..maxBytes bytes; undefined when not that. */
@@ -57,14 +57,15 @@ function hexAt(line: Buffer, start: number, end: number, maxBytes: number): Buff
   const n = end - start;
   if (n < 2 || n % 2 !== 0 || n / 2 > maxBytes) return undefined;
   const out = Buffer.alloc(n / 2);
-  for (let i = 0; i < out.length; i++) {
-    const hi = nibble(line[start + 2 * i]!);
-    const lo = nibble(line[start + 2 * i + 1]!);
-    if (hi < 0 || lo < 0) {
+  // A table lookup per digit: the agent runs without an optimising compiler (runtime-flags.ts).
+  for (let i = 0, j = start; i < out.length; i++, j += 2) {
+    const hi = HEX_VALUE[line[j]!]!;
+    const lo = HEX_VALUE[line[j + 1]!]!;
+    if ((hi | lo) < 0) {
       out.fill(0);
       return undefined;
     }
-    out[i] = hi * 16 + lo;
+    out[i] = (hi << 4) | lo;
   }
   return out;
 }

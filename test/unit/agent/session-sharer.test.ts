@@ -3,7 +3,7 @@
 // TLS to a stub peer (an HTTPS server with a peer's certificate) that records what it gets.
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AtsUnavailableError, type ExportedSession, type SessionImport } from '../../../src/agent/ats-bridge.ts';
 import { acceptedAgentIdentities } from '../../../src/agent/identity.ts';
@@ -11,7 +11,8 @@ import { MemoryBridge, memoryBridgeSessionDer } from '../../../src/agent/memory-
 import { AgentMetrics } from '../../../src/agent/metrics.ts';
 import { sessionSharingConfigHash, type Peer, type SessionSharingConfig, type SessionsBatch } from '../../../src/agent/protocol.ts';
 import { SessionSharer } from '../../../src/agent/session-sharer.ts';
-import { SESSIONS_BATCH_MAX } from '../../../src/contract/agent-wire.ts';
+import { SESSIONS_BATCH_MAX, SESSIONS_STREAM_PATH } from '../../../src/contract/agent-wire.ts';
+import { decodeSessionFrame, SessionFrameReader } from '../../../src/agent/session-frames.ts';
 import { SESSION_IMPORT_MAX_SESSIONS } from '../../../src/contract/plugin-wire.ts';
 import { issueAgentCert, type DevCerts, type PemPair } from '../../../src/dev/certs.ts';
 import { capturedLogger, testCerts, waitFor } from './fixtures.ts';
@@ -263,14 +264,39 @@ describe('received sessions', () => {
   });
 });
 
-/** A peer agent's stand-in: mutual TLS with pod ats-b's certificate; records every batch; answers when `release` allows. */
-async function stubPeer(options: { hold?: boolean } = {}): Promise<{ server: Server; port: number; batches: SessionsBatch[]; callers: string[]; release(): void; close(): Promise<void> }> {
+/**
+ * A peer agent's stand-in: mutual TLS with pod ats-b's certificate; records every batch, whether
+ * it came as a frame of a session stream or (`legacy`: the stream route answers 404, as an agent
+ * from before streams does) as a POST /v1/sessions; answers requests when `release` allows.
+ */
+async function stubPeer(options: { hold?: boolean; legacy?: boolean } = {}): Promise<{ server: Server; port: number; batches: SessionsBatch[]; streams: number; callers: string[]; release(): void; close(): Promise<void> }> {
   const batches: SessionsBatch[] = [];
   const callers: string[] = [];
   const held: Array<() => void> = [];
   let holding = options.hold === true;
+  const stub = { streams: 0 };
   const server = createServer({ cert: peerB.cert, key: peerB.key, ca: certs.ca.cert, requestCert: true, rejectUnauthorized: true }, (req, res) => {
     callers.push(String((req.socket as import('node:tls').TLSSocket).getPeerCertificate().subjectaltname));
+    if (req.url === SESSIONS_STREAM_PATH) {
+      if (options.legacy) {
+        res.writeHead(404, { 'content-type': 'application/json', connection: 'close' }).end(JSON.stringify({ error: 'not_found', message: 'no such route' }));
+        return;
+      }
+      stub.streams++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.flushHeaders();
+      const reader = new SessionFrameReader();
+      let accepted = 0;
+      req.on('data', (c: Buffer) => {
+        for (const frame of reader.push(c)) {
+          const sessions = decodeSessionFrame(frame)!;
+          batches.push({ sessions: sessions.map((x) => ({ id: x.id.toString('hex'), der: x.der.toString('base64'), time: x.time })) });
+          accepted += sessions.length;
+        }
+      });
+      req.on('end', () => res.end(JSON.stringify({ accepted, refused: 0 })));
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -284,6 +310,9 @@ async function stubPeer(options: { hold?: boolean } = {}): Promise<{ server: Ser
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return {
+    get streams() {
+      return stub.streams;
+    },
     server,
     port: (server.address() as AddressInfo).port,
     batches,
@@ -314,7 +343,7 @@ describe('sending', () => {
     await h.sharer.configure(config([peer('ats-b', stub.port)]));
     const before = stub.batches.length;
     for (let i = 0; i < 130; i++) h.bridge.createSession({ time: NOW });
-    await waitFor(() => h.sharer.status().sent === 130, 'all 130 sessions delivered');
+    await waitFor(() => h.sharer.status().sent === 130 && stub.batches.length === before + 3, 'all 130 sessions delivered');
     const batches = stub.batches.slice(before);
     expect(batches.map((b) => b.sessions.length)).toEqual([64, 64, 2]);
     expect(stub.callers.at(-1)).toContain('URI:spiffe://ticketkeys.dev/ns/edge/pod/ats-a');
@@ -339,12 +368,15 @@ describe('sending', () => {
     await h.sharer.close();
   });
 
-  it('keeps at most maxEntries sessions waiting (the oldest dropped, counted) while a peer is slow', async () => {
-    const slow = await stubPeer({ hold: true });
+  it('keeps at most maxEntries sessions waiting (the oldest dropped, counted) while a peer that predates streams is slow', async () => {
+    const slow = await stubPeer({ hold: true, legacy: true });
     const h = harness();
     try {
       await h.sharer.configure(config([peer('ats-b', slow.port)], { maxEntries: 10 }));
-      for (let i = 0; i < 100; i++) h.bridge.createSession({ time: NOW });
+      // The first session goes to the stream route (404): the link falls back to requests.
+      h.bridge.createSession({ time: NOW });
+      await waitFor(() => h.sharer.status().dropped === 1, 'the stream refused');
+      for (let i = 0; i < 99; i++) h.bridge.createSession({ time: NOW });
       // Staging keeps the newest 10 of the 100; the one batch of them goes out and is held.
       await waitFor(() => slow.batches.length === 1, 'the first batch reached the peer');
       for (let i = 0; i < 30; i++) h.bridge.createSession({ time: NOW });
@@ -378,8 +410,67 @@ describe('sending', () => {
     h.bridge.createSession({ time: NOW });
     await waitFor(() => h.sharer.status().dropped === 1, 'the delivery refused');
     expect(stub.batches.length).toBe(before);
-    expect(h.lines.join('\n')).toContain('ERR_TLS_AGENT_IDENTITY');
+    expect(h.lines.join('\n')).toMatch(/the agent certificate names spiffe:\/\/ticketkeys\.dev\/ns\/edge\/pod\/ats-b, not/);
     await h.sharer.close();
+  });
+
+  it('sends every batch as a frame of one session stream, not a request per batch', async () => {
+    const fresh = await stubPeer();
+    const h = harness();
+    try {
+      await h.sharer.configure(config([peer('ats-b', fresh.port)]));
+      for (let round = 0; round < 5; round++) {
+        for (let i = 0; i < 3; i++) h.bridge.createSession({ time: NOW });
+        await waitFor(() => h.sharer.status().sent === 3 * (round + 1) && fresh.batches.length === round + 1, `round ${round} delivered`);
+      }
+      expect(fresh.batches.map((b) => b.sessions.length)).toEqual([3, 3, 3, 3, 3]);
+      expect(fresh.streams).toBe(1);
+      expect(fresh.callers).toHaveLength(1);
+    } finally {
+      await h.sharer.close();
+      await fresh.close();
+    }
+  });
+
+  it('falls back to POST /v1/sessions for a peer that predates streams (404), after dropping the batch the stream refused', async () => {
+    const old = await stubPeer({ legacy: true });
+    const h = harness();
+    try {
+      await h.sharer.configure(config([peer('ats-b', old.port)]));
+      h.bridge.createSession({ time: NOW });
+      await waitFor(() => h.sharer.status().dropped === 1, 'the stream refused (404)');
+      for (let i = 0; i < 4; i++) h.bridge.createSession({ time: NOW });
+      await waitFor(() => h.sharer.status().sent === 4, 'the batch sent as a request');
+      expect(old.batches.map((b) => b.sessions.length)).toEqual([4]);
+      expect(h.lines.join('\n')).toContain('peer has no session streams');
+    } finally {
+      await h.sharer.close();
+      await old.close();
+    }
+  });
+
+  it('holds at most maxEntries sessions for a stream that cannot connect; the rest are dropped, counted', async () => {
+    // A peer that accepts TCP and never answers the TLS handshake: writes wait for the connection.
+    const silent = createNetServer(() => undefined);
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const h = harness();
+    try {
+      await h.sharer.configure(config([peer('ats-b', (silent.address() as AddressInfo).port)], { maxEntries: 10 }));
+      for (let round = 0; round < 4; round++) {
+        for (let i = 0; i < 5; i++) h.bridge.createSession({ time: NOW });
+        await waitFor(() => h.sharer.status().exported === 5 * (round + 1), `round ${round} staged`);
+        await new Promise((r) => setTimeout(r, 60)); // one batch delay: each round is a frame
+      }
+      // Two frames of 5 wait for the connection; the other two were refused at once.
+      expect(h.sharer.status()).toMatchObject({ exported: 20, sent: 0, dropped: 10 });
+      // The connection attempt times out (2 s): the waiting frames are dropped too.
+      await waitFor(() => h.sharer.status().dropped === 20, 'the waiting frames dropped', 5000);
+      expect(h.lines.join('\n')).toContain('session delivery to peer failed');
+    } finally {
+      await h.sharer.close();
+      silent.close();
+    }
   });
 
   it('turning sharing off closes the export reader and drops what waits', async () => {

@@ -9,7 +9,8 @@ import { AgentClient, type AgentClientTls } from '../../../src/agent/client.ts';
 import { acceptedAgentIdentities, OPERATOR_IDENTITY } from '../../../src/agent/identity.ts';
 import { MemoryBridge, memoryBridgeSessionDer } from '../../../src/agent/memory-bridge.ts';
 import { SessionSharingStatus, type Peer, type SessionsBatch } from '../../../src/agent/protocol.ts';
-import { SESSIONS_BODY_LIMIT_BYTES } from '../../../src/contract/agent-wire.ts';
+import { SESSIONS_BODY_LIMIT_BYTES, SESSIONS_STREAM_CONTENT_TYPE, SESSIONS_STREAM_PATH } from '../../../src/contract/agent-wire.ts';
+import { encodeSessionFrame } from '../../../src/agent/session-frames.ts';
 import { issueAgentCert, issueCert, type DevCerts, type PemPair } from '../../../src/dev/certs.ts';
 import { agentError } from '../../../dev/agent-process.ts';
 import { newKey } from '../../fixtures/keys.ts';
@@ -182,6 +183,64 @@ describe('hostile input', () => {
   });
 });
 
+describe('session streams (POST /v1/sessions/stream)', () => {
+  const frameOf = (ids: number[], time = Math.floor(Date.now() / 1000)) =>
+    encodeSessionFrame(ids.map((i) => ({ id: Buffer.alloc(32, i), der: memoryBridgeSessionDer(Buffer.alloc(32, i), time, 300, 200), time })));
+
+  it("a peer's stream is taken at once (200), each frame's sessions reach ATS, and the totals come when it ends", async () => {
+    const s = await openStream(nodes['ats-b'], nodes['ats-a'].cert);
+    expect(await s.status).toBe(200);
+    s.write(frameOf([0x41, 0x42]));
+    await waitFor(() => nodes['ats-b'].bridge.hasSession(Buffer.alloc(32, 0x41).toString('hex')), 'the first frame imported');
+    s.write(frameOf([0x43], Math.floor(Date.now() / 1000) - 3600)); // older than the ttl: refused
+    s.end();
+    expect(JSON.parse(await s.body)).toEqual({ accepted: 2, refused: 1 });
+    expect(nodes['ats-b'].bridge.hasSession(Buffer.alloc(32, 0x42).toString('hex'))).toBe(true);
+    expect(nodes['ats-b'].bridge.hasSession(Buffer.alloc(32, 0x43).toString('hex'))).toBe(false);
+  });
+
+  it("refuses the operator's certificate and an agent that is no peer (403), and another media type (415), before taking the stream", async () => {
+    const outsider = await issueAgentCert(certs.ca, { namespace: NS, pod: 'ats-z' });
+    expect(await (await openStream(nodes['ats-b'], { cert: certs.operator.cert, key: certs.operator.key })).status).toBe(403);
+    expect(await (await openStream(nodes['ats-b'], outsider)).status).toBe(403);
+    expect(await (await openStream(nodes['ats-b'], nodes['ats-a'].cert, 'application/json')).status).toBe(415);
+  });
+
+  it.each([
+    ['a frame length out of range', () => Buffer.from([0xff, 0xff, 0xff, 0xff])],
+    ['text instead of frames', () => Buffer.from('{"sessions":[]}')],
+    ['a frame that is not a batch', () => Buffer.from([0, 0, 0, 3, 1, 1, 0])],
+  ])('cuts the connection on %s, counts it refused, and keeps serving', async (_name, bytes) => {
+    const refusedBefore = ((await nodes['ats-b'].operator.getRing()).sessionSharing as SessionSharingStatus).refused;
+    const s = await openStream(nodes['ats-b'], nodes['ats-a'].cert);
+    expect(await s.status).toBe(200);
+    s.write(bytes());
+    expect(await s.outcome).toBe('cut');
+    expect(((await nodes['ats-b'].operator.getRing()).sessionSharing as SessionSharingStatus).refused).toBe(refusedBefore + 1);
+    expect((await nodes['ats-b'].operator.getRing()).ats).toBeDefined();
+  });
+
+  it('cuts a stream whose body ends inside a frame', async () => {
+    const s = await openStream(nodes['ats-b'], nodes['ats-a'].cert);
+    expect(await s.status).toBe(200);
+    s.write(frameOf([0x44]).subarray(0, 20));
+    s.end();
+    expect(await s.outcome).toBe('cut');
+  });
+
+  it('a peer dropped from the configuration mid-stream: its next frame cuts the stream, and nothing of it is imported', async () => {
+    const s = await openStream(nodes['ats-b'], nodes['ats-a'].cert);
+    expect(await s.status).toBe(200);
+    s.write(frameOf([0x45]));
+    await waitFor(() => nodes['ats-b'].bridge.hasSession(Buffer.alloc(32, 0x45).toString('hex')), 'imported while A is a peer');
+    await nodes['ats-b'].operator.putSessionSharing({ enabled: true, ttlSeconds: 300, maxEntries: 1000, peers: [peerOf(nodes['ats-c'])] });
+    s.write(frameOf([0x46]));
+    expect(await s.outcome).toBe('cut');
+    expect(nodes['ats-b'].bridge.hasSession(Buffer.alloc(32, 0x46).toString('hex'))).toBe(false);
+    await configureAll();
+  });
+});
+
 describe('sharing off, and revoke', () => {
   it('a flush on every pod (revoke) refuses and stops sessions created before it', async () => {
     const before = Math.floor(Date.now() / 1000);
@@ -223,4 +282,47 @@ async function fetchAs(to: Node, as: PemPair, body: string, type: string): Promi
     req.on('error', reject);
     req.end(body);
   });
+}
+
+interface RawStream {
+  /** The answer's status: 200 once the stream is taken. */
+  status: Promise<number>;
+  /** The answer's body, once it ended. */
+  body: Promise<string>;
+  /** 'ended' when the answer completed, 'cut' when the connection was cut. */
+  outcome: Promise<'ended' | 'cut'>;
+  write(bytes: Buffer): void;
+  end(): void;
+}
+
+/** A raw POST /v1/sessions/stream as `as`, its body written by the test. */
+async function openStream(to: Node, as: { cert: string; key: string }, type = SESSIONS_STREAM_CONTENT_TYPE): Promise<RawStream> {
+  const { request } = await import('node:https');
+  let resolveStatus!: (n: number) => void;
+  let resolveBody!: (b: string) => void;
+  let resolveOutcome!: (o: 'ended' | 'cut') => void;
+  const status = new Promise<number>((r) => (resolveStatus = r));
+  const body = new Promise<string>((r) => (resolveBody = r));
+  const outcome = new Promise<'ended' | 'cut'>((r) => (resolveOutcome = r));
+  const req = request(
+    { host: '127.0.0.1', port: to.agent.api.port, method: 'POST', path: SESSIONS_STREAM_PATH, ca: certs.ca.cert, cert: as.cert, key: as.key, checkServerIdentity: () => undefined, headers: { 'content-type': type } },
+    (res) => {
+      resolveStatus(res.statusCode ?? 0);
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        resolveBody(Buffer.concat(chunks).toString('utf8'));
+        resolveOutcome('ended');
+      });
+      res.on('error', () => resolveOutcome('cut'));
+      res.on('aborted', () => resolveOutcome('cut'));
+    },
+  );
+  req.on('error', () => {
+    resolveStatus(0);
+    resolveOutcome('cut');
+  });
+  req.on('close', () => resolveOutcome('cut'));
+  req.flushHeaders();
+  return { status, body, outcome, write: (b) => void req.write(b), end: () => void req.end() };
 }
