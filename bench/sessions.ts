@@ -6,7 +6,8 @@
 //
 // One test bed (kube-apiserver + etcd), one real `tko operator`, one TicketKeySet with
 // spec.sessionCache.sharing selecting 3 pods, each a real ATS 9 (bridge plugin with
-// --session-fifo) and a real `tko agent` (--session-fifo; run as the image runs it: the bundle,
+// --session-fifo and --session-import-fifo) and a real `tko agent` (the same two FIFOs; run as the
+// image runs it: the bundle,
 // AGENT_NODE_OPTIONS, AGENT_V8_FLAGS; --ts runs src/cli/main.ts) on its own loopback IP
 // (127.1.72.x). The clients are TLS 1.2 clients without ticket support (SSL_OP_NO_TICKET): they
 // resume by session id only, from ATS's session cache, with one servername for every pod.
@@ -24,7 +25,8 @@
 // session is exported by its pod and inserted on the 2 others with sharing on: that is the cost.
 // On one machine the agents' work competes with ATS and the clients for the same cores, so the
 // CPU of the 3 traffic_servers, traffic_managers and agents per handshake (/proc) is reported too:
-// the proxy's own cost, and what the agents need beside it.
+// the proxy's own cost, and what the agents need beside it; and the CPUs each group, the clients
+// (this process) included, kept busy in each round (cpuCoresInRounds).
 // agent memory at maxEntries: full handshakes with sharing on until every agent has handled
 // (exported + received) at least --max-entries sessions; then VmRSS/VmHWM from /proc.
 // Goals (issue 14): propagation p99 <= 100 ms; sharing costs <= 5 % of handshakes/s.
@@ -366,6 +368,12 @@ try {
     agentsOn: [] as number[],
     agentsOff: [] as number[],
   };
+  /**
+   * CPUs each group kept busy during the rounds (CPU seconds per second): per handshake figures
+   * divide fixed costs by fewer handshakes when sharing is on; these do not. `clients` is this
+   * process, whose one thread runs the TLS clients.
+   */
+  const cpuCores = { on: [] as Array<Record<'ats' | 'managers' | 'agents' | 'clients', number>>, off: [] as Array<Record<'ats' | 'managers' | 'agents' | 'clients', number>> };
   const loadErrors = { on: 0, off: 0 };
   const switchMs: number[] = [];
   for (let r = 0; r < LOAD_ROUNDS && !cleanups.stopping; r++) {
@@ -373,8 +381,17 @@ try {
       switchMs.push(await setSharing(enabled));
       await sleep(1000); // the switch's own traffic settles
       const cpuBefore = await cpu();
+      const clientsBefore = process.cpuUsage();
       const l = await load(LOAD_MS);
+      const clients = process.cpuUsage(clientsBefore);
       const cpuAfter = await cpu();
+      const cores = (s: number) => Math.round((s / l.seconds) * 1000) / 1000;
+      cpuCores[enabled ? 'on' : 'off'].push({
+        ats: cores(cpuAfter.ats - cpuBefore.ats),
+        managers: cores(cpuAfter.managers - cpuBefore.managers),
+        agents: cores(cpuAfter.agents - cpuBefore.agents),
+        clients: cores((clients.user + clients.system) / 1e6),
+      });
       (enabled ? loadOn : loadOff).push(round1(l.handshakes / l.seconds));
       const perHandshake = (s: number) => (l.handshakes > 0 ? Math.round((s * 1e6) / l.handshakes) / 1000 : NaN);
       cpuPerHandshake[enabled ? 'atsOn' : 'atsOff'].push(perHandshake(cpuAfter.ats - cpuBefore.ats));
@@ -423,7 +440,7 @@ try {
     agentV8Flags: args['agent-v8-flags'],
     method:
       'One test bed, one tko operator, one TicketKeySet with spec.sessionCache.sharing selecting 3 pods (real ATS 9 with the ' +
-      'bridge plugin and --session-fifo, 1 exec thread each; real tko agents with --session-fifo, the bundle as in the image), ' +
+      'bridge plugin, --session-fifo and --session-import-fifo, 1 exec thread each; real tko agents with both FIFOs, the bundle as in the image), ' +
       'all on the same 2 shared cores as the benchmark\'s own TLS clients. Clients: TLS 1.2, SSL_OP_NO_TICKET (session-id ' +
       'resumption only), one servername. propagation: a full handshake on one pod (taking turns), then each other pod is ' +
       'offered the session back to back until it resumes it; delay from the first handshake completing to the first ' +
@@ -453,6 +470,7 @@ try {
       agents: { sharingOn: median(cpuPerHandshake.agentsOn), sharingOff: median(cpuPerHandshake.agentsOff) },
       rounds: cpuPerHandshake,
     },
+    cpuCoresInRounds: cpuCores,
     sharingSwitchMs: dist(switchMs),
     agentMemory: {
       maxEntries: MAX_ENTRIES,

@@ -2,7 +2,7 @@
 // by the TLS handshake itself) AND carries the operator's URI SAN AND is meant for client
 // authentication. A subject CN proves nothing (any workload with a certificate from the same
 // CA, a shared cluster CA say, can pick its CN); such callers get 403. The one exception is
-// POST /v1/sessions, which only peer agents may call (checkPeerCertificate here, then
+// POST /v1/sessions(/stream), which only peer agents may call (checkPeerCertificate here, then
 // SessionSharer.authorizePeer against the operator's peer list); the operator may not.
 import type { TLSSocket } from 'node:tls';
 import { ApiError } from './api-error.ts';
@@ -20,7 +20,7 @@ export function checkClientIdentity(socket: TLSSocket, identity: string): ApiErr
 }
 
 /**
- * POST /v1/sessions: a chained client certificate meant for client authentication. Returns its
+ * POST /v1/sessions(/stream): a chained client certificate meant for client authentication. Returns its
  * URI SANs (the caller then must be a peer of the current configuration), or throws the refusal.
  */
 export function checkPeerCertificate(socket: TLSSocket): string[] {

@@ -10,7 +10,7 @@
 // identities, as the operator verifies agents. The peer answers a stream at once (200 when it takes
 // it), so frames wait for that answer and none is written into a stream the peer refuses. A stream
 // is ended after maxStreamMs (the peer's request timeout is 30 s) and the next write opens another
-// on the same kept-alive connection. Any failure (no connection, a refused certificate, an answer
+// (a TLS handshake per peer every 15 s at most). Any failure (no connection, a refused certificate, an answer
 // that is not 200, a broken connection) fails the frames in flight and every write for backoffMs,
 // so a dead peer costs one connection attempt per backoff, not one per batch. A peer that answers
 // 404 predates session streams: StreamUnsupportedError, and the caller falls back to
@@ -62,6 +62,7 @@ interface Stream {
   pending: Set<Pending>;
   endTimer: NodeJS.Timeout;
   ended: boolean;
+  failed: boolean;
 }
 
 export class PeerStream {
@@ -75,8 +76,8 @@ export class PeerStream {
 
   constructor(options: PeerStreamOptions) {
     this.#options = { maxStreamMs: SESSIONS_STREAM_MAX_MS, backoffMs: 1000, timeoutMs: 2000, maxBufferedBytes: 1024 * 1024, ...options };
-    // One connection per peer, kept between streams.
-    this.#agent = new Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 });
+    // One connection per peer at a time.
+    this.#agent = new Agent({ keepAlive: false, maxSockets: 1 });
   }
 
   /** True once the peer answered 404: it predates session streams. */
@@ -141,10 +142,15 @@ export class PeerStream {
       waitingBytes: 0,
       pending: new Set(),
       ended: false,
+      failed: false,
       endTimer: setTimeout(() => this.#end(stream), o.maxStreamMs),
     };
     req.flushHeaders();
     req.on('error', (err) => this.#fail(stream, err));
+    // A connection cut after the answer began surfaces on the response, or only as a close.
+    req.on('close', () => {
+      if (this.#stream === stream || stream.pending.size > 0) this.#fail(stream, new Error('the peer closed the session stream'));
+    });
     // `timeout` bounds connecting and idle sockets; an idle stream is simply ended.
     req.on('timeout', () => (stream.pending.size > 0 ? this.#fail(stream, new Error('the session stream timed out')) : this.#end(stream)));
     req.on('response', (res) => this.#answer(stream, res));
@@ -169,7 +175,7 @@ export class PeerStream {
       size += chunk.length;
       if (size > ANSWER_LIMIT_BYTES) res.destroy();
     });
-    res.on('error', () => undefined);
+    res.on('error', (err) => this.#fail(stream, err));
     res.on('end', () => {
       if (status === 200 && stream.ended && stream.pending.size === 0) {
         this.#detach(stream);
@@ -202,6 +208,8 @@ export class PeerStream {
   }
 
   #fail(stream: Stream, err: Error): void {
+    if (stream.failed) return;
+    stream.failed = true;
     this.#detach(stream);
     stream.ended = true;
     if (!(err instanceof StreamUnsupportedError)) {

@@ -161,7 +161,8 @@ export const SessionCacheStatsResponse = Type.Object({
 export type SessionCacheStatsResponse = Static<typeof SessionCacheStatsResponse>;
 
 // Session sharing (issue 14): the operator configures each agent with PUT /v1/session-sharing;
-// agents send the TLS sessions their ATS creates to their peers with POST /v1/sessions.
+// agents send the TLS sessions their ATS creates to their peers as frames of POST /v1/sessions/stream
+// (session-frames.ts), or with POST /v1/sessions to a peer from before streams.
 
 /** Another pod of the same TicketKeySet, as the operator knows it (never learnt from the network). */
 export const Peer = Type.Object(

@@ -213,7 +213,7 @@ export class SessionSharer {
   }
 
   /**
-   * Who may POST /v1/sessions: a peer of the current configuration (one of its identities among
+   * Who may POST /v1/sessions(/stream): a peer of the current configuration (one of its identities among
    * the caller's URI SANs). Throws the refusal (counted) otherwise.
    */
   authorizePeer(callerUris: readonly string[]): Peer {
@@ -244,8 +244,10 @@ export class SessionSharer {
    * POST /v1/sessions/stream from a peer (its certificate's URI SANs, authorised by the guard):
    * frame after frame, each validated and handed to ATS before the next is read (TCP holds the
    * peer back meanwhile). The peer is authorised again whenever the configuration changed, so a
-   * peer that is dropped, or sharing turned off, ends its stream. A byte stream that is not
-   * frames ends it with 400. Answers the totals once the body ended.
+   * peer that is dropped, or sharing turned off, ends its stream. Every refusal is thrown (the
+   * route, which already answered 200, then cuts the connection): bytes that are not frames, a
+   * frame that is not a batch, a body ending inside a frame. Resolves to the totals once the body
+   * ended.
    */
   async receiveStream(request: AsyncIterable<Buffer>, callerUris: readonly string[]): Promise<SessionsBatchResponse> {
     const reader = new SessionFrameReader();
