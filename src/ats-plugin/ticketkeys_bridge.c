@@ -903,7 +903,6 @@ typedef struct {
 } export_store;
 
 static export_store *export_q;
-static size_t export_map_len;
 static size_t export_head, export_count; /* under export_lock */
 static pthread_mutex_t export_lock = PTHREAD_MUTEX_INITIALIZER;
 /* atomics */
@@ -921,23 +920,31 @@ sessions_publish(void)
   stat_set(STAT_SESSIONS_IMPORT_REJECTED, __atomic_load_n(&count_import_rejected, __ATOMIC_RELAXED));
 }
 
+/* A private mapping of `size` bytes kept out of core dumps (it will hold session secrets); NULL
+ * (logged, naming `what`) when that cannot be had. */
+static void *
+dontdump_map(size_t size, const char *what)
+{
+  long page  = sysconf(_SC_PAGESIZE);
+  size_t len = (size + (size_t)page - 1) & ~((size_t)page - 1);
+  void *p    = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    TSError("[%s] mmap of the %s failed", PLUGIN_NAME, what);
+    return NULL;
+  }
+  if (madvise(p, len, MADV_DONTDUMP) != 0) {
+    TSError("[%s] madvise(MADV_DONTDUMP) of the %s failed; not sharing sessions through it", PLUGIN_NAME, what);
+    munmap(p, len);
+    return NULL;
+  }
+  return p;
+}
+
 static int
 export_store_create(void)
 {
-  long page      = sysconf(_SC_PAGESIZE);
-  export_map_len = (sizeof(export_store) + (size_t)page - 1) & ~((size_t)page - 1);
-  void *p        = mmap(NULL, export_map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) {
-    TSError("[%s] mmap of the session export queue failed", PLUGIN_NAME);
-    return -1;
-  }
-  if (madvise(p, export_map_len, MADV_DONTDUMP) != 0) {
-    TSError("[%s] madvise(MADV_DONTDUMP) failed; refusing to export sessions", PLUGIN_NAME);
-    munmap(p, export_map_len);
-    return -1;
-  }
-  export_q = p;
-  return 0;
+  export_q = dontdump_map(sizeof(export_store), "session export queue");
+  return export_q != NULL ? 0 : -1;
 }
 
 /* Network thread, inside the handshake: no blocking lock, no allocation, no I/O. */
@@ -1315,7 +1322,6 @@ typedef struct {
 } import_store;
 
 static import_store *import_q;
-static size_t import_map_len;
 /* The import continuation's own state (its mutex serialises ticks). */
 static int import_fd = -1;
 static size_t import_len;           /* bytes of an unfinished line at the start of buf */
@@ -1328,20 +1334,8 @@ static int import_warned;
 static int
 import_store_create(void)
 {
-  long page      = sysconf(_SC_PAGESIZE);
-  import_map_len = (sizeof(import_store) + (size_t)page - 1) & ~((size_t)page - 1);
-  void *p        = mmap(NULL, import_map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) {
-    TSError("[%s] mmap of the session import buffer failed", PLUGIN_NAME);
-    return -1;
-  }
-  if (madvise(p, import_map_len, MADV_DONTDUMP) != 0) {
-    TSError("[%s] madvise(MADV_DONTDUMP) failed; refusing to import sessions from a FIFO", PLUGIN_NAME);
-    munmap(p, import_map_len);
-    return -1;
-  }
-  import_q = p;
-  return 0;
+  import_q = dontdump_map(sizeof(import_store), "session import buffer");
+  return import_q != NULL ? 0 : -1;
 }
 
 /* A FIFO only its owner may write; 0 when fd is one. */

@@ -68,6 +68,17 @@ async function statsWhen(accept: (s: SessionSharingPluginStats) => boolean, what
   return last!;
 }
 
+/** One import through B's FIFO: true when written, false when nobody reads the FIFO (AtsUnavailableError). */
+async function importOnB(record: ExportedSession): Promise<boolean> {
+  try {
+    await bridgeB.importSessions({ ttlSeconds: 300, notBefore: 0, sessions: [{ id: record.id, der: record.der }] });
+    return true;
+  } catch (err) {
+    if (err instanceof AtsUnavailableError) return false;
+    throw err;
+  }
+}
+
 /** Writes raw bytes into the import FIFO as the agent (its owner) could, bypassing the encoder. */
 function writeRaw(bytes: Buffer): void {
   const fd = openSync(importFifo, constants.O_WRONLY | constants.O_NONBLOCK);
@@ -83,16 +94,8 @@ describe('the session import FIFO', () => {
     const { client, record } = await sessionOnA();
     expect((await probe(atsB, client.newSession)).resumed).toBe(false);
     const before = await bridgeB.sessionSharingStats();
-    await waitFor(async () => {
-      // B opens the FIFO within a second of its creation: until then nobody reads it (ENXIO).
-      try {
-        await bridgeB.importSessions({ ttlSeconds: 300, notBefore: 0, sessions: [{ id: record.id, der: record.der }] });
-        return true;
-      } catch (err) {
-        if (err instanceof AtsUnavailableError) return false;
-        throw err;
-      }
-    }, 'B reads its import FIFO');
+    // B opens the FIFO within a second of its creation: until then nobody reads it (ENXIO).
+    await waitFor(() => importOnB(record), 'B reads its import FIFO');
     await statsWhen((s) => s.imported === before.imported + 1, 'import counted');
     const onB = await probe(atsB, client.newSession);
     expect(onB.protocol).toBe('TLSv1.2');
@@ -134,30 +137,14 @@ describe('the session import FIFO', () => {
     const { client, record } = await sessionOnA();
     await chmod(importFifo, 0o622);
     // B checks the path every second; after that it has closed the FIFO and does not open it again.
-    await waitFor(async () => {
-      try {
-        await bridgeB.importSessions({ ttlSeconds: 300, notBefore: 0, sessions: [{ id: record.id, der: record.der }] });
-        return false;
-      } catch (err) {
-        if (err instanceof AtsUnavailableError) return true;
-        throw err;
-      }
-    }, 'B stops reading the group-writable FIFO');
+    await waitFor(async () => !(await importOnB(record)), 'B stops reading the group-writable FIFO');
     await sleep(1500);
     await expect(bridgeB.importSessions({ ttlSeconds: 300, notBefore: 0, sessions: [{ id: record.id, der: record.der }] })).rejects.toThrow(AtsUnavailableError);
     expect(await readAtsLogs(atsB)).toContain('is not a FIFO that only its owner can write');
 
     await chmod(importFifo, 0o600);
     const before = await bridgeB.sessionSharingStats();
-    await waitFor(async () => {
-      try {
-        await bridgeB.importSessions({ ttlSeconds: 300, notBefore: 0, sessions: [{ id: record.id, der: record.der }] });
-        return true;
-      } catch (err) {
-        if (err instanceof AtsUnavailableError) return false;
-        throw err;
-      }
-    }, 'B reads the FIFO again');
+    await waitFor(() => importOnB(record), 'B reads the FIFO again');
     await statsWhen((s) => s.imported >= before.imported + 1, 'import counted');
     expect((await probe(atsB, client.newSession)).resumed).toBe(true);
   });
