@@ -9,7 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../observability/logger.ts';
 import { checkTlsMaterial } from '../tls/material.ts';
 import { checkClientIdentity, checkPeerCertificate } from './client-identity.ts';
-import { createHandler, readinessRoutes, readJsonBody, type Route } from './http-common.ts';
+import { createHandler, mediaType, readinessRoutes, readJsonBody, type Route } from './http-common.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { SESSIONS_STREAM_CONTENT_TYPE, SESSIONS_STREAM_PATH } from '../contract/agent-wire.ts';
 import { ApiError } from './api-error.ts';
@@ -148,8 +148,7 @@ function sharingRoutes(sharer: SessionSharer): Route[] {
       method: 'POST',
       path: SESSIONS_STREAM_PATH,
       handle: async (request, _params, response) => {
-        const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-        if (type !== SESSIONS_STREAM_CONTENT_TYPE) throw new ApiError(415, 'unsupported_media_type', `body must be ${SESSIONS_STREAM_CONTENT_TYPE}`);
+        if (mediaType(request) !== SESSIONS_STREAM_CONTENT_TYPE) throw new ApiError(415, 'unsupported_media_type', `body must be ${SESSIONS_STREAM_CONTENT_TYPE}`);
         const callerUris = checkPeerCertificate(request.socket as TLSSocket);
         // Taken: the sender writes frames once it has this. A refusal later (a frame that is not
         // one, the peer dropped, sharing off) can only cut the connection.

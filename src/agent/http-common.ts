@@ -82,13 +82,17 @@ export function createHandler(options: HandlerOptions): (request: IncomingMessag
   };
 }
 
+/** The request's media type, lower case, without parameters ("" when none). */
+export function mediaType(request: IncomingMessage): string {
+  return (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
 /**
  * Reads a JSON body of at most `limit` bytes. 415 for another media type, 413 when larger
  * (by content-length, before reading, or while reading), 400 for empty or invalid JSON.
  */
 export async function readJsonBody(request: IncomingMessage, limit: number): Promise<unknown> {
-  const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') throw new ApiError(415, 'unsupported_media_type', 'body must be application/json');
+  if (mediaType(request) !== 'application/json') throw new ApiError(415, 'unsupported_media_type', 'body must be application/json');
   const tooLarge = () => new ApiError(413, 'payload_too_large', 'body exceeds the size limit');
   if (Number(request.headers['content-length'] ?? 0) > limit) throw tooLarge();
   const chunks: Buffer[] = [];

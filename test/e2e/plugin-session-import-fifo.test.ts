@@ -13,8 +13,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Ats9Bridge } from '../../src/agent/ats9/ats9-bridge.ts';
 import { encodeSessionImport } from '../../src/agent/ats9/plugin-protocol.ts';
 import { AtsUnavailableError, type ExportedSession, type SessionSharingPluginStats } from '../../src/agent/ats-bridge.ts';
-import { tlsProbe, type TlsProbeResult } from '../../dev/tls-probe.ts';
-import { readAtsLogs, startTestAts, waitFor, type TestAts } from '../helpers/ats.ts';
+import type { TlsProbeResult } from '../../dev/tls-probe.ts';
+import { readAtsLogs, sessionIdProbe, startTestAts, waitFor, waitForSharingStats, type TestAts } from '../helpers/ats.ts';
 
 const ADDR = '127.0.71.52';
 const PORT_A = 18446;
@@ -52,8 +52,7 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-const probe = (ats: TestAts, session?: Buffer): Promise<TlsProbeResult> =>
-  tlsProbe({ host: ats.addr, port: ats.tlsPort, tls: '1.2', sessionIdOnly: true, session });
+const probe = sessionIdProbe;
 
 async function sessionOnA(): Promise<{ client: TlsProbeResult; record: ExportedSession }> {
   const client = await probe(atsA);
@@ -62,11 +61,7 @@ async function sessionOnA(): Promise<{ client: TlsProbeResult; record: ExportedS
   return { client, record: exported.get(client.sessionId!)! };
 }
 
-async function statsWhen(accept: (s: SessionSharingPluginStats) => boolean, what: string): Promise<SessionSharingPluginStats> {
-  let last: SessionSharingPluginStats | undefined;
-  await waitFor(async () => accept((last = await bridgeB.sessionSharingStats())), what);
-  return last!;
-}
+const statsWhen = (accept: (s: SessionSharingPluginStats) => boolean, what: string): Promise<SessionSharingPluginStats> => waitForSharingStats(bridgeB, accept, what);
 
 /** One import through B's FIFO: true when written, false when nobody reads the FIFO (AtsUnavailableError). */
 async function importOnB(record: ExportedSession): Promise<boolean> {

@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Ats9Bridge } from '../../src/agent/ats9/ats9-bridge.ts';
-import type { ExportedSession, SessionImport, SessionSharingPluginStats } from '../../src/agent/ats-bridge.ts';
+import type { ExportedSession, SessionImport } from '../../src/agent/ats-bridge.ts';
 import { SESSIONS_TAG } from '../../src/contract/plugin-wire.ts';
-import { tlsProbe, type TlsProbeResult } from '../../dev/tls-probe.ts';
-import { readAtsLogs, sendRawMessage, startTestAts, waitFor, type TestAts } from '../helpers/ats.ts';
+import type { TlsProbeResult } from '../../dev/tls-probe.ts';
+import { readAtsLogs, sendRawMessage, sessionIdProbe, startTestAts, waitFor, waitForSharingStats, type TestAts } from '../helpers/ats.ts';
 
 // One address, two ports: what a client behind a load balancer sees is one server name, and
 // Node's TLS client (OpenSSL) only offers a session again to the host it was made with.
@@ -50,8 +50,7 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-const probe = (ats: TestAts, session?: Buffer): Promise<TlsProbeResult> =>
-  tlsProbe({ host: ats.addr, port: ats.tlsPort, tls: '1.2', sessionIdOnly: true, session });
+const probe = sessionIdProbe;
 
 /** A new session on A and its record from A's session FIFO. */
 async function sessionOnA(): Promise<{ client: TlsProbeResult; record: ExportedSession }> {
@@ -63,11 +62,7 @@ async function sessionOnA(): Promise<{ client: TlsProbeResult; record: ExportedS
   return { client, record: exported.get(client.sessionId!)! };
 }
 
-async function statsWhen(bridge: Ats9Bridge, accept: (s: SessionSharingPluginStats) => boolean, what: string): Promise<SessionSharingPluginStats> {
-  let last: SessionSharingPluginStats | undefined;
-  await waitFor(async () => accept((last = await bridge.sessionSharingStats())), what);
-  return last!;
-}
+const statsWhen = waitForSharingStats;
 
 /** The DER with its session time (the [1] EXPLICIT INTEGER of SSL_SESSION, 4 bytes) replaced. */
 function withTime(record: ExportedSession, time: number): Buffer {

@@ -5,6 +5,8 @@
 //   const env = useTestAts('127.0.0.41')                         both, for the whole test file
 //   await pushRing(bridge, 5, [k1, k2])                          install + wait until ATS holds it
 //   await waitForStats(bridge, (s) => s.rejected === 1)          poll the plugin stats
+//   await waitForSharingStats(bridge, (s) => s.imported === 1, 'import')   its session-sharing stats
+//   await sessionIdProbe(ats, session?)                          a TLS 1.2 session-id-only handshake
 //   await sendRawFrame(ats, frame)                               a LIFECYCLE_MESSAGE without bridge checks
 //
 // Loopback addresses used by plugin-*.test.ts: 127.0.0.40–49 (agent tests use .6x).
@@ -15,9 +17,11 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ringFingerprint } from '../../src/core/fingerprint.ts';
+import type { SessionSharingPluginStats } from '../../src/agent/ats-bridge.ts';
 import type { Ats9Bridge, PluginStats } from '../../src/agent/ats9/ats9-bridge.ts';
 import { MgmtClient } from '../../src/agent/ats9/mgmt-client.ts';
 import { startAts, type AtsInstance, type StartAtsOptions } from '../../src/dev/ats.ts';
+import { tlsProbe, type TlsProbeResult } from '../../dev/tls-probe.ts';
 import { keyTraces } from '../fixtures/keys.ts';
 
 export const WAIT_DEADLINE_MS = 20000;
@@ -111,6 +115,18 @@ export async function waitForStats(
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`${what} not reached; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+}
+
+/** Polls the plugin's session-sharing stats until `accept` holds; the last value read. */
+export async function waitForSharingStats(bridge: Ats9Bridge, accept: (s: SessionSharingPluginStats) => boolean, what: string): Promise<SessionSharingPluginStats> {
+  let last: SessionSharingPluginStats | undefined;
+  await waitFor(async () => accept((last = await bridge.sessionSharingStats())), what);
+  return last!;
+}
+
+/** One TLS 1.2 handshake to `ats` that can resume only from its session cache (no tickets). */
+export function sessionIdProbe(ats: AtsInstance, session?: Buffer): Promise<TlsProbeResult> {
+  return tlsProbe({ host: ats.addr, port: ats.tlsPort, tls: '1.2', sessionIdOnly: true, session });
 }
 
 /** Waits until ATS holds exactly this ring at this generation. */

@@ -17,16 +17,11 @@
 // The FIFO is opened O_RDWR|O_NONBLOCK: opening never waits for a writer, and the agent's own
 // write end keeps the pipe from reporting EOF between the plugin's per-record opens. It is read
 // through libuv's event loop (net.Socket on the fd), never through the thread pool.
-import { execFile } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { constants, openSync, closeSync } from 'node:fs';
-import { chmod, lstat } from 'node:fs/promises';
-import { Socket } from 'node:net';
-import { promisify } from 'node:util';
+import type { Socket } from 'node:net';
 import { FINGERPRINT_RE, MAX_RING_KEYS } from '../../contract/keys.ts';
 import { ACK_FLUSH_FIELDS, ACK_RECORD_MAX_BYTES, ACK_RECORD_TAG, ACK_REJECTED_FIELDS, ACK_RING_FIELDS } from '../../contract/plugin-wire.ts';
-
-const run = promisify(execFile);
+import { openFifoReader } from './fifo.ts';
 
 /** Longest record accepted (the plugin writes < ACK_RECORD_MAX_BYTES, 256): longer lines are dropped whole. */
 export const ACK_LINE_MAX = 2 * ACK_RECORD_MAX_BYTES;
@@ -152,30 +147,7 @@ export class AckChannel extends EventEmitter {
    * file, a symlink) or a FIFO of another owner, sets its mode, and starts reading.
    */
   static async open(path: string, options: AckChannelOptions = {}): Promise<AckChannel> {
-    const mode = options.mode ?? 0o600;
-    if (!path.startsWith('/')) throw new Error(`ack FIFO must be an absolute path: ${path}`);
-    if ((mode & ~0o660) !== 0) throw new Error(`ack FIFO mode ${mode.toString(8)}: only owner and group bits are allowed`);
-    let st = await lstat(path).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return null;
-      throw err;
-    });
-    if (st === null) {
-      // Node has no mkfifo(2); coreutils' mkfifo, no shell, the path as one argument.
-      await run('mkfifo', ['-m', mode.toString(8), '--', path]);
-      st = await lstat(path);
-    }
-    if (!st.isFIFO()) throw new Error(`ack FIFO ${path} exists and is not a FIFO`);
-    const uid = process.getuid?.();
-    if (uid !== undefined && st.uid !== uid) throw new Error(`ack FIFO ${path} belongs to uid ${st.uid}, not this agent (uid ${uid})`);
-    await chmod(path, mode);
-    const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK | constants.O_NOFOLLOW);
-    let socket: Socket;
-    try {
-      socket = new Socket({ fd, readable: true, writable: false });
-    } catch (err) {
-      closeSync(fd);
-      throw err;
-    }
+    const socket = await openFifoReader(path, options.mode ?? 0o600, 'ack FIFO');
     return new AckChannel(path, socket);
   }
 

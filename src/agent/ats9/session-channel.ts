@@ -16,16 +16,11 @@
 //
 // As the ack channel (ack-channel.ts): the FIFO is created mode 0600 (0620 when ATS runs as
 // another user of the agent's group), a path that is not a FIFO of this user is refused, it is
-// opened O_RDWR|O_NONBLOCK|O_NOFOLLOW and read through libuv's event loop.
-import { execFile } from 'node:child_process';
-import { constants, openSync, closeSync } from 'node:fs';
-import { chmod, lstat } from 'node:fs/promises';
-import { Socket } from 'node:net';
-import { promisify } from 'node:util';
+// opened O_RDWR|O_NONBLOCK|O_NOFOLLOW and read through libuv's event loop (fifo.ts).
+import type { Socket } from 'node:net';
 import { SESSION_ID_MAX_BYTES, SESSION_MAX_DER_BYTES, SESSION_RECORD_MAX_BYTES, SESSION_RECORD_TAG } from '../../contract/plugin-wire.ts';
 import type { ExportedSession } from '../ats-bridge.ts';
-
-const run = promisify(execFile);
+import { openFifoReader } from './fifo.ts';
 
 /** Longest record accepted, newline excluded (the plugin writes at most SESSION_RECORD_MAX_BYTES with it). */
 export const SESSION_LINE_MAX = SESSION_RECORD_MAX_BYTES;
@@ -122,31 +117,6 @@ export interface SessionChannelOptions {
   onInvalid?: (error: string) => void;
 }
 
-/** Creates the FIFO when missing, refuses anything else at the path, sets its mode; the opened fd. */
-export async function openFifoReader(path: string, mode: number, what: string): Promise<number> {
-  await prepareFifo(path, mode, what);
-  return openSync(path, constants.O_RDWR | constants.O_NONBLOCK | constants.O_NOFOLLOW);
-}
-
-/** Creates the FIFO when missing (mode `mode`), refuses anything else at the path or another owner's FIFO, sets its mode. */
-export async function prepareFifo(path: string, mode: number, what: string): Promise<void> {
-  if (!path.startsWith('/')) throw new Error(`${what} must be an absolute path: ${path}`);
-  if ((mode & ~0o660) !== 0) throw new Error(`${what} mode ${mode.toString(8)}: only owner and group bits are allowed`);
-  let st = await lstat(path).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return null;
-    throw err;
-  });
-  if (st === null) {
-    // Node has no mkfifo(2); coreutils' mkfifo, no shell, the path as one argument.
-    await run('mkfifo', ['-m', mode.toString(8), '--', path]);
-    st = await lstat(path);
-  }
-  if (!st.isFIFO()) throw new Error(`${what} ${path} exists and is not a FIFO`);
-  const uid = process.getuid?.();
-  if (uid !== undefined && st.uid !== uid) throw new Error(`${what} ${path} belongs to uid ${st.uid}, not this agent (uid ${uid})`);
-  await chmod(path, mode);
-}
-
 export class SessionChannel {
   readonly path: string;
   readonly counts: SessionChannelCounts = { sessions: 0, invalid: 0, oversized: 0 };
@@ -165,14 +135,7 @@ export class SessionChannel {
    * well-formed record goes to onSession (which zeroes `der` after use).
    */
   static async open(path: string, onSession: (s: ExportedSession) => void, options: SessionChannelOptions = {}): Promise<SessionChannel> {
-    const fd = await openFifoReader(path, options.mode ?? 0o600, 'session FIFO');
-    let socket: Socket;
-    try {
-      socket = new Socket({ fd, readable: true, writable: false });
-    } catch (err) {
-      closeSync(fd);
-      throw err;
-    }
+    const socket = await openFifoReader(path, options.mode ?? 0o600, 'session FIFO');
     return new SessionChannel(path, socket, onSession, options.onInvalid);
   }
 

@@ -15,10 +15,9 @@
 // dropped. Writes queue in memory only up to BACKLOG_MAX_BYTES beyond what the pipe holds: a
 // plugin that does not keep up makes later writes fail, never grow the agent's memory. The
 // caller zeroes each payload after its write settled (libuv holds it until then).
-import { closeSync, constants, openSync } from 'node:fs';
-import { Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { AtsUnavailableError } from '../ats-bridge.ts';
-import { prepareFifo } from './session-channel.ts';
+import { openFifoWriter, prepareFifo } from './fifo.ts';
 
 /** Bytes waiting in the agent beyond the pipe's own buffer (64 KiB on Linux) before writes are refused. */
 export const BACKLOG_MAX_BYTES = 256 * 1024;
@@ -63,19 +62,12 @@ export class SessionImportChannel {
   async #open(): Promise<Socket> {
     if (this.#closed) throw new AtsUnavailableError('the session import channel is closed');
     await this.prepare();
-    let fd: number;
+    let socket: Socket;
     try {
-      fd = openSync(this.path, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+      socket = openFifoWriter(this.path);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENXIO') throw new AtsUnavailableError('nothing reads the session import FIFO (traffic_server down, or the plugin loaded without --session-import-fifo)');
-      throw err;
-    }
-    let socket: Socket;
-    try {
-      socket = new Socket({ fd, readable: false, writable: true });
-    } catch (err) {
-      closeSync(fd);
       throw err;
     }
     // EPIPE (traffic_server went away): the next write opens the FIFO again.
