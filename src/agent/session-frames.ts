@@ -46,9 +46,9 @@ export function encodeSessionFrame(sessions: readonly FramedSession[]): Buffer {
 }
 
 /**
- * The sessions of one frame body (without its length prefix), as copies; undefined when the body
- * is not exactly a frame (version, count, lengths, trailing bytes). The body is left as it is: the
- * caller zeroes it, and the returned buffers too once used.
+ * The sessions of one frame body (without its length prefix), as views into the body (no copies:
+ * the caller zeroes the body once the sessions are used, which zeroes them too); undefined when
+ * the body is not exactly a frame (version, count, lengths, trailing bytes).
  */
 export function decodeSessionFrame(body: Buffer): Array<{ id: Buffer; der: Buffer; time: number }> | undefined {
   if (body.length < 2 || body[0] !== SESSION_FRAME_VERSION) return undefined;
@@ -56,32 +56,22 @@ export function decodeSessionFrame(body: Buffer): Array<{ id: Buffer; der: Buffe
   if (count < 1 || count > SESSIONS_BATCH_MAX) return undefined;
   const out: Array<{ id: Buffer; der: Buffer; time: number }> = [];
   let at = 2;
-  const fail = () => {
-    for (const s of out) {
-      s.id.fill(0);
-      s.der.fill(0);
-    }
-    return undefined;
-  };
   for (let i = 0; i < count; i++) {
-    if (at + 1 > body.length) return fail();
+    if (at + 1 > body.length) return undefined;
     const idLen = body[at++]!;
-    if (idLen < 1 || idLen > SESSION_ID_MAX_BYTES || at + idLen + 2 > body.length) return fail();
-    const id = Buffer.from(body.subarray(at, at + idLen));
+    if (idLen < 1 || idLen > SESSION_ID_MAX_BYTES || at + idLen + 2 > body.length) return undefined;
+    const id = body.subarray(at, at + idLen);
     at += idLen;
     const derLen = body.readUInt16BE(at);
     at += 2;
-    if (derLen < 1 || derLen > SESSION_MAX_DER_BYTES || at + derLen + 4 > body.length) {
-      id.fill(0);
-      return fail();
-    }
-    const der = Buffer.from(body.subarray(at, at + derLen));
+    if (derLen < 1 || derLen > SESSION_MAX_DER_BYTES || at + derLen + 4 > body.length) return undefined;
+    const der = body.subarray(at, at + derLen);
     at += derLen;
     const time = body.readUInt32BE(at);
     at += 4;
     out.push({ id, der, time });
   }
-  return at === body.length ? out : fail();
+  return at === body.length ? out : undefined;
 }
 
 /** A frame length that is not 2..SESSION_FRAME_MAX_BYTES: the stream is not a session stream. */

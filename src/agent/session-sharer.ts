@@ -270,8 +270,8 @@ export class SessionSharer {
               authorisedFor = this.#config;
             }
             this.#requireEnabled();
+            // Views into the frame, which the finally below zeroes once they were handed over.
             const sessions = decodeSessionFrame(frame);
-            frame.fill(0);
             if (!sessions) {
               this.#count('refused', 1);
               throw new ApiError(400, 'bad_request', 'a frame of the stream is not a batch of sessions');

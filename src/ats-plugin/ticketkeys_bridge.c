@@ -874,6 +874,8 @@ handle_cache_message(const char *data, size_t size)
  * queue every SESSION_DRAIN_MS into the FIFO the agent reads, one line per session:
  *   tks1 id=<hex> t=<session time> to=<session timeout> der=<hex DER>
  * opened O_WRONLY|O_NONBLOCK|O_NOFOLLOW per batch (no reader: counted as export_no_reader).
+ * The lines of a tick go out in as few writes as fit in PIPE_BUF (each write atomic: whole lines
+ * or nothing): every write wakes the agent, which costs it far more than a longer read.
  * The DER holds the master secret: the queue lives in a MADV_DONTDUMP mapping, every buffer that
  * held it is cleansed, and nothing of it is logged.
  *
@@ -900,6 +902,7 @@ typedef struct {
   export_slot slot[SESSION_QUEUE_SLOTS];
   export_slot draining; /* the drain task's copy of one slot */
   char line[SESSION_LINE_MAX];
+  char batch[PIPE_BUF]; /* whole lines waiting for one write */
 } export_store;
 
 static export_store *export_q;
@@ -1039,12 +1042,27 @@ export_format(void)
   return (size_t)n;
 }
 
+/* Writes the lines in export_q->batch (`lines` of them, `len` bytes) in one write, counts them as
+ * exported or dropped, and cleanses the batch. */
+static void
+export_write_batch(int fd, size_t len, int64_t lines)
+{
+  if (lines == 0) {
+    return;
+  }
+  ssize_t w = write(fd, export_q->batch, len);
+  __atomic_add_fetch(w == (ssize_t)len ? &count_exported : &count_export_dropped, lines, __ATOMIC_RELAXED); /* pipe full, reader gone */
+  OPENSSL_cleanse(export_q->batch, len);
+}
+
 /* Task thread, every SESSION_DRAIN_MS: the queue to the FIFO, never blocking. */
 static int
 on_export_tick(TSCont contp, TSEvent event, void *edata)
 {
   static int64_t published_sum = -1;
   int fd = -1, fd_failed = 0;
+  size_t batch_len = 0;
+  int64_t batch_lines = 0;
   sigset_t pipe_set, old_set;
   sigemptyset(&pipe_set);
   sigaddset(&pipe_set, SIGPIPE);
@@ -1068,17 +1086,24 @@ on_export_tick(TSCont contp, TSEvent event, void *edata)
       __atomic_add_fetch(&count_export_no_reader, 1, __ATOMIC_RELAXED);
     } else {
       size_t len = export_format();
-      ssize_t w  = len > 0 ? write(fd, export_q->line, len) : -1;
-      if (w == (ssize_t)len && len > 0) {
-        __atomic_add_fetch(&count_exported, 1, __ATOMIC_RELAXED);
+      if (len == 0) {
+        __atomic_add_fetch(&count_export_dropped, 1, __ATOMIC_RELAXED);
       } else {
-        __atomic_add_fetch(&count_export_dropped, 1, __ATOMIC_RELAXED); /* pipe full, reader gone */
+        if (batch_len + len > sizeof(export_q->batch)) {
+          export_write_batch(fd, batch_len, batch_lines);
+          batch_len   = 0;
+          batch_lines = 0;
+        }
+        memcpy(export_q->batch + batch_len, export_q->line, len);
+        batch_len += len;
+        ++batch_lines;
       }
       OPENSSL_cleanse(export_q->line, sizeof(export_q->line));
     }
     OPENSSL_cleanse(&export_q->draining, sizeof(export_q->draining));
   }
   if (fd >= 0) {
+    export_write_batch(fd, batch_len, batch_lines);
     struct timespec zero = {0, 0};
     sigset_t pending;
     if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {

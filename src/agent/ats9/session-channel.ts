@@ -164,6 +164,13 @@ export class SessionChannel {
         const nl = chunk.indexOf(0x0a, at);
         const end = nl === -1 ? chunk.length : nl;
         const piece = chunk.subarray(at, end);
+        if (nl !== -1 && !this.#skipping && this.#bufferedBytes === 0) {
+          // A whole line inside the chunk (the usual case: the plugin writes whole lines): parsed
+          // in place, no copy (the chunk is zeroed below).
+          this.#parse(piece);
+          at = nl + 1;
+          continue;
+        }
         if (!this.#skipping) {
           if (this.#bufferedBytes + piece.length > SESSION_LINE_MAX) {
             this.#skipping = true;
@@ -198,20 +205,30 @@ export class SessionChannel {
     this.#buffered = [];
     this.#bufferedBytes = 0;
     try {
-      const parsed = parseSessionRecord(line);
-      if (!parsed.ok) {
-        this.#invalid('invalid', parsed.error);
-        return;
-      }
-      this.counts.sessions++;
-      if (this.#closed) {
-        parsed.session.der.fill(0);
-        return;
-      }
-      this.#onSession(parsed.session);
+      this.#parse(line);
     } finally {
       line.fill(0);
     }
+  }
+
+  /** One complete line (not empty, without its newline): its session to the consumer, or counted. */
+  #parse(line: Buffer): void {
+    if (line.length === 0) return;
+    if (line.length > SESSION_LINE_MAX) {
+      this.#invalid('oversized', 'line too long');
+      return;
+    }
+    const parsed = parseSessionRecord(line);
+    if (!parsed.ok) {
+      this.#invalid('invalid', parsed.error);
+      return;
+    }
+    this.counts.sessions++;
+    if (this.#closed) {
+      parsed.session.der.fill(0);
+      return;
+    }
+    this.#onSession(parsed.session);
   }
 
   /** Stops reading; records still in the pipe stay there (or are lost when nobody re-opens it). */
