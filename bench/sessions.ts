@@ -2,7 +2,7 @@
 //
 //   npm run bench:sessions -- [--json] [--sessions 200] [--rate-sessions 100] [--gap 1s]
 //                             [--load-seconds 10] [--load-rounds 3] [--concurrency 6]
-//                             [--max-entries 10000] [--ts] [--agent-v8-flags="--no-turbofan --maglev"]
+//                             [--max-entries 10000] [--ts] [--agent-v8-flags "--no-turbofan"]
 //
 // One test bed (kube-apiserver + etcd), one real `tko operator`, one TicketKeySet with
 // spec.sessionCache.sharing selecting 3 pods, each a real ATS 9 (bridge plugin with

@@ -12,15 +12,14 @@
 //   Node defaults                              88.9 MB RSS
 //   AGENT_NODE_OPTIONS                         81.1 MB (52.4 file-backed), p99 26-32 ms
 //   AGENT_NODE_OPTIONS + --no-turbofan         73.7-74.1 MB (46.6 file-backed), p99 18-35 ms
-//   AGENT_NODE_OPTIONS + --no-turbofan --maglev 76.1 MB (46.7 file-backed), p99 20 ms (the defaults)
 // Without TurboFan, V8's top-tier compiler, neither its code pages in the node binary (~6 MB of
-// RssFile) nor its zones and code (~1.5 MB of RssAnon) are paid for. Node 22's V8 ships Maglev,
-// the mid-tier compiler, off: without --maglev nothing compiles above Sparkplug's baseline code,
-// where every property and byte access is a call into an inline cache. That is fine for the push
-// path (ATS, not JavaScript, dominates push latency) but not for session sharing, the one busy
-// path: bench:sessions (2026-12-07) measured the agents at 0.64 ms of CPU per shared handshake
-// with --no-turbofan alone and 0.47 ms with --maglev added, at the same RSS (74-76 MB at 3000
-// sessions); V8's defaults (--v8-flags "") cost ~10 MB more RSS per agent.
+// RssFile) nor its zones and code (~1.5 MB of RssAnon) are paid for. Nothing then compiles above
+// Sparkplug's baseline code (Node 22's V8 ships Maglev off; with --maglev a sharing agent's perf
+// map showed no Maglev code, and a hex loop ran 10 % faster where TurboFan made it 7x faster),
+// which is fine for the push path (a JSON body, a socket message, a stats read: ATS, not
+// JavaScript, dominates push latency). Session sharing is the one busy path: bench:sessions
+// measured the agents at 0.53 ms of CPU per shared handshake with these flags and 0.39 ms with
+// V8's defaults (--v8-flags ""), for ~10 MB more RSS per agent.
 // Also measured: --no-opt saves the same and no more;
 // --no-maglev and --max-lazy on top save nothing; --v8-pool-size=1 saves nothing. --jitless
 // would save about as much but disables WebAssembly, and in Node 22 importing node:http from an
@@ -32,7 +31,7 @@ import { setFlagsFromString } from 'node:v8';
 export const AGENT_NODE_OPTIONS = '--max-semi-space-size=1 --max-old-space-size=48';
 
 /** V8 flags `tko agent` sets on itself before loading the agent (space-separated). */
-export const AGENT_V8_FLAGS = '--no-turbofan --maglev';
+export const AGENT_V8_FLAGS = '--no-turbofan';
 
 /** Splits space-separated V8 flags; throws on anything that is not a plain --flag[=value]. */
 export function parseV8Flags(flags: string): string[] {

@@ -71,6 +71,7 @@
  * Key bytes never reach a log line. The plugin's copy lives in an mmap'd region marked
  * MADV_DONTDUMP (and mlock'd when allowed); replaced copies and the message payload are zeroed.
  */
+#define _GNU_SOURCE /* memmem */
 #include <ts/ts.h>
 #include <ts/experimental.h> /* TSMgmtConfigIntSet, see "stats flush" */
 
@@ -1173,36 +1174,22 @@ static const char *const IMPORT_REASON_NAMES[IMPORT_REASONS] = {
   "malformed", "undecodable", "id_mismatch", "protocol", "before_flush", "future", "expired", "insert_failed",
 };
 
-/* One `s id=<hex> der=<hex>` line (without its newline): -1 when inserted, else a reason. */
+/* One received session, validated and inserted: -1 when inserted, else a reason. */
 static int
-import_one(const char *line, size_t n, int64_t ttl, int64_t not_before, int64_t now)
+import_session(const unsigned char *id, size_t id_len, const unsigned char *der, size_t der_len, int64_t ttl, int64_t not_before,
+               int64_t now)
 {
-  static const char id_key[] = "s id=", der_key[] = " der=";
-  const size_t id_key_len = sizeof(id_key) - 1, der_key_len = sizeof(der_key) - 1;
-  unsigned char der[SESSION_DER_MAX];
   TSSslSessionID sid;
   int reason = -1;
-
-  if (n < id_key_len || memcmp(line, id_key, id_key_len) != 0) {
+  if (id_len < 1 || id_len > SID_MAX_LEN || der_len < 1 || der_len > SESSION_DER_MAX) {
     return IMPORT_MALFORMED;
   }
-  const char *id_hex = line + id_key_len;
-  const char *sep    = memchr(id_hex, ' ', n - id_key_len);
-  if (sep == NULL || (size_t)(line + n - sep) < der_key_len || memcmp(sep, der_key, der_key_len) != 0) {
-    return IMPORT_MALFORMED;
-  }
-  const char *der_hex = sep + der_key_len;
   memset(&sid, 0, sizeof(sid));
-  int id_len  = hex_decode(id_hex, (size_t)(sep - id_hex), (unsigned char *)sid.bytes, SID_MAX_LEN);
-  int der_len = hex_decode(der_hex, (size_t)(line + n - der_hex), der, sizeof(der));
-  if (id_len < 1 || der_len < 1) {
-    OPENSSL_cleanse(der, sizeof(der));
-    return IMPORT_MALFORMED;
-  }
-  sid.len = (size_t)id_len;
+  memcpy(sid.bytes, id, id_len);
+  sid.len = id_len;
 
   const unsigned char *p = der;
-  SSL_SESSION *s         = d2i_SSL_SESSION(NULL, &p, der_len);
+  SSL_SESSION *s         = d2i_SSL_SESSION(NULL, &p, (long)der_len);
   if (s == NULL || p != der + der_len) {
     reason = IMPORT_UNDECODABLE;
   } else {
@@ -1237,6 +1224,31 @@ import_one(const char *line, size_t n, int64_t ttl, int64_t not_before, int64_t 
     }
   }
   SSL_SESSION_free(s); /* NULL is fine; ATS kept its own copy */
+  return reason;
+}
+
+/* One `s id=<hex> der=<hex>` line (without its newline) of a lifecycle message: -1 when
+ * inserted, else a reason. */
+static int
+import_one(const char *line, size_t n, int64_t ttl, int64_t not_before, int64_t now)
+{
+  static const char id_key[] = "s id=", der_key[] = " der=";
+  const size_t id_key_len = sizeof(id_key) - 1, der_key_len = sizeof(der_key) - 1;
+  unsigned char id[SID_MAX_LEN];
+  unsigned char der[SESSION_DER_MAX];
+
+  if (n < id_key_len || memcmp(line, id_key, id_key_len) != 0) {
+    return IMPORT_MALFORMED;
+  }
+  const char *id_hex = line + id_key_len;
+  const char *sep    = memchr(id_hex, ' ', n - id_key_len);
+  if (sep == NULL || (size_t)(line + n - sep) < der_key_len || memcmp(sep, der_key, der_key_len) != 0) {
+    return IMPORT_MALFORMED;
+  }
+  const char *der_hex = sep + der_key_len;
+  int id_len  = hex_decode(id_hex, (size_t)(sep - id_hex), id, sizeof(id));
+  int der_len = hex_decode(der_hex, (size_t)(line + n - der_hex), der, sizeof(der));
+  int reason  = id_len < 1 || der_len < 1 ? IMPORT_MALFORMED : import_session(id, (size_t)id_len, der, (size_t)der_len, ttl, not_before, now);
   OPENSSL_cleanse(der, sizeof(der));
   return reason;
 }
@@ -1329,31 +1341,34 @@ handle_sessions_message(const char *data, size_t size)
   import_report("sessions message", inserted, refused);
 }
 
-/* Import FIFO (plugin.config `--session-import-fifo=/abs/path`): the same messages without the
- * relay through traffic_manager, each ended by an empty line. The agent creates the FIFO and is
- * the only one who may write it: a path that is not a FIFO, or a FIFO that its group or others
- * may write, is not read. A task-thread continuation reads it every SESSION_DRAIN_MS, non-blocking
- * and at most IMPORT_READS_PER_TICK reads a tick, so a flood costs ATS bounded work per tick (the
- * rest waits in the pipe, and the agent drops what the pipe cannot take). Lines longer than
- * SESSION_LINE_MAX are dropped whole (refused as malformed); a session line outside a message
- * with a valid header is refused. The read buffer lives in a MADV_DONTDUMP mapping and is
- * cleansed as it is consumed. */
+/* Import FIFO (plugin.config `--session-import-fifo=/abs/path`): the sessions without the relay
+ * through traffic_manager, as binary messages (no hex):
+ *   SESSION_IMPORT_MAGIC | u32 BE length of the rest | u32 BE ttl | u32 BE notbefore
+ *   | 1..SESSION_IMPORT_MAX x { u8 id length | id | u16 BE DER length | DER }
+ * The agent creates the FIFO and is the only one who may write it: a path that is not a FIFO, or
+ * a FIFO that its group or others may write, is not read. A task-thread continuation reads it
+ * every SESSION_DRAIN_MS, non-blocking and at most IMPORT_READS_PER_TICK reads a tick, so a flood
+ * costs ATS bounded work per tick (the rest waits in the pipe, and the agent drops what the pipe
+ * cannot take). Bytes that are not a message (no magic, a length out of range) are refused as
+ * malformed once, and skipped up to the next magic; a message whose contents are wrong is
+ * refused from the first wrong session on. The read buffer lives in a MADV_DONTDUMP mapping and
+ * is cleansed as it is consumed. */
 #define IMPORT_READ_BYTES 65536
 #define IMPORT_READS_PER_TICK 4
 #define IMPORT_REOPEN_MS 1000
+#define IMPORT_MAGIC_LEN 4
+#define IMPORT_PREFIX_LEN 8 /* magic and length */
 
 typedef struct {
-  char buf[SESSION_LINE_MAX + IMPORT_READ_BYTES];
+  unsigned char buf[SESSION_IMPORT_MSG_MAX + IMPORT_READ_BYTES];
 } import_store;
 
 static import_store *import_q;
 /* The import continuation's own state (its mutex serialises ticks). */
 static int import_fd = -1;
-static size_t import_len;           /* bytes of an unfinished line at the start of buf */
-static int import_skipping;         /* inside an over-long line: drop up to its newline */
-static int64_t import_ttl = -1, import_not_before = -1;
-static int import_seen;             /* session lines of the current message */
-static int64_t import_retry_at_ms;  /* next open attempt, or next check that the path is still ours */
+static size_t import_len;          /* bytes of an unfinished message at the start of buf */
+static int import_resyncing;       /* skipping bytes that are not a message (refused once) */
+static int64_t import_retry_at_ms; /* next open attempt, or next check that the path is still ours */
 static int import_warned;
 
 static int
@@ -1378,11 +1393,8 @@ import_close(void)
     import_fd = -1;
   }
   OPENSSL_cleanse(import_q->buf, sizeof(import_q->buf));
-  import_len        = 0;
-  import_skipping   = 0;
-  import_ttl        = -1;
-  import_not_before = -1;
-  import_seen       = 0;
+  import_len       = 0;
+  import_resyncing = 0;
 }
 
 static void
@@ -1408,29 +1420,73 @@ import_open(int64_t now_ms)
   /* ENOENT: the agent has not created it yet; tried again after IMPORT_REOPEN_MS */
 }
 
-/* One complete line (without its newline) of the import stream. */
-static void
-import_line(const char *line, size_t n, int64_t now, int64_t *inserted, int64_t refused[IMPORT_REASONS])
+static uint32_t
+read_be32(const unsigned char *p)
 {
-  if (n == 0) { /* end of a message */
-    import_ttl = import_not_before = -1;
-    import_seen                    = 0;
+  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+/* One whole message after its magic and length: `n` bytes of ttl, notbefore and sessions. */
+static void
+import_message(const unsigned char *p, size_t n, int64_t now, int64_t *inserted, int64_t refused[IMPORT_REASONS])
+{
+  const size_t header = SESSION_IMPORT_HEADER_LEN - IMPORT_PREFIX_LEN; /* ttl and notbefore */
+  int64_t ttl          = (int64_t)read_be32(p);
+  int64_t not_before   = (int64_t)read_be32(p + 4);
+  if (ttl < 1 || ttl > SESSION_TTL_MAX || n <= header) {
+    ++refused[IMPORT_MALFORMED];
     return;
   }
-  if (line[0] != 's') {
-    if (parse_sessions_header(line, n, &import_ttl, &import_not_before) != 0) {
-      ++refused[IMPORT_MALFORMED];
+  size_t at = header;
+  for (int seen = 0; at < n; ++seen) {
+    size_t id_len = p[at];
+    if (seen == SESSION_IMPORT_MAX || id_len < 1 || id_len > SID_MAX_LEN || n - at < 1 + id_len + 2) {
+      ++refused[IMPORT_MALFORMED]; /* the rest of the message cannot be trusted */
+      return;
     }
-    import_seen = 0;
-    return;
+    const unsigned char *id = p + at + 1;
+    size_t der_len          = ((size_t)id[id_len] << 8) | id[id_len + 1];
+    if (der_len < 1 || der_len > SESSION_DER_MAX || n - at - 1 - id_len - 2 < der_len) {
+      ++refused[IMPORT_MALFORMED];
+      return;
+    }
+    int reason = import_session(id, id_len, id + id_len + 2, der_len, ttl, not_before, now);
+    if (reason < 0) {
+      ++*inserted;
+    } else {
+      ++refused[reason];
+    }
+    at += 1 + id_len + 2 + der_len;
   }
-  int reason = import_ttl < 1 || ++import_seen > SESSION_IMPORT_MAX ? IMPORT_MALFORMED
-                                                                    : import_one(line, n, import_ttl, import_not_before, now);
-  if (reason < 0) {
-    ++*inserted;
-  } else {
-    ++refused[reason];
+}
+
+/* Consumes the whole messages in buf[0, have); returns how many bytes it consumed (the rest is
+ * the start of an unfinished message, shorter than SESSION_IMPORT_MSG_MAX). */
+static size_t
+import_parse(size_t have, int64_t now, int64_t *inserted, int64_t refused[IMPORT_REASONS])
+{
+  const unsigned char *buf = import_q->buf;
+  size_t at                = 0;
+  while (have - at >= IMPORT_PREFIX_LEN) {
+    uint32_t len = read_be32(buf + at + IMPORT_MAGIC_LEN);
+    if (memcmp(buf + at, SESSION_IMPORT_MAGIC, IMPORT_MAGIC_LEN) != 0 || len < SESSION_IMPORT_HEADER_LEN - IMPORT_PREFIX_LEN ||
+        len > SESSION_IMPORT_MSG_MAX - IMPORT_PREFIX_LEN) {
+      if (!import_resyncing) {
+        ++refused[IMPORT_MALFORMED];
+        import_resyncing = 1;
+      }
+      const unsigned char *next = memmem(buf + at + 1, have - at - 1, SESSION_IMPORT_MAGIC, IMPORT_MAGIC_LEN);
+      at = next != NULL ? (size_t)(next - buf) : have - (IMPORT_MAGIC_LEN - 1); /* keep what may start a magic */
+      continue;
+    }
+    if (have - at - IMPORT_PREFIX_LEN < len) {
+      break; /* the rest of this message comes with a later read */
+    }
+    import_resyncing = 0;
+    import_message(buf + at + IMPORT_PREFIX_LEN, len, now, inserted, refused);
+    at += IMPORT_PREFIX_LEN + len;
   }
+  return at;
 }
 
 /* Task thread, every SESSION_DRAIN_MS: what the agent wrote into ATS's session cache. */
@@ -1466,29 +1522,10 @@ on_import_tick(TSCont contp, TSEvent event, void *edata)
     if (got <= 0) {
       break; /* 0: no writer right now; EAGAIN: nothing more to read */
     }
-    size_t have = import_len + (size_t)got, at = 0;
-    for (;;) {
-      char *nl = memchr(import_q->buf + at, '\n', have - at);
-      if (nl == NULL) {
-        break;
-      }
-      size_t n = (size_t)(nl - (import_q->buf + at));
-      if (import_skipping) {
-        import_skipping = 0;
-      } else {
-        import_line(import_q->buf + at, n, now, &inserted, refused);
-      }
-      at += n + 1;
-    }
-    size_t rest = have - at;
-    if (rest >= SESSION_LINE_MAX) { /* an unfinished line already too long: drop it up to its newline */
-      if (!import_skipping) {
-        ++refused[IMPORT_MALFORMED];
-      }
-      import_skipping = 1;
-      rest            = 0;
-    }
-    memmove(import_q->buf, import_q->buf + at + (have - at - rest), rest);
+    size_t have = import_len + (size_t)got;
+    size_t used = import_parse(have, now, &inserted, refused);
+    size_t rest = have - used;
+    memmove(import_q->buf, import_q->buf + used, rest);
     OPENSSL_cleanse(import_q->buf + rest, have - rest);
     import_len = rest;
     if ((size_t)got < IMPORT_READ_BYTES) {

@@ -95,6 +95,9 @@
 #define SESSION_LINE_MAX 1024
 #define SESSION_DER_MAX 256
 #define SESSION_IMPORT_OPT "--session-import-fifo="
+#define SESSION_IMPORT_MAGIC "TKI1"
+#define SESSION_IMPORT_HEADER_LEN 16
+#define SESSION_IMPORT_MSG_MAX 18640
 #define SESSIONS_TAG "ticketkeys.sessions"
 #define SESSIONS_VERSION "v1"
 #define SESSION_IMPORT_MAX 64

@@ -124,11 +124,19 @@ export const SESSION_IMPORT_MAX_SESSIONS = 64;
 /**
  * Session sharing, agent → plugin without traffic_manager: plugin.config argument
  * `--session-import-fifo=/absolute/path` names a FIFO the agent creates (writable by the agent
- * alone) and writes; the plugin reads it every few ms on a task thread. The stream is a sequence of
- * the SESSIONS_TAG messages above, each ended by an empty line; lines are at most
- * SESSION_RECORD_MAX_BYTES long, newline included.
+ * alone) and writes; the plugin reads it every few ms on a task thread. The stream is a sequence
+ * of binary messages (no hex: the agent copies session bytes as they came, the plugin reads them
+ * as they are):
+ *   SESSION_IMPORT_MAGIC (4 bytes) | u32 BE length of the rest (8..SESSION_IMPORT_MESSAGE_MAX_BYTES - 8)
+ *   | u32 BE ttl (1..SESSION_IMPORT_MAX_TTL_SECONDS) | u32 BE notbefore (unix s)
+ *   | 1..SESSION_IMPORT_MAX_SESSIONS x { u8 id length (1..32) | id | u16 BE DER length (1..256) | DER }
+ * A reader that meets anything else skips to the next magic.
  */
 export const SESSION_IMPORT_FIFO_OPTION = '--session-import-fifo';
+export const SESSION_IMPORT_MAGIC = 'TKI1';
+/** Magic, length, ttl and notbefore. */
+export const SESSION_IMPORT_HEADER_BYTES = 16;
+export const SESSION_IMPORT_MESSAGE_MAX_BYTES = SESSION_IMPORT_HEADER_BYTES + SESSION_IMPORT_MAX_SESSIONS * (1 + SESSION_ID_MAX_BYTES + 2 + SESSION_MAX_DER_BYTES);
 /** Upper bound of the message's ttl (the agent's ttlSeconds bound). */
 export const SESSION_IMPORT_MAX_TTL_SECONDS = 86_400;
 /** A received session whose time is more than this ahead of the plugin's clock is refused. */

@@ -1,6 +1,6 @@
 // The session import FIFO between the agent and a real traffic_server (issue 14, the cheap path):
-// the plugin loaded with --session-import-fifo reads the SESSIONS_TAG messages the agent writes
-// into a FIFO (no relay through traffic_manager). A session made on A resumes on B once written
+// the plugin loaded with --session-import-fifo reads the binary messages the agent writes into a
+// FIFO (no relay through traffic_manager). A session made on A resumes on B once written
 // there; what a buggy or hostile writer puts in the stream is refused and counted without
 // stopping the good messages after it; a FIFO that others could write is not read; a write with
 // nobody reading fails instead of vanishing.
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Ats9Bridge } from '../../src/agent/ats9/ats9-bridge.ts';
-import { encodeSessionImport } from '../../src/agent/ats9/plugin-protocol.ts';
+import { encodeSessionImportMessage } from '../../src/agent/ats9/plugin-protocol.ts';
 import { AtsUnavailableError, type ExportedSession, type SessionSharingPluginStats } from '../../src/agent/ats-bridge.ts';
 import type { TlsProbeResult } from '../../dev/tls-probe.ts';
 import { readAtsLogs, sessionIdProbe, startTestAts, waitFor, waitForSharingStats, type TestAts } from '../helpers/ats.ts';
@@ -74,6 +74,17 @@ async function importOnB(record: ExportedSession): Promise<boolean> {
   }
 }
 
+const u32 = (n: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+};
+const u16 = (n: number): Buffer => {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(n);
+  return b;
+};
+
 /** Writes raw bytes into the import FIFO as the agent (its owner) could, bypassing the encoder. */
 function writeRaw(bytes: Buffer): void {
   const fd = openSync(importFifo, constants.O_WRONLY | constants.O_NONBLOCK);
@@ -101,29 +112,35 @@ describe('the session import FIFO', () => {
     const bad = await sessionOnA();
     const good = await sessionOnA();
     const before = await bridgeB.sessionSharingStats();
-    const id = bad.record.id.toString('hex');
-    const der = bad.record.der.toString('hex');
-    const valid = encodeSessionImport({ ttlSeconds: 300, notBefore: 0, sessions: [{ id: good.record.id, der: good.record.der }] }, { terminated: true });
+    const { id, der } = bad.record;
+    /** A message laid out by hand (plugin-wire.ts), so that it can be wrong in every way. */
+    const message = (ttl: number, entries: Buffer[], length?: number): Buffer => {
+      const body = Buffer.concat([u32(ttl), u32(0), ...entries]);
+      return Buffer.concat([Buffer.from('TKI1', 'latin1'), u32(length ?? body.length), body]);
+    };
+    const entry = (sid: Buffer, sder: Buffer, derLength = sder.length): Buffer => Buffer.concat([Buffer.from([sid.length]), sid, u16(derLength), sder]);
+    const valid = encodeSessionImportMessage({ ttlSeconds: 300, notBefore: 0, sessions: [{ id: good.record.id, der: good.record.der }] });
     const hostile = Buffer.concat([
-      Buffer.from(`s id=${id} der=${der}\n\n`, 'latin1'), // a session line before any header
-      Buffer.from(`v1 ttl=300 notbefore=0\ns id=${id} der=${der.slice(0, -2)}zz\n\n`, 'latin1'), // bad hex
-      Buffer.from(`v1 ttl=300 notbefore=0\ns id=${id} der=${der.slice(0, -18)}\n\n`, 'latin1'), // truncated DER
-      Buffer.from(`v1 ttl=0 notbefore=0\ns id=${id} der=${der}\n\n`, 'latin1'), // bad header, then its line
-      Buffer.from(`v1 ttl=300 notbefore=0\ns id=${id} der=${'ab'.repeat(2000)}\n\n`, 'latin1'), // a line over the bound
+      Buffer.from('v1 ttl=300 notbefore=0\nnot a message at all\n\n', 'latin1'), // no magic: skipped up to the next one
+      message(0, [entry(id, der)]), // ttl 0
+      Buffer.concat([Buffer.from('TKI1', 'latin1'), u32(0xffffffff)]), // a length out of range: skipped up to the next magic
+      message(300, [entry(id, der, der.length + 10)]), // a DER length beyond the message
+      message(300, [entry(id, der.subarray(0, der.length - 9))]), // a truncated DER with consistent lengths
     ]);
     writeRaw(hostile);
-    // A good message split across two writes, the second a little later: the plugin keeps the partial line.
-    writeRaw(valid.subarray(0, 40));
+    // A good message split across two writes, the second a little later: the plugin keeps the partial message.
+    writeRaw(valid.subarray(0, 10));
     await sleep(50);
-    writeRaw(valid.subarray(40));
+    writeRaw(valid.subarray(10));
     valid.fill(0);
-    // Refused: no header, bad hex, truncated, the bad header and its line, the over-long line.
-    const after = await statsWhen((s) => s.imported === before.imported + 1 && s.importRejected === before.importRejected + 6, 'refusals and the import counted');
-    expect(after.importRejected - before.importRejected).toBe(6);
+    // Refused: the garbage, ttl 0, the length out of range, the DER length, the truncated DER.
+    const after = await statsWhen((s) => s.imported === before.imported + 1 && s.importRejected === before.importRejected + 5, 'refusals and the import counted');
+    expect(after.importRejected - before.importRejected).toBe(5);
+    hostile.fill(0);
     const logs = await readAtsLogs(atsB);
-    expect(logs).toMatch(/sessions from the import FIFO: \d+ inserted, \d+ refused:.* malformed=\d/);
-    expect(logs).toMatch(/refused:.* undecodable=\d/);
-    expect(logs.toLowerCase()).not.toContain(der.slice(0, 64));
+    expect(logs).toMatch(/sessions from the import FIFO: \d+ inserted, \d+ refused:.* malformed=4/);
+    expect(logs).toMatch(/refused:.* undecodable=1/);
+    expect(logs.toLowerCase()).not.toContain(der.toString('hex').slice(0, 64));
     expect((await probe(atsB, bad.client.newSession)).resumed).toBe(false);
     expect((await probe(atsB, good.client.newSession)).resumed).toBe(true);
   });

@@ -7,10 +7,10 @@
 //
 // Session sharing (options.sessionFifo, the plugin loaded with --session-fifo=<same path>):
 // openSessionExport(onSession) / closeSessionExport() read the sessions the plugin exports
-// (session-channel.ts); importSessions(batch) sends a SESSIONS_TAG message the plugin validates
-// and inserts, written into the import FIFO when there is one (options.sessionImportFifo, the
-// plugin loaded with --session-import-fifo=<same path>; session-import-channel.ts), else relayed
-// by traffic_manager; sessionSharingStats() reads the plugin's plugin.ticketkeys.sessions.* stats.
+// (session-channel.ts); importSessions(batch) hands the plugin sessions to validate and insert:
+// one binary message written into the import FIFO when there is one (options.sessionImportFifo,
+// the plugin loaded with --session-import-fifo=<same path>; session-import-channel.ts), else a
+// SESSIONS_TAG lifecycle message (hex text) relayed by traffic_manager; sessionSharingStats() reads the plugin's plugin.ticketkeys.sessions.* stats.
 //
 // Stats reach traffic_manager on ATS's records sync timers (proxy.config.raw_stat_sync_interval_ms
 // + proxy.config.remote_sync_interval_ms, 5 s each by default; the dev launcher sets 100 ms, and
@@ -57,6 +57,7 @@ import {
   encodeRemoveSession,
   encodeRingFrame,
   encodeSessionImport,
+  encodeSessionImportMessage,
   FRAME_HEADER_BYTES,
   PLUGIN_STATS,
   PROXY_START_TIME,
@@ -524,7 +525,7 @@ export class Ats9Bridge implements AtsBridge {
    */
   async importSessions(batch: SessionImport): Promise<void> {
     const channel = this.sessionImportChannel;
-    const payload = encodeSessionImport(batch, { terminated: channel !== undefined });
+    const payload = channel ? encodeSessionImportMessage(batch) : encodeSessionImport(batch);
     try {
       if (channel) {
         // One write into the pipe the plugin reads: no traffic_manager relay, no liveness check

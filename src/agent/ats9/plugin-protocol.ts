@@ -12,6 +12,8 @@ import {
   KEY_BYTES,
   MAX_KEYS,
   SESSION_ID_MAX_BYTES,
+  SESSION_IMPORT_HEADER_BYTES,
+  SESSION_IMPORT_MAGIC,
   SESSION_IMPORT_MAX_SESSIONS,
   SESSION_IMPORT_MAX_TTL_SECONDS,
   SESSION_MAX_DER_BYTES,
@@ -115,14 +117,8 @@ function writeHex(out: Buffer, at: number, bytes: Uint8Array): number {
   return at;
 }
 
-/**
- * Payload of a SESSIONS_TAG message: `v1 ttl=<s> notbefore=<unix s>\n` then one
- * `s id=<hex> der=<hex>\n` line per session. Validates the sizes the plugin checks (it re-validates
- * everything, and the session contents too). `terminated`: followed by an empty line, which ends
- * the message on the import FIFO's stream. The returned buffer holds session secrets in hex: the
- * caller zeroes it after use.
- */
-export function encodeSessionImport({ ttlSeconds, notBefore, sessions }: SessionImportInput, options: { terminated?: boolean } = {}): Buffer {
+/** Throws a RangeError for what the plugin would refuse (it re-validates everything, the sessions' contents too). */
+function checkSessionImport({ ttlSeconds, notBefore, sessions }: SessionImportInput): void {
   if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > SESSION_IMPORT_MAX_TTL_SECONDS) {
     throw new RangeError(`ttlSeconds must be an integer in 1..${SESSION_IMPORT_MAX_TTL_SECONDS}`);
   }
@@ -136,11 +132,20 @@ export function encodeSessionImport({ ttlSeconds, notBefore, sessions }: Session
       throw new RangeError(`session ${i}: DER is ${der.length} bytes, not 1..${SESSION_MAX_DER_BYTES}`);
     }
   });
+}
+
+/**
+ * Payload of a SESSIONS_TAG lifecycle message: `v1 ttl=<s> notbefore=<unix s>\n` then one
+ * `s id=<hex> der=<hex>\n` line per session. The returned buffer holds session secrets in hex:
+ * the caller zeroes it after use.
+ */
+export function encodeSessionImport(input: SessionImportInput): Buffer {
+  checkSessionImport(input);
+  const { ttlSeconds, notBefore, sessions } = input;
   const header = Buffer.from(`${SESSIONS_VERSION} ttl=${ttlSeconds} notbefore=${notBefore}\n`, 'latin1');
   const ID = Buffer.from('s id=', 'latin1');
   const DER = Buffer.from(' der=', 'latin1');
-  const end = options.terminated ? 1 : 0;
-  const size = sessions.reduce((n, s) => n + ID.length + 2 * s.id.length + DER.length + 2 * s.der.length + 1, header.length + end);
+  const size = sessions.reduce((n, s) => n + ID.length + 2 * s.id.length + DER.length + 2 * s.der.length + 1, header.length);
   const out = Buffer.alloc(size);
   let at = header.copy(out, 0);
   for (const s of sessions) {
@@ -150,6 +155,32 @@ export function encodeSessionImport({ ttlSeconds, notBefore, sessions }: Session
     at = writeHex(out, at, s.der);
     out[at++] = 0x0a;
   }
-  if (end) out[at] = 0x0a;
+  return out;
+}
+
+/**
+ * One message of the import FIFO's binary stream (plugin-wire.ts): magic, length, ttl,
+ * notbefore, then each session's id and DER with their lengths, copied as they are. The returned
+ * buffer holds session secrets: the caller zeroes it after use.
+ */
+export function encodeSessionImportMessage(input: SessionImportInput): Buffer {
+  checkSessionImport(input);
+  const { ttlSeconds, notBefore, sessions } = input;
+  if (notBefore > 0xffffffff) throw new RangeError('notBefore must fit in 32 bits');
+  let size = SESSION_IMPORT_HEADER_BYTES;
+  for (const s of sessions) size += 1 + s.id.length + 2 + s.der.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = out.write(SESSION_IMPORT_MAGIC, 0, 'latin1');
+  at = out.writeUInt32BE(size - 8, at);
+  at = out.writeUInt32BE(ttlSeconds, at);
+  at = out.writeUInt32BE(notBefore, at);
+  for (const s of sessions) {
+    out[at++] = s.id.length;
+    out.set(s.id, at);
+    at += s.id.length;
+    at = out.writeUInt16BE(s.der.length, at);
+    out.set(s.der, at);
+    at += s.der.length;
+  }
   return out;
 }

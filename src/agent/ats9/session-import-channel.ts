@@ -1,11 +1,11 @@
 // Session sharing's import channel: the agent writes the sessions other pods made into a FIFO the
-// ticketkeys_bridge plugin reads every few ms (plugin.config `--session-import-fifo=<path>`), in
-// the format of the SESSIONS_TAG lifecycle message, each message ended by an empty line. Unlike
-// the lifecycle message it needs no relay through traffic_manager: one write of the agent, read by
-// ATS's task thread on its next tick.
+// ticketkeys_bridge plugin reads every few ms (plugin.config `--session-import-fifo=<path>`), as
+// binary messages (encodeSessionImportMessage, layout in plugin-wire.ts): no hex to write or
+// parse. Unlike the SESSIONS_TAG lifecycle message it needs no relay through traffic_manager: one
+// write of the agent, read by ATS's task thread on its next tick.
 //
 //   const ch = new SessionImportChannel('/run/trafficserver/ticketkeys-session-imports', { mode: 0o600 })
-//   await ch.write(encodeSessionImport(batch, { terminated: true }))   resolves once in the pipe
+//   await ch.write(encodeSessionImportMessage(batch))   resolves once in the pipe
 //   await ch.close()
 //
 // The agent creates the FIFO; only its owner may write it (mode 0600, or 0640 when ATS runs as
