@@ -53,9 +53,9 @@
  * the event; loaded_at as the stat. No key bytes. The stats stay the truth the agent re-checks.
  *
  * Session sharing (optional; plugin.config `--session-fifo=/abs/path`, see "session sharing"
- * below): new TLS 1.2 sessions are written to that FIFO as `tks1 id=.. t=.. to=.. der=..` lines,
- * and sessions another pod made arrive as tag "ticketkeys.sessions" messages, or in the same
- * format through the FIFO of `--session-import-fifo=/abs/path` (no relay through traffic_manager),
+ * below): new TLS 1.2 sessions are written to that FIFO in binary messages (SESSION_EXPORT_MAGIC),
+ * and sessions another pod made arrive as tag "ticketkeys.sessions" messages, or as binary
+ * messages through the FIFO of `--session-import-fifo=/abs/path` (no relay through traffic_manager),
  * and are inserted after validation. Stats plugin.ticketkeys.sessions.exported / export_uncached / export_dropped /
  * export_no_reader / imported / import_rejected. A cache flush also refuses, from then on,
  * received sessions created before it.
@@ -872,11 +872,13 @@ handle_cache_message(const char *data, size_t size)
  * thread, inside the handshake) the session's DER is copied out of ATS's cache with
  * TSSslSessionGetBuffer into a bounded queue under a try-lock: a full or contended queue drops
  * the session (counted), a network thread never waits. A task-thread continuation drains the
- * queue every SESSION_DRAIN_MS into the FIFO the agent reads, one line per session:
- *   tks1 id=<hex> t=<session time> to=<session timeout> der=<hex DER>
- * opened O_WRONLY|O_NONBLOCK|O_NOFOLLOW per batch (no reader: counted as export_no_reader).
- * The lines of a tick go out in as few writes as fit in PIPE_BUF (each write atomic: whole lines
- * or nothing): every write wakes the agent, which costs it far more than a longer read.
+ * queue every SESSION_DRAIN_MS into the FIFO the agent reads, as binary messages:
+ *   SESSION_EXPORT_MAGIC | u32 BE length of the rest
+ *   | sessions { u8 id length | id | u16 BE DER length | DER | u32 BE session time | u32 BE timeout }
+ * each at most SESSION_EXPORT_MSG_MAX (PIPE_BUF) bytes and written in one write: atomic, whole
+ * messages or nothing, and a tick's sessions wake the agent once or a few times, not once each.
+ * The FIFO is opened O_WRONLY|O_NONBLOCK|O_NOFOLLOW per batch (no reader: counted as
+ * export_no_reader).
  * The DER holds the master secret: the queue lives in a MADV_DONTDUMP mapping, every buffer that
  * held it is cleansed, and nothing of it is logged.
  *
@@ -888,8 +890,12 @@ handle_cache_message(const char *data, size_t size)
 #define SESSION_QUEUE_SLOTS 1024
 #define SESSION_DRAIN_MS 10
 
-#if SESSION_LINE_MAX >= PIPE_BUF
-#error "SESSION_LINE_MAX must stay below PIPE_BUF"
+/* One exported session: id and DER with their lengths, time and timeout. */
+#define EXPORT_ENTRY_MAX (1 + SID_MAX_LEN + 2 + SESSION_DER_MAX + 8)
+#define EXPORT_PREFIX_LEN 8 /* magic and length */
+
+#if SESSION_EXPORT_MSG_MAX > PIPE_BUF || SESSION_EXPORT_MSG_MAX < EXPORT_PREFIX_LEN + EXPORT_ENTRY_MAX
+#error "SESSION_EXPORT_MSG_MAX must hold one session and stay within PIPE_BUF"
 #endif
 
 typedef struct {
@@ -902,8 +908,8 @@ typedef struct {
 typedef struct {
   export_slot slot[SESSION_QUEUE_SLOTS];
   export_slot draining; /* the drain task's copy of one slot */
-  char line[SESSION_LINE_MAX];
-  char batch[PIPE_BUF]; /* whole lines waiting for one write */
+  unsigned char entry[EXPORT_ENTRY_MAX];
+  unsigned char batch[SESSION_EXPORT_MSG_MAX]; /* one message: prefix, then whole entries */
 } export_store;
 
 static export_store *export_q;
@@ -1007,17 +1013,15 @@ export_take(void)
 }
 
 static void
-hex_encode(const unsigned char *in, size_t n, char *out)
+write_be32(unsigned char *p, uint32_t v)
 {
-  static const char digits[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; ++i) {
-    out[2 * i]     = digits[in[i] >> 4];
-    out[2 * i + 1] = digits[in[i] & 0x0f];
-  }
-  out[2 * n] = '\0';
+  p[0] = (unsigned char)(v >> 24);
+  p[1] = (unsigned char)(v >> 16);
+  p[2] = (unsigned char)(v >> 8);
+  p[3] = (unsigned char)v;
 }
 
-/* The record of export_q->draining into export_q->line; its length, 0 when undecodable. */
+/* The entry of export_q->draining into export_q->entry; its length, 0 when undecodable. */
 static size_t
 export_format(void)
 {
@@ -1027,32 +1031,38 @@ export_format(void)
   if (s == NULL) {
     return 0;
   }
-  long t  = (long)SSL_SESSION_get_time(s);
-  long to = (long)SSL_SESSION_get_timeout(s);
+  int64_t t  = (int64_t)SSL_SESSION_get_time(s);
+  int64_t to = (int64_t)SSL_SESSION_get_timeout(s);
   SSL_SESSION_free(s);
-  char id_hex[2 * SID_MAX_LEN + 1];
-  char *line = export_q->line;
-  hex_encode(e->id, e->id_len, id_hex);
-  int n = snprintf(line, SESSION_LINE_MAX, SESSION_RECORD_TAG " id=%s t=%ld to=%ld der=", id_hex, t, to);
-  if (n <= 0 || (size_t)n + 2 * (size_t)e->der_len + 1 >= SESSION_LINE_MAX) {
+  if (t < 0 || t > UINT32_MAX || to < 0 || to > UINT32_MAX) {
     return 0;
   }
-  hex_encode(e->der, e->der_len, line + n);
-  n += 2 * e->der_len;
-  line[n++] = '\n';
-  return (size_t)n;
+  unsigned char *out = export_q->entry;
+  size_t n           = 0;
+  out[n++]           = e->id_len;
+  memcpy(out + n, e->id, e->id_len);
+  n += e->id_len;
+  out[n++] = (unsigned char)(e->der_len >> 8);
+  out[n++] = (unsigned char)e->der_len;
+  memcpy(out + n, e->der, e->der_len);
+  n += e->der_len;
+  write_be32(out + n, (uint32_t)t);
+  write_be32(out + n + 4, (uint32_t)to);
+  return n + 8;
 }
 
-/* Writes the lines in export_q->batch (`lines` of them, `len` bytes) in one write, counts them as
- * exported or dropped, and cleanses the batch. */
+/* Writes the message in export_q->batch (`len` bytes with its prefix, `sessions` of them) in one
+ * write, counts them as exported or dropped, and cleanses the batch. */
 static void
-export_write_batch(int fd, size_t len, int64_t lines)
+export_write_batch(int fd, size_t len, int64_t sessions)
 {
-  if (lines == 0) {
+  if (sessions == 0) {
     return;
   }
+  memcpy(export_q->batch, SESSION_EXPORT_MAGIC, 4);
+  write_be32(export_q->batch + 4, (uint32_t)(len - EXPORT_PREFIX_LEN));
   ssize_t w = write(fd, export_q->batch, len);
-  __atomic_add_fetch(w == (ssize_t)len ? &count_exported : &count_export_dropped, lines, __ATOMIC_RELAXED); /* pipe full, reader gone */
+  __atomic_add_fetch(w == (ssize_t)len ? &count_exported : &count_export_dropped, sessions, __ATOMIC_RELAXED); /* pipe full, reader gone */
   OPENSSL_cleanse(export_q->batch, len);
 }
 
@@ -1062,8 +1072,8 @@ on_export_tick(TSCont contp, TSEvent event, void *edata)
 {
   static int64_t published_sum = -1;
   int fd = -1, fd_failed = 0;
-  size_t batch_len = 0;
-  int64_t batch_lines = 0;
+  size_t batch_len = EXPORT_PREFIX_LEN;
+  int64_t batch_sessions = 0;
   sigset_t pipe_set, old_set;
   sigemptyset(&pipe_set);
   sigaddset(&pipe_set, SIGPIPE);
@@ -1091,20 +1101,20 @@ on_export_tick(TSCont contp, TSEvent event, void *edata)
         __atomic_add_fetch(&count_export_dropped, 1, __ATOMIC_RELAXED);
       } else {
         if (batch_len + len > sizeof(export_q->batch)) {
-          export_write_batch(fd, batch_len, batch_lines);
-          batch_len   = 0;
-          batch_lines = 0;
+          export_write_batch(fd, batch_len, batch_sessions);
+          batch_len      = EXPORT_PREFIX_LEN;
+          batch_sessions = 0;
         }
-        memcpy(export_q->batch + batch_len, export_q->line, len);
+        memcpy(export_q->batch + batch_len, export_q->entry, len);
         batch_len += len;
-        ++batch_lines;
+        ++batch_sessions;
       }
-      OPENSSL_cleanse(export_q->line, sizeof(export_q->line));
+      OPENSSL_cleanse(export_q->entry, sizeof(export_q->entry));
     }
     OPENSSL_cleanse(&export_q->draining, sizeof(export_q->draining));
   }
   if (fd >= 0) {
-    export_write_batch(fd, batch_len, batch_lines);
+    export_write_batch(fd, batch_len, batch_sessions);
     struct timespec zero = {0, 0};
     sigset_t pending;
     if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {

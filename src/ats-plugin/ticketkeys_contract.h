@@ -91,8 +91,8 @@
 
 /* Session sharing: export records (plugin -> agent FIFO) and import messages (agent -> plugin) */
 #define SESSION_OPT "--session-fifo="
-#define SESSION_RECORD_TAG "tks1"
-#define SESSION_LINE_MAX 1024
+#define SESSION_EXPORT_MAGIC "TKX1"
+#define SESSION_EXPORT_MSG_MAX 4096
 #define SESSION_DER_MAX 256
 #define SESSION_IMPORT_OPT "--session-import-fifo="
 #define SESSION_IMPORT_MAGIC "TKI1"

@@ -102,14 +102,17 @@ export const ACK_FLUSH_FIELDS = ['seq', 'kind', 'flushes', 'loaded_at'] as const
 
 /**
  * Session sharing, plugin → agent: plugin.config argument `--session-fifo=/absolute/path` names a
- * FIFO the agent creates and reads; the plugin writes one line per new TLS 1.2 session:
- *   `tks1 id=<hex> t=<session time, unix s> to=<session timeout s> der=<hex of the DER>\n`
- * (the DER holds the master secret: as secret as a key).
+ * FIFO the agent creates and reads. The plugin writes the new TLS 1.2 sessions of a tick as binary
+ * messages of at most SESSION_EXPORT_MESSAGE_MAX_BYTES (PIPE_BUF: each write is atomic):
+ *   SESSION_EXPORT_MAGIC (4 bytes) | u32 BE length of the rest
+ *   | 1.. x { u8 id length (1..32) | id | u16 BE DER length (1..256) | DER
+ *             | u32 BE session time (unix s) | u32 BE session timeout (s) }
+ * (the DER holds the master secret: as secret as a key). A reader that meets anything else skips
+ * to the next magic.
  */
 export const SESSION_FIFO_OPTION = '--session-fifo';
-export const SESSION_RECORD_TAG = 'tks1';
-/** A record, newline included, is at most this long (< PIPE_BUF: one write is atomic). */
-export const SESSION_RECORD_MAX_BYTES = 1024;
+export const SESSION_EXPORT_MAGIC = 'TKX1';
+export const SESSION_EXPORT_MESSAGE_MAX_BYTES = 4096;
 /** ATS never caches a session whose DER is longer (SSL_MAX_SESSION_SIZE in ATS 9.2). */
 export const SESSION_MAX_DER_BYTES = 256;
 

@@ -490,7 +490,7 @@ export class Ats9Bridge implements AtsBridge {
         ...(this.sessionFifoMode === undefined ? {} : { mode: this.sessionFifoMode }),
         onInvalid: (error) => {
           // Once per open: a writer flooding the FIFO must not flood the log. Counted either way.
-          if (!invalidLogged) this.logger?.warn('malformed record on the session FIFO dropped', { error });
+          if (!invalidLogged) this.logger?.warn('malformed message on the session FIFO dropped', { error });
           invalidLogged = true;
         },
       });
@@ -506,7 +506,7 @@ export class Ats9Bridge implements AtsBridge {
     });
   }
 
-  /** Records read from the session FIFO (undefined while it is closed). */
+  /** Messages and sessions read from the session FIFO (undefined while it is closed). */
   sessionExportCounts(): SessionChannel['counts'] | undefined {
     return this.sessionChannel ? { ...this.sessionChannel.counts } : undefined;
   }

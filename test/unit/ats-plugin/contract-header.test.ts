@@ -40,8 +40,10 @@ describe('ticketkeys_contract.h', () => {
     expect(Number(d.get('ACK_LINE_MAX'))).toBe(wire.ACK_RECORD_MAX_BYTES);
     expect(d.get('ACK_OPT')).toBe(JSON.stringify(wire.ACK_FIFO_OPTION));
     expect(d.get('SESSION_OPT')).toBe(JSON.stringify(`${wire.SESSION_FIFO_OPTION}=`));
-    expect(d.get('SESSION_RECORD_TAG')).toBe(JSON.stringify(wire.SESSION_RECORD_TAG));
-    expect(Number(d.get('SESSION_LINE_MAX'))).toBe(wire.SESSION_RECORD_MAX_BYTES);
+    expect(d.get('SESSION_EXPORT_MAGIC')).toBe(JSON.stringify(wire.SESSION_EXPORT_MAGIC));
+    expect(Number(d.get('SESSION_EXPORT_MSG_MAX'))).toBe(wire.SESSION_EXPORT_MESSAGE_MAX_BYTES);
+    expect(d.get('SESSION_IMPORT_MAGIC')).toBe(JSON.stringify(wire.SESSION_IMPORT_MAGIC));
+    expect(Number(d.get('SESSION_IMPORT_MSG_MAX'))).toBe(wire.SESSION_IMPORT_MESSAGE_MAX_BYTES);
     expect(Number(d.get('SESSION_DER_MAX'))).toBe(wire.SESSION_MAX_DER_BYTES);
     expect(d.get('SESSIONS_TAG')).toBe(JSON.stringify(wire.SESSIONS_TAG));
     expect(d.get('SESSIONS_VERSION')).toBe(JSON.stringify(wire.SESSIONS_VERSION));
@@ -74,7 +76,8 @@ describe('ticketkeys_bridge.c', () => {
       wire.ACK_FIFO_OPTION,
       wire.SESSION_FIFO_OPTION,
       `${wire.SESSION_FIFO_OPTION}=`,
-      wire.SESSION_RECORD_TAG,
+      wire.SESSION_EXPORT_MAGIC,
+      wire.SESSION_IMPORT_MAGIC,
       wire.SESSIONS_TAG,
       wire.SESSIONS_VERSION,
       ...Object.values(wire.PLUGIN_STATS),

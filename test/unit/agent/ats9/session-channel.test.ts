@@ -1,66 +1,74 @@
-// The session FIFO's record parser (strict, bounded, byte-wise) and the reader: lines split
-// across reads, several records in one read, oversized lines dropped whole, close and re-open.
+// The session FIFO's message parser (strict, bounded, all or nothing) and the reader: messages
+// split across reads, several in one read, garbage and over-long lengths skipped up to the next
+// magic, close and re-open.
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { lstat, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { parseSessionRecord, SESSION_LINE_MAX, SessionChannel } from '../../../../src/agent/ats9/session-channel.ts';
+import { parseSessionMessage, SessionChannel } from '../../../../src/agent/ats9/session-channel.ts';
 import type { ExportedSession } from '../../../../src/agent/ats-bridge.ts';
+import { SESSION_EXPORT_MESSAGE_MAX_BYTES } from '../../../../src/contract/plugin-wire.ts';
 
-const ID = 'ab'.repeat(32);
-const DER = '30'.repeat(158);
-const RECORD = `tks1 id=${ID} t=1765000000 to=7200 der=${DER}`;
+const ID = Buffer.alloc(32, 0xab);
+const DER = Buffer.alloc(158, 0x30);
 
-const parse = (line: string) => parseSessionRecord(Buffer.from(line, 'latin1'));
+/** One session as the plugin lays it out: id and DER with their lengths, time, timeout. */
+function entry(o: { id?: Buffer; der?: Buffer; derLength?: number; time?: number; timeout?: number } = {}): Buffer {
+  const id = o.id ?? ID;
+  const der = o.der ?? DER;
+  const tail = Buffer.alloc(8);
+  tail.writeUInt32BE(o.time ?? 1765000000, 0);
+  tail.writeUInt32BE(o.timeout ?? 7200, 4);
+  const len = Buffer.alloc(2);
+  len.writeUInt16BE(o.derLength ?? der.length);
+  return Buffer.concat([Buffer.from([id.length]), id, len, der, tail]);
+}
 
-describe('parseSessionRecord', () => {
-  it('reads a record into id, DER, time and timeout', () => {
-    const r = parse(RECORD);
+/** A message: magic, length (the body's unless given), body. */
+function message(body: Buffer, length = body.length, magic = 'TKX1'): Buffer {
+  const prefix = Buffer.alloc(8);
+  prefix.write(magic, 0, 'latin1');
+  prefix.writeUInt32BE(length, 4);
+  return Buffer.concat([prefix, body]);
+}
+
+describe('parseSessionMessage', () => {
+  it('reads every session of a message into id, DER, time and timeout', () => {
+    const r = parseSessionMessage(Buffer.concat([entry(), entry({ id: Buffer.from([0x0a]), der: Buffer.alloc(256, 0xff), time: 0, timeout: 1 })]));
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.session.id.toString('hex')).toBe(ID);
-    expect(r.session.der.toString('hex')).toBe(DER);
-    expect(r.session.time).toBe(1765000000);
-    expect(r.session.timeoutSeconds).toBe(7200);
-  });
-
-  it('accepts upper-case hex, a 1-byte id and a 256-byte DER', () => {
-    const r = parse(`tks1 id=0A t=0 to=1 der=${'Ff'.repeat(256)}`);
-    expect(r.ok && r.session.id.toString('hex')).toBe('0a');
-    expect(r.ok && r.session.der.length).toBe(256);
+    expect(r.sessions).toHaveLength(2);
+    expect(r.sessions[0]!.id.equals(ID)).toBe(true);
+    expect(r.sessions[0]!.der.equals(DER)).toBe(true);
+    expect(r.sessions[0]!.time).toBe(1765000000);
+    expect(r.sessions[0]!.timeoutSeconds).toBe(7200);
+    expect(r.sessions[1]!.id.toString('hex')).toBe('0a');
+    expect(r.sessions[1]!.der.length).toBe(256);
+    expect([r.sessions[1]!.time, r.sessions[1]!.timeoutSeconds]).toEqual([0, 1]);
   });
 
   it.each([
-    ['empty', ''],
-    ['another tag', RECORD.replace('tks1', 'tks2')],
-    ['no space after the tag', RECORD.replace('tks1 ', 'tks1')],
-    ['a missing field', RECORD.replace(' to=7200', '')],
-    ['an extra field', `${RECORD} x=1`],
-    ['fields out of order', `tks1 t=1765000000 id=${ID} to=7200 der=${DER}`],
-    ['two spaces', RECORD.replace(' t=', '  t=')],
-    ['a trailing space', `${RECORD} `],
-    ['an empty id', RECORD.replace(`id=${ID}`, 'id=')],
-    ['an odd-length id', RECORD.replace(`id=${ID}`, 'id=abc')],
-    ['a 33-byte id', RECORD.replace(`id=${ID}`, `id=${'ab'.repeat(33)}`)],
-    ['non-hex in the id', RECORD.replace(`id=${ID}`, `id=zz${ID.slice(2)}`)],
-    ['an empty DER', RECORD.replace(`der=${DER}`, 'der=')],
-    ['a 257-byte DER', RECORD.replace(`der=${DER}`, `der=${'30'.repeat(257)}`)],
-    ['non-hex in the DER', RECORD.replace(`der=${DER}`, `der=${DER.slice(0, -2)}g0`)],
-    ['a negative time', RECORD.replace('t=1765000000', 't=-1')],
-    ['a leading zero', RECORD.replace('t=1765000000', 't=01765000000')],
-    ['a 16-digit time', RECORD.replace('t=1765000000', 't=1234567890123456')],
-    ['a non-numeric timeout', RECORD.replace('to=7200', 'to=x')],
-    ['a line over the limit', `${RECORD}${'0'.repeat(SESSION_LINE_MAX)}`],
-  ])('refuses %s', (_what, line) => {
-    expect(parse(line).ok).toBe(false);
+    ['an empty body', Buffer.alloc(0)],
+    ['an empty id', entry({ id: Buffer.alloc(0) })],
+    ['a 33-byte id', entry({ id: Buffer.alloc(33, 1) })],
+    ['an empty DER', entry({ der: Buffer.alloc(0) })],
+    ['a 257-byte DER', entry({ der: Buffer.alloc(257, 1) })],
+    ['a DER length beyond the body', entry({ derLength: DER.length + 1 })],
+    ['a session cut short', entry().subarray(0, -1)],
+    ['trailing bytes after a session', Buffer.concat([entry(), Buffer.from([0x01])])],
+    ['a good session, then a bad one', Buffer.concat([entry(), entry({ id: Buffer.alloc(33, 1) })])],
+  ])('refuses %s, whole', (_what, body) => {
+    expect(parseSessionMessage(body).ok).toBe(false);
   });
 
-  it('does not change the line it parses', () => {
-    const line = Buffer.from(RECORD, 'latin1');
-    const copy = Buffer.from(line);
-    parseSessionRecord(line);
-    expect(line.equals(copy)).toBe(true);
+  it('does not change the body it parses, and returns copies', () => {
+    const body = entry();
+    const copy = Buffer.from(body);
+    const r = parseSessionMessage(body);
+    expect(body.equals(copy)).toBe(true);
+    body.fill(0);
+    expect(r.ok && r.sessions[0]!.der.equals(DER)).toBe(true);
   });
 });
 
@@ -84,7 +92,7 @@ describe('SessionChannel', () => {
   }
 
   /** Writes like the plugin: O_WRONLY|O_NONBLOCK (fails with ENXIO without a reader). */
-  function write(data: string): void {
+  function write(data: Buffer): void {
     const fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
     try {
       writeSync(fd, data);
@@ -97,41 +105,53 @@ describe('SessionChannel', () => {
     while (!check()) await new Promise((r) => setTimeout(r, 5));
   }
 
-  it('creates the FIFO mode 0600 and hands every record to the consumer, split or batched', async () => {
+  it('creates the FIFO mode 0600 and hands every session to the consumer, split or batched', async () => {
     const got: ExportedSession[] = [];
     const ch = await open((s) => got.push(s));
     const st = await lstat(path);
     expect(st.isFIFO()).toBe(true);
     expect(st.mode & 0o777).toBe(0o600);
 
-    write(`${RECORD}\n${RECORD.replace('t=1765000000', 't=1765000001')}\n`);
-    write(RECORD.slice(0, 40));
-    write(`${RECORD.slice(40)}\n`);
-    await until(() => got.length === 3);
-    expect(got.map((s) => s.time)).toEqual([1765000000, 1765000001, 1765000000]);
-    expect(got[2]!.der.toString('hex')).toBe(DER);
-    expect(ch.counts).toEqual({ sessions: 3, invalid: 0, oversized: 0 });
+    write(Buffer.concat([message(Buffer.concat([entry(), entry({ time: 1765000001 })])), message(entry({ time: 1765000002 }))]));
+    const split = message(entry({ time: 1765000003 }));
+    write(split.subarray(0, 6)); // not even the whole length yet
+    await new Promise((r) => setTimeout(r, 20));
+    write(split.subarray(6, 40));
+    write(split.subarray(40));
+    await until(() => got.length === 4);
+    expect(got.map((s) => s.time)).toEqual([1765000000, 1765000001, 1765000002, 1765000003]);
+    expect(got[3]!.der.equals(DER)).toBe(true);
+    expect(ch.counts).toEqual({ sessions: 4, invalid: 0, oversized: 0 });
   });
 
-  it('counts malformed and oversized lines and keeps reading after them', async () => {
+  it('counts garbage, malformed and over-long messages, and keeps reading after each', async () => {
     const got: ExportedSession[] = [];
     const errors: string[] = [];
     const ch = await SessionChannel.open(path, (s) => got.push(s), { onInvalid: (e) => errors.push(e) });
     channels.push(ch);
-    write(`garbage\n${'a'.repeat(SESSION_LINE_MAX + 10)}\n${RECORD}\n`);
+    write(
+      Buffer.concat([
+        Buffer.from('tks1 id=ab t=1 to=2 der=30\n', 'latin1'), // not a message: skipped to the next magic
+        message(entry({ id: Buffer.alloc(33, 1) })), // malformed: refused whole
+        message(Buffer.alloc(0), SESSION_EXPORT_MESSAGE_MAX_BYTES), // a length beyond the bound: skipped to the next magic
+        Buffer.alloc(100, 0x41),
+        message(entry({ time: 7 })),
+      ]),
+    );
     await until(() => got.length === 1);
-    expect(ch.counts).toEqual({ sessions: 1, invalid: 1, oversized: 1 });
-    expect(errors).toEqual(['unknown record tag', 'line too long']);
-    expect(errors.join(' ')).not.toContain(DER.slice(0, 16)); // no record contents in errors
+    expect(got[0]!.time).toBe(7);
+    expect(ch.counts).toEqual({ sessions: 1, invalid: 2, oversized: 1 });
+    expect(errors).toEqual(['not a session message', 'id is not 1..32 bytes', 'message too long']);
+    expect(errors.join(' ')).not.toContain('3030'); // no message contents in errors
   });
 
   it('can be closed (writers then find no reader) and re-opened', async () => {
     const got: ExportedSession[] = [];
     const first = await open((s) => got.push(s));
     await first.close();
-    expect(() => write(`${RECORD}\n`)).toThrow(expect.objectContaining({ code: 'ENXIO' }));
+    expect(() => write(message(entry()))).toThrow(expect.objectContaining({ code: 'ENXIO' }));
     await open((s) => got.push(s));
-    write(`${RECORD}\n`);
+    write(message(entry()));
     await until(() => got.length === 1);
     expect(got).toHaveLength(1);
   });
