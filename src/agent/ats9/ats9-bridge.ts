@@ -10,7 +10,8 @@
 // (session-channel.ts); importSessions(batch) hands the plugin sessions to validate and insert:
 // one binary message written into the import FIFO when there is one (options.sessionImportFifo,
 // the plugin loaded with --session-import-fifo=<same path>; session-import-channel.ts), else a
-// SESSIONS_TAG lifecycle message (hex text) relayed by traffic_manager; sessionSharingStats() reads the plugin's plugin.ticketkeys.sessions.* stats.
+// SESSIONS_TAG lifecycle message (hex text) relayed by traffic_manager; sessionSharingStats()
+// reads the plugin's plugin.ticketkeys.sessions.* stats.
 //
 // Stats reach traffic_manager on ATS's records sync timers (proxy.config.raw_stat_sync_interval_ms
 // + proxy.config.remote_sync_interval_ms, 5 s each by default; the dev launcher sets 100 ms, and

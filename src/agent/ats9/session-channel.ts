@@ -66,7 +66,7 @@ export function parseSessionMessage(body: Buffer): SessionMessageParseResult {
   return { ok: true, sessions };
 }
 
-/** Records read, by outcome. */
+/** What was read, by outcome. */
 export interface SessionChannelCounts {
   /** Sessions of well-formed messages, handed to the consumer. */
   sessions: number;
