@@ -10,9 +10,10 @@
 // identities, as the operator verifies agents. The peer answers a stream at once (200 when it takes
 // it), so frames wait for that answer and none is written into a stream the peer refuses. A stream
 // is ended after maxStreamMs (the peer's request timeout is 30 s), or after timeoutMs without a
-// frame, and the next write opens another on a new connection (one TLS handshake per stream). Any failure (no connection, a refused certificate, an answer
-// that is not 200, a broken connection) fails the frames in flight and every write for backoffMs,
-// so a dead peer costs one connection attempt per backoff, not one per batch. A peer that answers
+// frame, and the next write opens another on a new connection (one TLS handshake per stream).
+// Any failure (no connection, a refused certificate, an answer that is not 200, a broken
+// connection) fails the frames in flight and every write for backoffMs, so a dead peer costs one
+// connection attempt per backoff, not one per batch. A peer that answers
 // 404 predates session streams: StreamUnsupportedError, and the caller falls back to
 // POST /v1/sessions. At most maxBufferedBytes wait for the connection; beyond that a write is
 // refused at once (the peer or the network is not keeping up).
