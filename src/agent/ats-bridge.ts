@@ -108,10 +108,12 @@ export interface AtsBridge {
   ackChannelStats?(): AckChannelStats | undefined;
   /**
    * Session sharing (optional: a bridge without these members cannot share). Opens the reader of
-   * the sessions ATS creates (ATS 9: the plugin's session FIFO); every new session is handed to
-   * onSession, whose caller zeroes its der after use.
+   * the sessions ATS creates (ATS 9: the plugin's session FIFO). New sessions are handed to
+   * onSessions in bursts, at most one burst every paceMs (default 0: as they come; meanwhile they
+   * wait in ATS's channel), so the consumer sends each burst at once. The consumer zeroes every
+   * der after use.
    */
-  openSessionExport?(onSession: (s: ExportedSession) => void): Promise<void>;
+  openSessionExport?(onSessions: (sessions: ExportedSession[]) => void, options?: SessionExportOptions): Promise<void>;
   /** Closes the export reader (sharing off): ATS then counts new sessions as having no reader. */
   closeSessionExport?(): Promise<void>;
   /** Hands sessions another pod made to ATS, which validates and inserts them. Resolves once delivered. */
@@ -128,6 +130,11 @@ export interface AckChannelStats {
   pluginDropped: number | undefined;
   /** Acked installs the stats later showed (verified) or did not show in time (unverified: the stats won). */
   statsChecks?: { verified: number; unverified: number };
+}
+
+export interface SessionExportOptions {
+  /** At most one burst of sessions every this many ms. */
+  paceMs?: number;
 }
 
 /** A TLS session ATS created and cached (session sharing). `der` holds the master secret: the consumer zeroes it. */

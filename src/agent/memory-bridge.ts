@@ -7,6 +7,7 @@ import {
   type AtsBridge,
   type AtsInstalled,
   type ExportedSession,
+  type SessionExportOptions,
   type RingInstall,
   type SessionCacheStats,
   type SessionImport,
@@ -67,6 +68,16 @@ const zeroSharingStats = (): SessionSharingPluginStats => ({
   importRejected: 0,
 });
 
+interface ExportReader {
+  onSessions: (sessions: ExportedSession[]) => void;
+  paceMs: number;
+  /** Created sessions the reader has not taken yet (the FIFO's pipe). */
+  waiting: ExportedSession[];
+  /** A delivery is due (the next turn of the event loop, or the end of the pace). */
+  scheduled: boolean;
+  timer?: NodeJS.Timeout;
+}
+
 export class MemoryBridge implements AtsBridge {
   /** Delivered installs (accepted or rejected), for tests. */
   installCalls = 0;
@@ -99,8 +110,8 @@ export class MemoryBridge implements AtsBridge {
   #timers = new Set<NodeJS.Timeout>();
   #reconfigureTime = 0;
   readonly #now: () => number;
-  /** Session sharing: the export reader's callback (undefined: closed). */
-  #onSession: ((s: ExportedSession) => void) | undefined;
+  /** Session sharing: the export reader (undefined: closed), as the session FIFO's (session-channel.ts). */
+  #export: ExportReader | undefined;
   #sharing: SessionSharingPluginStats = zeroSharingStats();
   /** Refusals of received sessions by reason, for tests. */
   importRefusals: Record<MemoryImportRefusal, number> = { malformed: 0, undecodable: 0, id_mismatch: 0, before_flush: 0, future: 0, expired: 0 };
@@ -169,20 +180,52 @@ export class MemoryBridge implements AtsBridge {
     const der = memoryBridgeSessionDer(id, time, timeoutSeconds, options.derBytes ?? 180);
     this.addSession(id.toString('hex'));
     if (der.length > SESSION_MAX_DER_BYTES) this.#sharing.exportUncached++;
-    else if (!this.#onSession) this.#sharing.exportNoReader++;
+    else if (!this.#export) this.#sharing.exportNoReader++;
     else {
       this.#sharing.exported++;
-      this.#onSession({ id: Buffer.from(id), der: Buffer.from(der), time, timeoutSeconds });
+      const reader = this.#export;
+      reader.waiting.push({ id: Buffer.from(id), der: Buffer.from(der), time, timeoutSeconds });
+      // Sessions made in one turn go together, as a drain tick of the plugin writes them together.
+      if (!reader.scheduled) {
+        reader.scheduled = true;
+        setImmediate(() => this.#deliverExport(reader));
+      }
     }
     return { id, der, time, timeoutSeconds };
   }
 
-  async openSessionExport(onSession: (s: ExportedSession) => void): Promise<void> {
-    this.#onSession = onSession;
+  /** Like the session FIFO's reader: what waits goes together, then nothing for paceMs. */
+  #deliverExport(reader: ExportReader): void {
+    if (this.#export !== reader) return; // closed: what waited was zeroed
+    const sessions = reader.waiting;
+    reader.waiting = [];
+    if (reader.paceMs > 0) {
+      reader.timer = setTimeout(() => {
+        reader.timer = undefined;
+        if (reader.waiting.length > 0) this.#deliverExport(reader);
+        else reader.scheduled = false;
+      }, reader.paceMs);
+    } else {
+      reader.scheduled = false;
+    }
+    reader.onSessions(sessions);
+  }
+
+  async openSessionExport(onSessions: (sessions: ExportedSession[]) => void, options: SessionExportOptions = {}): Promise<void> {
+    this.#closeExport();
+    this.#export = { onSessions, paceMs: options.paceMs ?? 0, waiting: [], scheduled: false };
   }
 
   async closeSessionExport(): Promise<void> {
-    this.#onSession = undefined;
+    this.#closeExport();
+  }
+
+  /** What still waits is lost, as records left in a FIFO nobody reads. */
+  #closeExport(): void {
+    if (!this.#export) return;
+    clearTimeout(this.#export.timer);
+    for (const s of this.#export.waiting) s.der.fill(0);
+    this.#export = undefined;
   }
 
   /** The plugin's rules without OpenSSL: sizes, the stand-in DER's id and time, the ttl clamp. */
@@ -323,7 +366,7 @@ export class MemoryBridge implements AtsBridge {
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     this.#setRing(Buffer.alloc(0), 0);
-    this.#onSession = undefined;
+    this.#closeExport();
   }
 
   #check(): void {

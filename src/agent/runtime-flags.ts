@@ -19,7 +19,8 @@
 // which is fine for the push path (a JSON body, a socket message, a stats read: ATS, not
 // JavaScript, dominates push latency). Session sharing is the one busy path: bench:sessions
 // measured the agents at 0.53 ms of CPU per shared handshake with these flags and 0.39 ms with
-// V8's defaults (--v8-flags ""), for ~10 MB more RSS per agent.
+// V8's defaults (--v8-flags ""), for ~10 MB more RSS per agent (again on 2026-12-07, shorter runs:
+// 0.68-0.72 against 0.49-0.67 ms, and 84-87 MB RSS at maxEntries, above the 80 MB goal).
 // Also measured: --no-opt saves the same and no more;
 // --no-maglev and --max-lazy on top save nothing; --v8-pool-size=1 saves nothing. --jitless
 // would save about as much but disables WebAssembly, and in Node 22 importing node:http from an

@@ -1,11 +1,13 @@
 // Session sharing between the pods of one TicketKeySet (issue 14). The operator configures it
 // (PUT /v1/session-sharing: on/off, ttl, bound, and the peers, which come only from the operator,
 // never from the network). While it is on, the sharer reads the TLS sessions the local ATS
-// creates (bridge.openSessionExport), batches them (≤ SESSIONS_BATCH_MAX or every batchDelayMs)
-// and writes each batch as one binary frame into a long-lived session stream to every peer's agent
-// (POST /v1/sessions/stream, peer-stream.ts) over mutual TLS: its own serving certificate as
-// client certificate, the peer's certificate verified against the CA bundle and the peer's
-// identities. A peer from before streams (404) gets the batches as POST /v1/sessions instead.
+// creates (bridge.openSessionExport) in bursts, at most one every batchDelayMs (they wait in
+// ATS's channel meanwhile, so batching needs no timer here and an idle pod's first session goes
+// at once), and writes each burst as frames of ≤ SESSIONS_BATCH_MAX into a long-lived session
+// stream to every peer's agent (POST /v1/sessions/stream, peer-stream.ts) over mutual TLS: its
+// own serving certificate as client certificate, the peer's certificate verified against the CA
+// bundle and the peer's identities. A peer from before streams (404) gets the batches as POST
+// /v1/sessions instead.
 // Sessions received from peers (either route, authorised in api-server.ts) are validated one by
 // one and handed to ATS (bridge.importSessions), which validates them again.
 //
@@ -13,7 +15,7 @@
 // status or metric; Buffers (frames included) are zeroed once used. Only a batch for a peer from
 // before streams exists as a JS string (JSON, not zeroable) until its delivery settles.
 //
-// Bounds: the staging queue holds at most maxEntries sessions; per peer, at most
+// Bounds: a burst sends at most maxEntries sessions (the newest); per peer, at most
 // min(maxEntries, PEER_BACKLOG_MAX_SESSIONS) sessions wait for its connection (written to its
 // stream and not yet on the wire, or in its request backlog); beyond that a batch is dropped and
 // counted. At most min(maxEntries, RECENT_IDS_MAX) ids are remembered for de-duplication.
@@ -22,6 +24,7 @@
 // at most `concurrency` at once, one per peer, each cut off after timeoutMs; nothing is retried.
 // Revoke: every executed session-cache flush sets notBefore to the second after it: sessions
 // created before it are neither sent nor accepted any more.
+import type { Readable } from 'node:stream';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { SESSIONS_BATCH_MAX } from '../contract/agent-wire.ts';
 import { SESSION_FUTURE_SKEW_SECONDS, SESSION_ID_MAX_BYTES, SESSION_IMPORT_MAX_SESSIONS, SESSION_MAX_DER_BYTES } from '../contract/plugin-wire.ts';
@@ -53,7 +56,7 @@ export interface SessionSharerOptions {
   metrics: AgentMetrics;
   /** The agent's own serving certificate and key (its client certificate towards peers) and the CA bundle. */
   tls: AgentTls;
-  /** A partial batch waits at most this long (default 40 ms). */
+  /** Sessions are read from ATS at most once this often (default 40 ms): a burst is sent at once. */
   batchDelayMs?: number;
   /** Deliveries in flight over all peers (default 8). */
   concurrency?: number;
@@ -70,12 +73,15 @@ export interface SessionSharerOptions {
  */
 export const PEER_BACKLOG_MAX_SESSIONS = 8192;
 /**
- * How long a partial batch waits. Every delivery is an HTTPS request on both agents and an import
- * into ATS on the receiver, so this bounds the requests per peer (25/s) whatever the handshake
- * rate; it is most of the propagation delay (bench:sessions: p99 goal 100 ms).
+ * How often, at most, the sessions ATS made are read and sent. Every burst is a frame to each peer
+ * and an import into ATS on each receiver, and much of the agent's work is per event rather than
+ * per session, so this bounds the work per second (25 frames per peer) whatever the handshake rate;
+ * under load it is most of the propagation delay (bench:sessions: p99 goal 100 ms).
  */
 export const DEFAULT_BATCH_DELAY_MS = 40;
 export const RECENT_IDS_MAX = 65_536;
+/** Frames of one incoming stream waiting for ATS before the stream is paused. */
+export const STREAM_FRAMES_IN_FLIGHT = 4;
 
 const check = { config: TypeCompiler.Compile(SessionSharingConfig), batch: TypeCompiler.Compile(SessionsBatch) };
 
@@ -118,9 +124,6 @@ export class SessionSharer {
   #hash = sessionSharingConfigHash(DEFAULT_SESSION_SHARING_CONFIG);
   #notBefore = 0;
   readonly #counts: Counts = { exported: 0, sent: 0, received: 0, inserted: 0, dropped: 0, refused: 0 };
-  /** Sessions waiting to form a batch (bounded by maxEntries). */
-  #queue: Queued[] = [];
-  #timer: NodeJS.Timeout | undefined;
   /** Session ids (base64) seen lately (sent or received), oldest first, at most min(maxEntries, RECENT_IDS_MAX). */
   readonly #recent = new Set<string>();
   #links: PeerLink[] = [];
@@ -184,7 +187,7 @@ export class SessionSharer {
         throw new ApiError(409, 'sharing_disabled', "this agent's ATS bridge cannot share sessions");
       }
       try {
-        await bridge.openSessionExport((s) => this.#onExport(s));
+        await bridge.openSessionExport((sessions) => this.#onExport(sessions), { paceMs: this.#batchDelayMs });
       } catch (err) {
         if (err instanceof AtsUnavailableError) throw new ApiError(503, 'ats_unavailable', 'ATS is not reachable', 1);
         this.#logger.warn('session export could not be opened', { err: describeError(err) });
@@ -204,7 +207,6 @@ export class SessionSharer {
     this.#hash = sessionSharingConfigHash(config);
     if (!config.enabled) this.#dropQueued();
     this.#trimRecent();
-    this.#trimQueue();
     this.#relink(config.enabled ? config.peers : []);
     if (before.enabled !== config.enabled || before.peers.length !== config.peers.length) {
       this.#logger.info('session sharing configured', { enabled: config.enabled, peers: config.peers.length, ttlSeconds: config.ttlSeconds, maxEntries: config.maxEntries });
@@ -242,56 +244,101 @@ export class SessionSharer {
 
   /**
    * POST /v1/sessions/stream from a peer (its certificate's URI SANs, authorised by the guard):
-   * frame after frame, each validated and handed to ATS before the next is read (TCP holds the
-   * peer back meanwhile). The peer is authorised again whenever the configuration changed, so a
-   * peer that is dropped, or sharing turned off, ends its stream. Every refusal is thrown (the
-   * route, which already answered 200, then cuts the connection): bytes that are not frames, a
-   * frame that is not a batch, a body ending inside a frame. Resolves to the totals once the body
-   * ended.
+   * frame after frame, each validated as it arrives and handed to ATS in arrival order. At most
+   * STREAM_FRAMES_IN_FLIGHT frames of a stream wait for ATS; beyond that the request is paused
+   * (TCP holds the peer back meanwhile). Read with 'data' events rather than an async iterator:
+   * this is the agent's busiest path, and an iterator adds promises to every chunk. The peer is
+   * authorised again whenever the configuration changed, so a peer that is dropped, or sharing
+   * turned off, ends its stream. Every refusal rejects (the route, which already answered 200,
+   * then cuts the connection): bytes that are not frames, a frame that is not a batch, a body
+   * ending inside a frame or closed before its end. Resolves to the totals once the body ended
+   * and every frame was handed over.
    */
-  async receiveStream(request: AsyncIterable<Buffer>, callerUris: readonly string[]): Promise<SessionsBatchResponse> {
-    const reader = new SessionFrameReader();
-    const total = { accepted: 0, refused: 0 };
-    let authorisedFor = this.#config;
-    try {
-      for await (const chunk of request) {
+  receiveStream(request: Readable, callerUris: readonly string[]): Promise<SessionsBatchResponse> {
+    return new Promise((resolve, reject) => {
+      const reader = new SessionFrameReader();
+      const total = { accepted: 0, refused: 0 };
+      let authorisedFor = this.#config;
+      let inFlight = 0;
+      let ended = false;
+      let done = false;
+      const finish = (err?: unknown): void => {
+        if (done) return;
+        done = true;
+        // 'error' and 'close' stay handled (finish is idempotent): the route may still cut the
+        // connection.
+        request.off('data', onData).off('end', onEnd);
+        reader.clear();
+        if (err === undefined) resolve(total);
+        else reject(err);
+      };
+      const refuse = (message: string): void => {
+        this.#count('refused', 1);
+        finish(new ApiError(400, 'bad_request', message));
+      };
+      const settleIfDone = (): void => {
+        if (!ended || inFlight > 0) return;
+        if (reader.pending > 0) refuse('the stream ended inside a frame');
+        else finish();
+      };
+      const onData = (chunk: Buffer): void => {
         let frames: Buffer[];
         try {
           frames = reader.push(chunk);
         } catch (err) {
-          if (!(err instanceof SessionFrameError)) throw err;
-          this.#count('refused', 1);
-          throw new ApiError(400, 'bad_request', 'the body is not a stream of session frames');
+          if (!(err instanceof SessionFrameError)) return finish(err);
+          return refuse('the body is not a stream of session frames');
         }
-        try {
-          for (const frame of frames) {
+        for (const frame of frames) {
+          if (done) {
+            frame.fill(0);
+            continue;
+          }
+          // Views into the frame, which is zeroed once they were handed over.
+          let sessions: ReturnType<typeof decodeSessionFrame>;
+          try {
             if (this.#config !== authorisedFor) {
               this.authorizePeer(callerUris);
               authorisedFor = this.#config;
             }
             this.#requireEnabled();
-            // Views into the frame, which the finally below zeroes once they were handed over.
-            const sessions = decodeSessionFrame(frame);
-            if (!sessions) {
-              this.#count('refused', 1);
-              throw new ApiError(400, 'bad_request', 'a frame of the stream is not a batch of sessions');
-            }
-            const r = await this.#accept(sessions);
-            total.accepted += r.accepted;
-            total.refused += r.refused;
+            sessions = decodeSessionFrame(frame);
+          } catch (err) {
+            frame.fill(0);
+            finish(err);
+            continue;
           }
-        } finally {
-          for (const frame of frames) frame.fill(0);
+          if (!sessions) {
+            frame.fill(0);
+            refuse('a frame of the stream is not a batch of sessions');
+            continue;
+          }
+          inFlight++;
+          this.#accept(sessions).then(
+            (r) => {
+              total.accepted += r.accepted;
+              total.refused += r.refused;
+            },
+            finish,
+          ).finally(() => {
+            frame.fill(0);
+            inFlight--;
+            if (done) return;
+            if (inFlight < STREAM_FRAMES_IN_FLIGHT && request.isPaused()) request.resume();
+            settleIfDone();
+          });
         }
-      }
-      if (reader.pending > 0) {
-        this.#count('refused', 1);
-        throw new ApiError(400, 'bad_request', 'the stream ended inside a frame');
-      }
-      return total;
-    } finally {
-      reader.clear();
-    }
+        if (!done && inFlight >= STREAM_FRAMES_IN_FLIGHT) request.pause();
+      };
+      const onEnd = (): void => {
+        ended = true;
+        settleIfDone();
+      };
+      const onClose = (): void => {
+        if (!ended) finish(new Error('the session stream closed before its end'));
+      };
+      request.on('data', onData).on('end', onEnd).on('error', finish).on('close', onClose);
+    });
   }
 
   #requireEnabled(): void {
@@ -356,12 +403,16 @@ export class SessionSharer {
     return new Promise<void>((resolve, reject) => {
       this.#imports.push({ sessions, resolve, reject });
       this.#importsWaiting += sessions.length;
-      if (!this.#importing) void this.#runImports();
+      if (!this.#importing) {
+        // Started after this turn's I/O callbacks: frames from several peers that arrived together
+        // go to ATS in one message (one write into the import FIFO).
+        this.#importing = true;
+        setImmediate(() => void this.#runImports());
+      }
     });
   }
 
   async #runImports(): Promise<void> {
-    this.#importing = true;
     try {
       while (this.#imports.length > 0) {
         // Whole batches (each ≤ SESSIONS_BATCH_MAX) packed into one message of ≤ SESSION_IMPORT_MAX_SESSIONS.
@@ -424,42 +475,48 @@ export class SessionSharer {
     }
   }
 
-  #onExport(s: ExportedSession): void {
+  /** A burst of new sessions from ATS: the ones to share are sent at once. */
+  #onExport(sessions: ExportedSession[]): void {
     const config = this.#config;
     if (this.#closed || !config.enabled) {
-      s.der.fill(0);
+      for (const s of sessions) s.der.fill(0);
       return;
     }
-    this.#count('exported', 1);
-    if (s.time < this.#notBefore) {
-      s.der.fill(0);
-      this.#count('dropped', 1);
-      return;
+    this.#count('exported', sessions.length);
+    const queue: Queued[] = [];
+    for (const s of sessions) {
+      if (s.time < this.#notBefore) {
+        s.der.fill(0);
+        this.#count('dropped', 1);
+        continue;
+      }
+      const idKey = s.id.toString('base64');
+      if (this.#recent.has(idKey) || this.#links.length === 0) {
+        s.der.fill(0);
+        continue;
+      }
+      this.#remember(idKey);
+      queue.push({ id: s.id, der: s.der, time: s.time });
     }
-    const idKey = s.id.toString('base64');
-    if (this.#recent.has(idKey) || this.#links.length === 0) {
-      s.der.fill(0);
-      return;
+    // The newest maxEntries of a burst at most; the older ones are dropped (counted).
+    const over = queue.length - config.maxEntries;
+    if (over > 0) {
+      for (const q of queue.splice(0, over)) q.der.fill(0);
+      this.#count('dropped', over);
     }
-    this.#remember(idKey);
-    this.#queue.push({ id: s.id, der: s.der, time: s.time });
-    this.#trimQueue();
-    if (this.#queue.length >= SESSIONS_BATCH_MAX) this.#drain();
-    else this.#timer ??= setTimeout(() => this.#drain(), this.#batchDelayMs);
+    if (queue.length > 0) this.#send(queue);
   }
 
   /**
-   * Turns the staged sessions into frames of ≤ SESSIONS_BATCH_MAX, each encoded once, written to
-   * every peer's stream and zeroed when the last write settled. Peers that predate streams get
-   * the same batch as JSON in their backlog (POST /v1/sessions).
+   * Turns sessions into frames of ≤ SESSIONS_BATCH_MAX, each encoded once, written to every
+   * peer's stream and zeroed when the last write settled. Peers that predate streams get the same
+   * batch as JSON in their backlog (POST /v1/sessions).
    */
-  #drain(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+  #send(queue: Queued[]): void {
     const maxSessions = Math.min(this.#config.maxEntries, PEER_BACKLOG_MAX_SESSIONS);
     const maxBatches = Math.max(1, Math.ceil(maxSessions / SESSIONS_BATCH_MAX));
-    while (this.#queue.length > 0) {
-      const taken = this.#queue.splice(0, SESSIONS_BATCH_MAX);
+    while (queue.length > 0) {
+      const taken = queue.splice(0, SESSIONS_BATCH_MAX);
       const n = taken.length;
       const legacy = this.#links.filter((l) => l.legacy);
       const batch: SessionsBatch | undefined =
@@ -605,24 +662,11 @@ export class SessionSharer {
   }
 
   #dropQueued(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#count('dropped', this.#queue.length);
-    for (const q of this.#queue) q.der.fill(0);
-    this.#queue = [];
     for (const link of this.#links) {
       this.#count('dropped', link.queued);
       link.backlog = [];
       link.queued = 0;
     }
-  }
-
-  /** Drops the oldest staged sessions beyond maxEntries. */
-  #trimQueue(): void {
-    const over = this.#queue.length - this.#config.maxEntries;
-    if (over <= 0) return;
-    for (const q of this.#queue.splice(0, over)) q.der.fill(0);
-    this.#count('dropped', over);
   }
 
   /** Remembers a session id (base64: the shortest string key). */

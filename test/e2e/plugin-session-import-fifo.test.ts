@@ -41,7 +41,9 @@ beforeAll(async () => {
   await bridgeB.close();
   bridgeA = new Ats9Bridge({ socketPath: atsA.mgmtSocket }, { sessionFifo: fifoA });
   bridgeB = new Ats9Bridge({ socketPath: atsB.mgmtSocket }, { sessionImportFifo: importFifo });
-  await bridgeA.openSessionExport((s) => exported.set(s.id.toString('hex'), s));
+  await bridgeA.openSessionExport((sessions) => {
+    for (const s of sessions) exported.set(s.id.toString('hex'), s);
+  });
 });
 
 afterAll(async () => {

@@ -39,7 +39,9 @@ beforeAll(async () => {
   ]);
   bridgeA = new Ats9Bridge({ socketPath: atsA.mgmtSocket }, { sessionFifo: fifoA });
   bridgeB = new Ats9Bridge({ socketPath: atsB.mgmtSocket }, { sessionFifo: fifoB });
-  await bridgeA.openSessionExport((s) => exported.set(s.id.toString('hex'), s));
+  await bridgeA.openSessionExport((sessions) => {
+    for (const s of sessions) exported.set(s.id.toString('hex'), s);
+  });
 });
 
 afterAll(async () => {
@@ -121,7 +123,9 @@ describe('session sharing between two ATS', () => {
     const before = await bridgeA.sessionSharingStats();
     const unseen = await probe(atsA);
     await statsWhen(bridgeA, (s) => s.exportNoReader === before.exportNoReader + 1, 'no reader counted');
-    await bridgeA.openSessionExport((s) => exported.set(s.id.toString('hex'), s));
+    await bridgeA.openSessionExport((sessions) => {
+    for (const s of sessions) exported.set(s.id.toString('hex'), s);
+  });
     const { record } = await sessionOnA();
     expect(record.id.length).toBeGreaterThan(0);
     expect(exported.has(unseen.sessionId!)).toBe(false);

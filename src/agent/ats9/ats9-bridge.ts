@@ -6,7 +6,7 @@
 //   Ats9Bridge.fromRunroot(runroot, options?)   runroot dir (with runroot.yaml) or the yaml file
 //
 // Session sharing (options.sessionFifo, the plugin loaded with --session-fifo=<same path>):
-// openSessionExport(onSession) / closeSessionExport() read the sessions the plugin exports
+// openSessionExport(onSessions) / closeSessionExport() read the sessions the plugin exports
 // (session-channel.ts); importSessions(batch) hands the plugin sessions to validate and insert:
 // one binary message written into the import FIFO when there is one (options.sessionImportFifo,
 // the plugin loaded with --session-import-fifo=<same path>; session-import-channel.ts), else a
@@ -40,6 +40,7 @@ import {
   type AtsBridge,
   type AtsInstalled,
   type ExportedSession,
+  type SessionExportOptions,
   type InstallReceipt,
   type RingInstall,
   type SessionCacheStats,
@@ -477,18 +478,20 @@ export class Ats9Bridge implements AtsBridge {
   }
 
   /**
-   * Opens the session FIFO's reader (creating the FIFO when missing): every session the plugin
-   * exports goes to onSession, which zeroes its der after use. Re-opening replaces the callback.
+   * Opens the session FIFO's reader (creating the FIFO when missing): the sessions the plugin
+   * exports go to onSessions, the sessions of each read together, at most one read every paceMs
+   * (session-channel.ts); the consumer zeroes every der after use. Re-opening replaces the callback.
    */
-  openSessionExport(onSession: (s: ExportedSession) => void): Promise<void> {
+  openSessionExport(onSessions: (sessions: ExportedSession[]) => void, options: SessionExportOptions = {}): Promise<void> {
     const path = this.sessionFifo;
     if (path === undefined) return Promise.reject(new Error('no session FIFO configured: this bridge cannot export sessions'));
     return this.serialiseSessionExport(async () => {
       await this.sessionChannel?.close();
       this.sessionChannel = undefined;
       let invalidLogged = false;
-      this.sessionChannel = await SessionChannel.open(path, onSession, {
+      this.sessionChannel = await SessionChannel.open(path, onSessions, {
         ...(this.sessionFifoMode === undefined ? {} : { mode: this.sessionFifoMode }),
+        ...(options.paceMs === undefined ? {} : { paceMs: options.paceMs }),
         onInvalid: (error) => {
           // Once per open: a writer flooding the FIFO must not flood the log. Counted either way.
           if (!invalidLogged) this.logger?.warn('malformed message on the session FIFO dropped', { error });

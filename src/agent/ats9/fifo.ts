@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
 import { chmod, lstat } from 'node:fs/promises';
-import { Socket } from 'node:net';
+import { Socket, type OnReadOpts } from 'node:net';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -31,11 +31,13 @@ export async function prepareFifo(path: string, mode: number, what: string): Pro
 
 /**
  * The FIFO (prepared as above) opened for reading. O_RDWR: the agent's own write end keeps the
- * reader from seeing end-of-file whenever the plugin is not writing.
+ * reader from seeing end-of-file whenever the plugin is not writing. With `onread`, libuv reads
+ * into its buffer and calls its callback instead of emitting 'data' (net.Socket's onread; the
+ * callback's false stops reading until socket.resume()).
  */
-export async function openFifoReader(path: string, mode: number, what: string): Promise<Socket> {
+export async function openFifoReader(path: string, mode: number, what: string, onread?: OnReadOpts): Promise<Socket> {
   await prepareFifo(path, mode, what);
-  return fifoSocket(openSync(path, constants.O_RDWR | constants.O_NONBLOCK | constants.O_NOFOLLOW), 'read');
+  return fifoSocket(openSync(path, constants.O_RDWR | constants.O_NONBLOCK | constants.O_NOFOLLOW), 'read', onread);
 }
 
 /**
@@ -46,9 +48,9 @@ export function openFifoWriter(path: string): Socket {
   return fifoSocket(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW), 'write');
 }
 
-function fifoSocket(fd: number, direction: 'read' | 'write'): Socket {
+function fifoSocket(fd: number, direction: 'read' | 'write', onread?: OnReadOpts): Socket {
   try {
-    return new Socket({ fd, readable: direction === 'read', writable: direction === 'write' });
+    return new Socket({ fd, readable: direction === 'read', writable: direction === 'write', ...(onread ? { onread } : {}) });
   } catch (err) {
     closeSync(fd);
     throw err;

@@ -4,7 +4,8 @@
 //
 //   SESSION_EXPORT_MAGIC | u32 length | { u8 id len | id | u16 DER len | DER | u32 time | u32 timeout }…
 //
-//   const ch = await SessionChannel.open('/run/trafficserver/ticketkeys-sessions', (s: ExportedSession) => …, { mode: 0o600 })
+//   const ch = await SessionChannel.open('/run/trafficserver/ticketkeys-sessions',
+//                                        (sessions: ExportedSession[]) => …, { mode: 0o600, paceMs: 40 })
 //   ch.counts                              messages and sessions by outcome (sessions, invalid, oversized)
 //   await ch.close()                       sharing off: the plugin then counts export_no_reader;
 //                                          SessionChannel.open(path, …) again re-opens it
@@ -18,12 +19,23 @@
 // As the ack channel (ack-channel.ts): the FIFO is created mode 0600 (0620 when ATS runs as
 // another user of the agent's group), a path that is not a FIFO of this user is refused, it is
 // opened O_RDWR|O_NONBLOCK|O_NOFOLLOW and read through libuv's event loop (fifo.ts).
+//
+// This is the agent's busiest input (every TLS session its ATS creates), and much of the agent's
+// work is per event rather than per byte (bench:sessions), so it is read without stream
+// machinery: libuv reads straight into one buffer of the pipe's size, which is parsed and zeroed
+// in place. With paceMs, a read is followed by paceMs without reading (libuv stops polling the
+// FIFO): the plugin's messages wait in the pipe meanwhile, and the next read takes them all at
+// once. The sessions of one read are handed over together, so the consumer can batch without a
+// timer of its own. A read that fills the buffer is followed by the next at once: the pipe is
+// filling.
 import type { Socket } from 'node:net';
 import { SESSION_EXPORT_MAGIC, SESSION_EXPORT_MESSAGE_MAX_BYTES, SESSION_ID_MAX_BYTES, SESSION_MAX_DER_BYTES } from '../../contract/plugin-wire.ts';
 import type { ExportedSession } from '../ats-bridge.ts';
 import { openFifoReader } from './fifo.ts';
 
 const MAGIC = Buffer.from(SESSION_EXPORT_MAGIC, 'latin1');
+/** Linux's default pipe capacity: one read can take all the plugin wrote meanwhile. */
+const READ_BUFFER_BYTES = 65_536;
 /** Magic and length. */
 const PREFIX_BYTES = 8;
 /** The smallest session: 1-byte id, 1-byte DER, time and timeout. */
@@ -81,14 +93,22 @@ export interface SessionChannelOptions {
   mode?: number;
   /** Told why a message was dropped (never its contents). */
   onInvalid?: (error: string) => void;
+  /** After each read, this long without reading (default 0: read whenever the plugin writes). */
+  paceMs?: number;
 }
 
 export class SessionChannel {
   readonly path: string;
   readonly counts: SessionChannelCounts = { sessions: 0, invalid: 0, oversized: 0 };
   readonly #socket: Socket;
-  readonly #onSession: (s: ExportedSession) => void;
+  readonly #onSessions: (sessions: ExportedSession[]) => void;
   readonly #onInvalid: ((error: string) => void) | undefined;
+  readonly #paceMs: number;
+  /** Where libuv reads into; zeroed after every read. */
+  readonly #buffer: Buffer;
+  #paceTimer: NodeJS.Timeout | undefined;
+  /** Sessions of the read being parsed. */
+  #read: ExportedSession[] = [];
   /** The start of an unfinished message (at most SESSION_EXPORT_MESSAGE_MAX_BYTES). */
   #held: Buffer = Buffer.alloc(0);
   /** Skipping bytes that are not a message (counted once). */
@@ -97,20 +117,38 @@ export class SessionChannel {
 
   /**
    * Creates the FIFO when missing (mkfifo, `mode`), refuses a path that is anything else (a
-   * file, a symlink) or a FIFO of another owner, sets its mode, and starts reading: every
-   * session of a well-formed message goes to onSession (which zeroes `der` after use).
+   * file, a symlink) or a FIFO of another owner, sets its mode, and starts reading: the sessions
+   * of the well-formed messages of each read go to onSessions together (which zeroes every `der`
+   * after use).
    */
-  static async open(path: string, onSession: (s: ExportedSession) => void, options: SessionChannelOptions = {}): Promise<SessionChannel> {
-    const socket = await openFifoReader(path, options.mode ?? 0o600, 'session FIFO');
-    return new SessionChannel(path, socket, onSession, options.onInvalid);
+  static async open(path: string, onSessions: (sessions: ExportedSession[]) => void, options: SessionChannelOptions = {}): Promise<SessionChannel> {
+    const paceMs = options.paceMs ?? 0;
+    if (!Number.isFinite(paceMs) || paceMs < 0) throw new RangeError('paceMs must be a non-negative number');
+    const ref: { channel?: SessionChannel } = {};
+    const buffer = Buffer.alloc(READ_BUFFER_BYTES);
+    const socket = await openFifoReader(path, options.mode ?? 0o600, 'session FIFO', {
+      buffer,
+      // The first read comes from a later turn of the event loop, once the channel exists.
+      callback: (nread: number) => ref.channel!.#onRead(nread),
+    });
+    ref.channel = new SessionChannel(path, socket, buffer, onSessions, options.onInvalid, paceMs);
+    return ref.channel;
   }
 
-  private constructor(path: string, socket: Socket, onSession: (s: ExportedSession) => void, onInvalid: ((error: string) => void) | undefined) {
+  private constructor(
+    path: string,
+    socket: Socket,
+    buffer: Buffer,
+    onSessions: (sessions: ExportedSession[]) => void,
+    onInvalid: ((error: string) => void) | undefined,
+    paceMs: number,
+  ) {
     this.path = path;
     this.#socket = socket;
-    this.#onSession = onSession;
+    this.#buffer = buffer;
+    this.#onSessions = onSessions;
     this.#onInvalid = onInvalid;
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    this.#paceMs = paceMs;
     socket.on('error', () => undefined); // a read error ends the channel; sharing stops exporting
   }
 
@@ -121,6 +159,28 @@ export class SessionChannel {
   #invalid(kind: 'invalid' | 'oversized', error: string): void {
     this.counts[kind]++;
     this.#onInvalid?.(error);
+  }
+
+  /** libuv read nread bytes into the buffer. False stops reading (libuv's readStop) for the pace. */
+  #onRead(nread: number): boolean {
+    const chunk = this.#buffer.subarray(0, nread);
+    try {
+      this.#onData(chunk);
+    } finally {
+      chunk.fill(0);
+    }
+    const sessions = this.#read;
+    this.#read = [];
+    if (sessions.length > 0) {
+      if (this.#closed) for (const s of sessions) s.der.fill(0);
+      else this.#onSessions(sessions);
+    }
+    if (this.#paceMs === 0 || nread === this.#buffer.length || this.#closed) return true;
+    this.#paceTimer = setTimeout(() => {
+      this.#paceTimer = undefined;
+      if (!this.#closed) this.#socket.resume();
+    }, this.#paceMs);
+    return false;
   }
 
   #onData(chunk: Buffer): void {
@@ -149,8 +209,7 @@ export class SessionChannel {
       this.#held.fill(0);
       this.#held = held;
     } finally {
-      all.fill(0);
-      chunk.fill(0);
+      if (all !== chunk) all.fill(0);
     }
   }
 
@@ -161,10 +220,7 @@ export class SessionChannel {
       return;
     }
     this.counts.sessions += parsed.sessions.length;
-    for (const s of parsed.sessions) {
-      if (this.#closed) s.der.fill(0);
-      else this.#onSession(s);
-    }
+    for (const s of parsed.sessions) this.#read.push(s);
   }
 
   #drop(): void {
@@ -177,6 +233,7 @@ export class SessionChannel {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#paceTimer);
     await new Promise<void>((resolve) => {
       this.#socket.once('close', () => resolve());
       this.#socket.destroy();

@@ -15,8 +15,9 @@ describe('MemoryBridge session sharing', () => {
     const b = new MemoryBridge();
     const got: ExportedSession[] = [];
     b.createSession();
-    await b.openSessionExport((s) => got.push(s));
+    await b.openSessionExport((sessions) => got.push(...sessions));
     const s = b.createSession();
+    await new Promise((r) => setImmediate(r)); // the sessions of a turn are handed over in the next
     await b.closeSessionExport();
     b.createSession();
     expect(got).toHaveLength(1);

@@ -4,15 +4,16 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AtsUnavailableError, type ExportedSession, type SessionImport } from '../../../src/agent/ats-bridge.ts';
 import { acceptedAgentIdentities } from '../../../src/agent/identity.ts';
 import { MemoryBridge, memoryBridgeSessionDer } from '../../../src/agent/memory-bridge.ts';
 import { AgentMetrics } from '../../../src/agent/metrics.ts';
 import { sessionSharingConfigHash, type Peer, type SessionSharingConfig, type SessionsBatch } from '../../../src/agent/protocol.ts';
-import { SessionSharer } from '../../../src/agent/session-sharer.ts';
+import { SessionSharer, STREAM_FRAMES_IN_FLIGHT } from '../../../src/agent/session-sharer.ts';
 import { SESSIONS_BATCH_MAX, SESSIONS_STREAM_PATH } from '../../../src/contract/agent-wire.ts';
-import { decodeSessionFrame, SessionFrameReader } from '../../../src/agent/session-frames.ts';
+import { decodeSessionFrame, encodeSessionFrame, SessionFrameReader } from '../../../src/agent/session-frames.ts';
 import { SESSION_IMPORT_MAX_SESSIONS } from '../../../src/contract/plugin-wire.ts';
 import { issueAgentCert, type DevCerts, type PemPair } from '../../../src/dev/certs.ts';
 import { capturedLogger, testCerts, waitFor } from './fixtures.ts';
@@ -47,7 +48,7 @@ interface Harness {
   lines: string[];
 }
 
-function harness(): Harness {
+function harness(options: { batchDelayMs?: number } = {}): Harness {
   const clock = { now: NOW };
   const bridge = new MemoryBridge({ now: () => clock.now * 1000 });
   const imports: SessionImport[] = [];
@@ -58,14 +59,21 @@ function harness(): Harness {
   };
   const exported: ExportedSession[] = [];
   const open = bridge.openSessionExport.bind(bridge);
-  bridge.openSessionExport = (onSession) =>
-    open((s) => {
-      exported.push(s);
-      onSession(s);
-    });
+  bridge.openSessionExport = (onSessions, options) =>
+    open((sessions) => {
+      exported.push(...sessions);
+      onSessions(sessions);
+    }, options);
   const metrics = new AgentMetrics();
   const { logger, lines } = capturedLogger();
-  const sharer = new SessionSharer({ bridge, logger, metrics, tls: { cert: self.cert, key: self.key, clientCa: certs.ca.cert }, nowSeconds: () => clock.now });
+  const sharer = new SessionSharer({
+    bridge,
+    logger,
+    metrics,
+    tls: { cert: self.cert, key: self.key, clientCa: certs.ca.cert },
+    nowSeconds: () => clock.now,
+    ...options,
+  });
   return { sharer, bridge, metrics, imports, exported, clock, lines };
 }
 
@@ -229,6 +237,44 @@ describe('received sessions', () => {
     await h.sharer.close();
   });
 
+  it('hands batches that arrived in the same event-loop turn to ATS in one message', async () => {
+    const h = harness();
+    await h.sharer.configure(config([peer('ats-b', 1)]));
+    const turn = [h.sharer.receive({ sessions: [session(1, NOW)] }), h.sharer.receive({ sessions: [session(2, NOW), session(3, NOW)] })];
+    expect(await Promise.all(turn)).toEqual([{ accepted: 1, refused: 0 }, { accepted: 2, refused: 0 }]);
+    expect(h.imports.map((m) => m.sessions.length)).toEqual([3]);
+    await h.sharer.close();
+  });
+
+  it('keeps at most 4 frames of a stream waiting for ATS: the stream is paused beyond that, resumed after, every frame imported in order', async () => {
+    expect(STREAM_FRAMES_IN_FLIGHT).toBe(4);
+    const h = harness();
+    await h.sharer.configure(config([peer('ats-b', 1)]));
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const importSessions = h.bridge.importSessions.bind(h.bridge);
+    const order: string[] = [];
+    h.bridge.importSessions = async (batch) => {
+      order.push(...batch.sessions.map((x) => x.id.toString('hex'))); // zeroed once handed over
+      await gate;
+      await importSessions(batch);
+    };
+    const body = new PassThrough();
+    const done = h.sharer.receiveStream(body, peer('ats-b', 1).identities);
+    const ids = Array.from({ length: 10 }, (_, i) => Buffer.alloc(32, i + 1));
+    for (const id of ids) body.write(encodeSessionFrame([{ id, der: memoryBridgeSessionDer(id, NOW, 300, 180), time: NOW }]));
+    body.end();
+    await waitFor(() => h.sharer.status().received === 4, 'four frames taken');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(body.isPaused()).toBe(true);
+    expect(h.sharer.status().received).toBe(4); // the other six wait in the stream
+    open();
+    expect(await done).toEqual({ accepted: 10, refused: 0 });
+    expect(order).toEqual(ids.map((id) => id.toString('hex')));
+    expect(h.sharer.status()).toMatchObject({ received: 10, inserted: 10, refused: 0 });
+    await h.sharer.close();
+  });
+
   it('holds at most 8192 received sessions for ATS; a batch beyond that is refused (503), not queued', async () => {
     const h = harness();
     await h.sharer.configure(config([peer('ats-b', 1)]));
@@ -354,6 +400,21 @@ describe('sending', () => {
     await h.sharer.close();
   });
 
+  it("reads ATS's sessions at most once per batch delay: an idle pod's first session goes at once, later ones wait in ATS's channel", async () => {
+    const h = harness({ batchDelayMs: 60_000 });
+    const before = stub.batches.length;
+    await h.sharer.configure(config([peer('ats-b', stub.port)]));
+    h.bridge.createSession({ time: NOW });
+    await waitFor(() => h.sharer.status().sent === 1, 'the first session sent without waiting for the batch delay');
+    h.bridge.createSession({ time: NOW });
+    h.bridge.createSession({ time: NOW });
+    await new Promise((r) => setTimeout(r, 200));
+    // Not read yet: the reader paces itself (the memory bridge as the session FIFO's reader).
+    expect(h.sharer.status()).toMatchObject({ exported: 1, sent: 1 });
+    expect(stub.batches.length).toBe(before + 1);
+    await h.sharer.close();
+  });
+
   it('sends each session id once, and never one created before the last flush', async () => {
     const h = harness();
     await h.sharer.configure(config([peer('ats-b', stub.port)]));
@@ -364,6 +425,7 @@ describe('sending', () => {
     h.clock.now = NOW + 5;
     h.sharer.flushing();
     h.bridge.createSession({ time: NOW + 4 });
+    await waitFor(() => h.sharer.status().exported === 3, 'the third session read');
     expect(h.sharer.status()).toMatchObject({ exported: 3, sent: 1, dropped: 1 });
     await h.sharer.close();
   });

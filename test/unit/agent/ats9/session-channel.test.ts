@@ -1,6 +1,6 @@
 // The session FIFO's message parser (strict, bounded, all or nothing) and the reader: messages
-// split across reads, several in one read, garbage and over-long lengths skipped up to the next
-// magic, close and re-open.
+// split across reads, several in one read, one burst per read, the pace (and no pause after a
+// full read), garbage and over-long lengths skipped up to the next magic, close and re-open.
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { lstat, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -85,8 +85,8 @@ describe('SessionChannel', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function open(onSession: (s: ExportedSession) => void): Promise<SessionChannel> {
-    const ch = await SessionChannel.open(path, onSession);
+  async function open(onSessions: (sessions: ExportedSession[]) => void, paceMs?: number): Promise<SessionChannel> {
+    const ch = await SessionChannel.open(path, onSessions, paceMs === undefined ? {} : { paceMs });
     channels.push(ch);
     return ch;
   }
@@ -107,7 +107,7 @@ describe('SessionChannel', () => {
 
   it('creates the FIFO mode 0600 and hands every session to the consumer, split or batched', async () => {
     const got: ExportedSession[] = [];
-    const ch = await open((s) => got.push(s));
+    const ch = await open((sessions) => got.push(...sessions));
     const st = await lstat(path);
     expect(st.isFIFO()).toBe(true);
     expect(st.mode & 0o777).toBe(0o600);
@@ -124,10 +124,54 @@ describe('SessionChannel', () => {
     expect(ch.counts).toEqual({ sessions: 4, invalid: 0, oversized: 0 });
   });
 
+  it('hands the sessions of one read over together', async () => {
+    const bursts: number[][] = [];
+    await open((sessions) => bursts.push(sessions.map((s) => s.time)));
+    write(Buffer.concat([message(Buffer.concat([entry({ time: 1 }), entry({ time: 2 })])), message(entry({ time: 3 }))]));
+    await until(() => bursts.length === 1);
+    expect(bursts).toEqual([[1, 2, 3]]);
+  });
+
+  it('with paceMs, reads once per pace: what the plugin writes meanwhile waits in the pipe and comes as one burst', async () => {
+    const bursts: number[][] = [];
+    await open((sessions) => bursts.push(sessions.map((s) => s.time)), 1500);
+    write(message(entry({ time: 1 })));
+    await until(() => bursts.length === 1);
+    write(message(entry({ time: 2 })));
+    write(message(entry({ time: 3 })));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(bursts).toEqual([[1]]); // paused: not read yet
+    await until(() => bursts.length === 2);
+    expect(bursts).toEqual([[1], [2, 3]]);
+  });
+
+  it('with paceMs, a read that fills the buffer is followed by the next at once (the pipe is filling)', async () => {
+    const bursts: number[] = [];
+    await open((sessions) => bursts.push(sessions.length), 60_000);
+    // 16 messages of 4096 bytes (19 sessions of 201 bytes and one of 269): the whole 64 KiB pipe,
+    // written before the channel's first read.
+    const full = message(Buffer.concat([...Array.from({ length: 19 }, () => entry()), entry({ der: Buffer.alloc(226, 0x30) })]));
+    expect(full.length).toBe(4096);
+    for (let i = 0; i < 16; i++) write(full);
+    await until(() => bursts.length === 1);
+    expect(bursts).toEqual([16 * 20]);
+    // The buffer was full, so the channel did not pause: the next message is read at once...
+    write(message(entry()));
+    await until(() => bursts.length === 2);
+    // ...and after that small read it does pause.
+    write(message(entry()));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(bursts).toEqual([320, 1]);
+  });
+
+  it('refuses a negative pace', async () => {
+    await expect(SessionChannel.open(path, () => undefined, { paceMs: -1 })).rejects.toThrow(/paceMs/);
+  });
+
   it('counts garbage, malformed and over-long messages, and keeps reading after each', async () => {
     const got: ExportedSession[] = [];
     const errors: string[] = [];
-    const ch = await SessionChannel.open(path, (s) => got.push(s), { onInvalid: (e) => errors.push(e) });
+    const ch = await SessionChannel.open(path, (sessions) => got.push(...sessions), { onInvalid: (e) => errors.push(e) });
     channels.push(ch);
     write(
       Buffer.concat([
@@ -147,10 +191,10 @@ describe('SessionChannel', () => {
 
   it('can be closed (writers then find no reader) and re-opened', async () => {
     const got: ExportedSession[] = [];
-    const first = await open((s) => got.push(s));
+    const first = await open((sessions) => got.push(...sessions));
     await first.close();
     expect(() => write(message(entry()))).toThrow(expect.objectContaining({ code: 'ENXIO' }));
-    await open((s) => got.push(s));
+    await open((sessions) => got.push(...sessions));
     write(message(entry()));
     await until(() => got.length === 1);
     expect(got).toHaveLength(1);
