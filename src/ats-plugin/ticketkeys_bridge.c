@@ -892,7 +892,9 @@ handle_cache_message(const char *data, size_t size)
 
 /* One exported session: id and DER with their lengths, time and timeout. */
 #define EXPORT_ENTRY_MAX (1 + SID_MAX_LEN + 2 + SESSION_DER_MAX + 8)
-#define EXPORT_PREFIX_LEN 8 /* magic and length */
+#define EXPORT_MAGIC_LEN 4
+#define EXPORT_PREFIX_LEN (EXPORT_MAGIC_LEN + 4) /* magic and length */
+_Static_assert(sizeof(SESSION_EXPORT_MAGIC) - 1 == EXPORT_MAGIC_LEN, "SESSION_EXPORT_MAGIC is EXPORT_MAGIC_LEN bytes");
 
 #if SESSION_EXPORT_MSG_MAX > PIPE_BUF || SESSION_EXPORT_MSG_MAX < EXPORT_PREFIX_LEN + EXPORT_ENTRY_MAX
 #error "SESSION_EXPORT_MSG_MAX must hold one session and stay within PIPE_BUF"
@@ -1059,8 +1061,8 @@ export_write_batch(int fd, size_t len, int64_t sessions)
   if (sessions == 0) {
     return;
   }
-  memcpy(export_q->batch, SESSION_EXPORT_MAGIC, 4);
-  write_be32(export_q->batch + 4, (uint32_t)(len - EXPORT_PREFIX_LEN));
+  memcpy(export_q->batch, SESSION_EXPORT_MAGIC, EXPORT_MAGIC_LEN);
+  write_be32(export_q->batch + EXPORT_MAGIC_LEN, (uint32_t)(len - EXPORT_PREFIX_LEN));
   ssize_t w = write(fd, export_q->batch, len);
   __atomic_add_fetch(w == (ssize_t)len ? &count_exported : &count_export_dropped, sessions, __ATOMIC_RELAXED); /* pipe full, reader gone */
   OPENSSL_cleanse(export_q->batch, len);
@@ -1367,7 +1369,8 @@ handle_sessions_message(const char *data, size_t size)
 #define IMPORT_READS_PER_TICK 4
 #define IMPORT_REOPEN_MS 1000
 #define IMPORT_MAGIC_LEN 4
-#define IMPORT_PREFIX_LEN 8 /* magic and length */
+#define IMPORT_PREFIX_LEN (IMPORT_MAGIC_LEN + 4) /* magic and length */
+_Static_assert(sizeof(SESSION_IMPORT_MAGIC) - 1 == IMPORT_MAGIC_LEN, "SESSION_IMPORT_MAGIC is IMPORT_MAGIC_LEN bytes");
 
 typedef struct {
   unsigned char buf[SESSION_IMPORT_MSG_MAX + IMPORT_READ_BYTES];

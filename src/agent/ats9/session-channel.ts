@@ -107,8 +107,6 @@ export class SessionChannel {
   /** Where libuv reads into; zeroed after every read. */
   readonly #buffer: Buffer;
   #paceTimer: NodeJS.Timeout | undefined;
-  /** Sessions of the read being parsed. */
-  #read: ExportedSession[] = [];
   /** The start of an unfinished message (at most SESSION_EXPORT_MESSAGE_MAX_BYTES). */
   #held: Buffer = Buffer.alloc(0);
   /** Skipping bytes that are not a message (counted once). */
@@ -164,13 +162,12 @@ export class SessionChannel {
   /** libuv read nread bytes into the buffer. False stops reading (libuv's readStop) for the pace. */
   #onRead(nread: number): boolean {
     const chunk = this.#buffer.subarray(0, nread);
+    const sessions: ExportedSession[] = [];
     try {
-      this.#onData(chunk);
+      this.#onData(chunk, sessions);
     } finally {
       chunk.fill(0);
     }
-    const sessions = this.#read;
-    this.#read = [];
     if (sessions.length > 0) {
       if (this.#closed) for (const s of sessions) s.der.fill(0);
       else this.#onSessions(sessions);
@@ -183,7 +180,8 @@ export class SessionChannel {
     return false;
   }
 
-  #onData(chunk: Buffer): void {
+  /** Parses what was read after what was held; the sessions of whole messages go into `sessions`. */
+  #onData(chunk: Buffer, sessions: ExportedSession[]): void {
     const all = this.#held.length === 0 ? chunk : Buffer.concat([this.#held, chunk]);
     let at = 0;
     try {
@@ -202,7 +200,7 @@ export class SessionChannel {
         }
         if (all.length - at - PREFIX_BYTES < length) break; // the rest comes with a later read
         this.#resyncing = false;
-        this.#message(all.subarray(at + PREFIX_BYTES, at + PREFIX_BYTES + length));
+        this.#message(all.subarray(at + PREFIX_BYTES, at + PREFIX_BYTES + length), sessions);
         at += PREFIX_BYTES + length;
       }
       const held = at === all.length ? Buffer.alloc(0) : Buffer.from(all.subarray(at));
@@ -213,14 +211,14 @@ export class SessionChannel {
     }
   }
 
-  #message(body: Buffer): void {
+  #message(body: Buffer, sessions: ExportedSession[]): void {
     const parsed = parseSessionMessage(body);
     if (!parsed.ok) {
       this.#invalid('invalid', parsed.error);
       return;
     }
     this.counts.sessions += parsed.sessions.length;
-    for (const s of parsed.sessions) this.#read.push(s);
+    sessions.push(...parsed.sessions);
   }
 
   #drop(): void {
