@@ -2,7 +2,8 @@
 //
 //   npm run bench:sessions -- [--json] [--sessions 200] [--rate-sessions 100] [--gap 1s]
 //                             [--load-seconds 10] [--load-rounds 3] [--concurrency 6]
-//                             [--max-entries 10000] [--ts] [--agent-v8-flags "--no-turbofan"]
+//                             [--max-entries 10000] [--batch-interval 40ms] [--ts]
+//                             [--agent-v8-flags "--no-turbofan"]
 //
 // One test bed (kube-apiserver + etcd), one real `tko operator`, one TicketKeySet with
 // spec.sessionCache.sharing selecting 3 pods, each a real ATS 9 (bridge plugin with
@@ -29,6 +30,9 @@
 // (this process) included, kept busy in each round (cpuCoresInRounds).
 // agent memory at maxEntries: full handshakes with sharing on until every agent has handled
 // (exported + received) at least --max-entries sessions; then VmRSS/VmHWM from /proc.
+// --batch-interval sets spec.sessionCache.sharing.batchInterval (how often, at most, each agent
+// reads and sends its pod's new sessions): the trade between propagation delay and CPU. A run at
+// another interval than the default writes bench/results/sessions-batch-<interval>.json.
 // Goals (issue 14): propagation p99 <= 100 ms; sharing costs <= 5 % of handshakes/s.
 // Results: bench/results/sessions.json (and stdout with --json). No session or key bytes are reported.
 import { execFileSync } from 'node:child_process';
@@ -41,6 +45,7 @@ import { parseArgs } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { AgentClient } from '../src/agent/client.ts';
 import { AGENT_NODE_OPTIONS, AGENT_V8_FLAGS } from '../src/agent/runtime-flags.ts';
+import { DEFAULT_SESSION_SHARING_BATCH_INTERVAL } from '../src/api/defaults.ts';
 import { PLUGIN_STATS } from '../src/contract/plugin-wire.ts';
 import { parseDuration } from '../src/core/duration.ts';
 import { Fleet, type FleetAgentProcess } from '../dev/fleet.ts';
@@ -52,7 +57,6 @@ import { BenchCleanups } from './cleanups.ts';
 import { dist, machineFacts, procStat, writeResult, type ProcFacts } from './measure.ts';
 import { startBenchTestbed } from './testbed.ts';
 
-const RESULT_FILE = join(REPO_ROOT, 'bench', 'results', 'sessions.json');
 const GOAL_PROPAGATION_P99_MS = 100;
 const GOAL_HANDSHAKE_COST_PERCENT = 5;
 
@@ -67,6 +71,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '6' },
     'max-entries': { type: 'string', default: '10000' },
     ttl: { type: 'string', default: '5m' },
+    'batch-interval': { type: 'string', default: DEFAULT_SESSION_SHARING_BATCH_INTERVAL },
     ts: { type: 'boolean', default: false },
     'agent-v8-flags': { type: 'string', default: AGENT_V8_FLAGS },
     dir: { type: 'string', default: join(REPO_ROOT, '.tko', 'bench-sessions') },
@@ -84,6 +89,17 @@ const LOAD_MS = int('load-seconds', args['load-seconds'], 1, 600) * 1000;
 const LOAD_ROUNDS = int('load-rounds', args['load-rounds'], 1, 20);
 const CONCURRENCY = int('concurrency', args.concurrency, 1, 64);
 const MAX_ENTRIES = int('max-entries', args['max-entries'], 1, 1_000_000);
+const BATCH_INTERVAL = args['batch-interval'];
+if (!/^[0-9]+(ms|s)$/.test(BATCH_INTERVAL) || parseDuration(BATCH_INTERVAL) < 10 || parseDuration(BATCH_INTERVAL) > 1000) {
+  throw new Error('--batch-interval: 10ms..1s, in ms or s (e.g. 200ms)');
+}
+// A run at another interval than the default does not replace the default run's results.
+const RESULT_FILE = join(
+  REPO_ROOT,
+  'bench',
+  'results',
+  BATCH_INTERVAL === DEFAULT_SESSION_SHARING_BATCH_INTERVAL ? 'sessions.json' : `sessions-batch-${BATCH_INTERVAL}.json`,
+);
 const PROPAGATION_CAP_MS = 5000;
 const FILL_CAP_MS = 600_000;
 
@@ -190,7 +206,7 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, timeo
 /** Switches sharing through the operator and waits until every agent runs the new setting. */
 async function setSharing(enabled: boolean): Promise<number> {
   const start = Date.now();
-  await tks.mergePatch(NAME, { spec: { sessionCache: { sharing: { enabled, ttl: args.ttl, maxEntries: MAX_ENTRIES } } } });
+  await tks.mergePatch(NAME, { spec: { sessionCache: { sharing: { enabled, ttl: args.ttl, maxEntries: MAX_ENTRIES, batchInterval: BATCH_INTERVAL } } } });
   await until(`every agent ${enabled ? 'sharing with 2 peers' : 'not sharing'}`, async () => {
     const r = await reports();
     return PODS.every((p) => r[p]!.enabled === enabled && (!enabled || r[p]!.peers === PODS.length - 1)) ? true : undefined;
@@ -343,7 +359,7 @@ try {
       rotation: { interval: '24h' },
       ticketLifetime: '1h',
       agent: { port: AGENT_PORT },
-      sessionCache: { sharing: { enabled: true, ttl: args.ttl, maxEntries: MAX_ENTRIES } },
+      sessionCache: { sharing: { enabled: true, ttl: args.ttl, maxEntries: MAX_ENTRIES, batchInterval: BATCH_INTERVAL } },
     }),
   );
   await until('the first ring on 3 pods', async () => ((await tks.get(NAME)).status?.pods?.converged === 3 ? true : undefined), 120_000);
@@ -460,6 +476,7 @@ try {
       concurrency: CONCURRENCY,
       maxEntries: MAX_ENTRIES,
       ttl: args.ttl,
+      batchInterval: BATCH_INTERVAL,
     },
     crossPodResumption: { withSharing: rateOn, withoutSharing: rateOff },
     propagationMs: { ...propagationMs, attemptsPerResumption: dist(prop.attempts), notWithinCap: prop.notWithinCap, capMs: PROPAGATION_CAP_MS },

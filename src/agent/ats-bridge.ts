@@ -114,6 +114,11 @@ export interface AtsBridge {
    * der after use.
    */
   openSessionExport?(onSessions: (sessions: ExportedSession[]) => void, options?: SessionExportOptions): Promise<void>;
+  /**
+   * Changes the pace of the open export reader (sharing's batch interval changed): a running pause
+   * ends at its start plus the new pace. No-op when closed.
+   */
+  setSessionExportPace?(paceMs: number): void;
   /** Closes the export reader (sharing off): ATS then counts new sessions as having no reader. */
   closeSessionExport?(): Promise<void>;
   /** Hands sessions another pod made to ATS, which validates and inserts them. Resolves once delivered. */

@@ -76,6 +76,8 @@ interface ExportReader {
   /** A delivery is due (the next turn of the event loop, or the end of the pace). */
   scheduled: boolean;
   timer?: NodeJS.Timeout;
+  /** When the running pause began (performance.now()). */
+  pausedAt?: number;
 }
 
 export class MemoryBridge implements AtsBridge {
@@ -200,20 +202,35 @@ export class MemoryBridge implements AtsBridge {
     const sessions = reader.waiting;
     reader.waiting = [];
     if (reader.paceMs > 0) {
-      reader.timer = setTimeout(() => {
-        reader.timer = undefined;
-        if (reader.waiting.length > 0) this.#deliverExport(reader);
-        else reader.scheduled = false;
-      }, reader.paceMs);
+      reader.pausedAt = performance.now();
+      this.#pauseExport(reader, reader.paceMs);
     } else {
       reader.scheduled = false;
     }
     reader.onSessions(sessions);
   }
 
+  #pauseExport(reader: ExportReader, ms: number): void {
+    reader.timer = setTimeout(() => {
+      reader.timer = undefined;
+      if (reader.waiting.length > 0) this.#deliverExport(reader);
+      else reader.scheduled = false;
+    }, ms);
+  }
+
   async openSessionExport(onSessions: (sessions: ExportedSession[]) => void, options: SessionExportOptions = {}): Promise<void> {
     this.#closeExport();
     this.#export = { onSessions, paceMs: options.paceMs ?? 0, waiting: [], scheduled: false };
+  }
+
+  /** As the session channel: a running pause ends at its start plus the new pace. */
+  setSessionExportPace(paceMs: number): void {
+    const reader = this.#export;
+    if (!reader) return;
+    reader.paceMs = paceMs;
+    if (reader.timer === undefined) return;
+    clearTimeout(reader.timer);
+    this.#pauseExport(reader, Math.max(0, (reader.pausedAt ?? 0) + paceMs - performance.now()));
   }
 
   async closeSessionExport(): Promise<void> {

@@ -14,10 +14,12 @@ import {
   SESSION_DER_BASE64_MAX_LENGTH,
   SESSION_DER_BASE64_PATTERN,
   SESSION_ID_HEX_PATTERN,
+  SESSION_SHARING_MAX_BATCH_INTERVAL_MS,
   SESSION_SHARING_MAX_ENTRIES,
   SESSION_SHARING_MAX_PEER_IDENTITIES,
   SESSION_SHARING_MAX_PEERS,
   SESSION_SHARING_MAX_TTL_SECONDS,
+  SESSION_SHARING_MIN_BATCH_INTERVAL_MS,
   SESSIONS_BATCH_MAX,
 } from '../contract/agent-wire.ts';
 
@@ -186,6 +188,8 @@ export const SessionSharingConfig = Type.Object(
     ttlSeconds: Type.Integer({ minimum: 1, maximum: SESSION_SHARING_MAX_TTL_SECONDS }),
     /** Bound of the send queue and of the ids remembered for de-duplication. */
     maxEntries: Type.Integer({ minimum: 1, maximum: SESSION_SHARING_MAX_ENTRIES }),
+    /** Sessions are read from ATS and sent at most this often (ms); absent: the default (40). */
+    batchIntervalMs: Type.Optional(Type.Integer({ minimum: SESSION_SHARING_MIN_BATCH_INTERVAL_MS, maximum: SESSION_SHARING_MAX_BATCH_INTERVAL_MS })),
     peers: Type.Array(Peer, { maxItems: SESSION_SHARING_MAX_PEERS }),
   },
   { additionalProperties: false },

@@ -1,12 +1,12 @@
 // Session sharing between the pods of one TicketKeySet (issue 14). The operator configures it
 // (PUT /v1/session-sharing: on/off, ttl, bound, and the peers, which come only from the operator,
 // never from the network). While it is on, the sharer reads the TLS sessions the local ATS
-// creates (bridge.openSessionExport) in bursts, at most one every batchDelayMs (they wait in
-// ATS's channel meanwhile, so batching needs no timer here and an idle pod's first session goes
-// at once), and writes each burst as frames of ≤ SESSIONS_BATCH_MAX into a long-lived session
-// stream to every peer's agent (POST /v1/sessions/stream, peer-stream.ts) over mutual TLS: its
-// own serving certificate as client certificate, the peer's certificate verified against the CA
-// bundle and the peer's identities. A peer from before streams (404) gets the batches as POST
+// creates (bridge.openSessionExport) in bursts, at most one every batch interval (the config's
+// batchIntervalMs, else batchDelayMs; they wait in ATS's channel meanwhile, so batching needs no
+// timer here and an idle pod's first session goes at once), and writes each burst as frames of
+// ≤ SESSIONS_BATCH_MAX into a long-lived session stream to every peer's agent (POST
+// /v1/sessions/stream, peer-stream.ts) over mutual TLS: its own serving certificate as client
+// certificate, the peer's certificate verified against the CA bundle and the peer's identities. A peer from before streams (404) gets the batches as POST
 // /v1/sessions instead.
 // Sessions received from peers (either route, authorised in api-server.ts) are validated one by
 // one and handed to ATS (bridge.importSessions), which validates them again.
@@ -26,7 +26,7 @@
 // created before it are neither sent nor accepted any more.
 import type { Readable } from 'node:stream';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { SESSIONS_BATCH_MAX } from '../contract/agent-wire.ts';
+import { SESSION_SHARING_DEFAULT_BATCH_INTERVAL_MS, SESSIONS_BATCH_MAX } from '../contract/agent-wire.ts';
 import { SESSION_FUTURE_SKEW_SECONDS, SESSION_ID_MAX_BYTES, SESSION_IMPORT_MAX_SESSIONS, SESSION_MAX_DER_BYTES } from '../contract/plugin-wire.ts';
 import { describeError } from '../observability/describe-error.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -56,7 +56,10 @@ export interface SessionSharerOptions {
   metrics: AgentMetrics;
   /** The agent's own serving certificate and key (its client certificate towards peers) and the CA bundle. */
   tls: AgentTls;
-  /** Sessions are read from ATS at most once this often (default 40 ms): a burst is sent at once. */
+  /**
+   * Sessions are read from ATS at most once this often when the config names no batchIntervalMs
+   * (default 40 ms): a burst is sent at once.
+   */
   batchDelayMs?: number;
   /** Deliveries in flight over all peers (default 8). */
   concurrency?: number;
@@ -73,12 +76,13 @@ export interface SessionSharerOptions {
  */
 export const PEER_BACKLOG_MAX_SESSIONS = 8192;
 /**
- * How often, at most, the sessions ATS made are read and sent. Every burst is a frame to each peer
- * and an import into ATS on each receiver, and much of the agent's work is per event rather than
- * per session, so this bounds the work per second (25 frames per peer) whatever the handshake rate;
- * under load it is most of the propagation delay (bench:sessions: p99 goal 100 ms).
+ * How often, at most, the sessions ATS made are read and sent (unless the config's batchIntervalMs
+ * says otherwise). Every burst is a frame to each peer and an import into ATS on each receiver,
+ * and much of the agent's work is per event rather than per session, so this bounds the work per
+ * second (25 frames per peer) whatever the handshake rate; under load it is most of the
+ * propagation delay (bench:sessions: p99 goal 100 ms).
  */
-export const DEFAULT_BATCH_DELAY_MS = 40;
+export const DEFAULT_BATCH_DELAY_MS = SESSION_SHARING_DEFAULT_BATCH_INTERVAL_MS;
 export const RECENT_IDS_MAX = 65_536;
 /** Frames of one incoming stream waiting for ATS before the stream is paused. */
 export const STREAM_FRAMES_IN_FLIGHT = 4;
@@ -187,13 +191,15 @@ export class SessionSharer {
         throw new ApiError(409, 'sharing_disabled', "this agent's ATS bridge cannot share sessions");
       }
       try {
-        await bridge.openSessionExport((sessions) => this.#onExport(sessions), { paceMs: this.#batchDelayMs });
+        await bridge.openSessionExport((sessions) => this.#onExport(sessions), { paceMs: this.#paceMs(config) });
       } catch (err) {
         if (err instanceof AtsUnavailableError) throw new ApiError(503, 'ats_unavailable', 'ATS is not reachable', 1);
         this.#logger.warn('session export could not be opened', { err: describeError(err) });
         throw new ApiError(409, 'sharing_disabled', 'the session export from ATS could not be opened (is the agent run with --session-fifo?)');
       }
       this.#exportOpen = true;
+    } else if (config.enabled && this.#paceMs(config) !== this.#paceMs(this.#config)) {
+      this.#bridge.setSessionExportPace?.(this.#paceMs(config));
     } else if (!config.enabled && this.#exportOpen) {
       this.#exportOpen = false;
       try {
@@ -208,10 +214,22 @@ export class SessionSharer {
     if (!config.enabled) this.#dropQueued();
     this.#trimRecent();
     this.#relink(config.enabled ? config.peers : []);
-    if (before.enabled !== config.enabled || before.peers.length !== config.peers.length) {
-      this.#logger.info('session sharing configured', { enabled: config.enabled, peers: config.peers.length, ttlSeconds: config.ttlSeconds, maxEntries: config.maxEntries });
+    const paceMs = this.#paceMs(config);
+    if (before.enabled !== config.enabled || before.peers.length !== config.peers.length || paceMs !== this.#paceMs(before)) {
+      this.#logger.info('session sharing configured', {
+        enabled: config.enabled,
+        peers: config.peers.length,
+        ttlSeconds: config.ttlSeconds,
+        maxEntries: config.maxEntries,
+        batchIntervalMs: paceMs,
+      });
     }
     return this.status();
+  }
+
+  /** The export's pace: the config's batch interval, else the agent's default. */
+  #paceMs(config: SessionSharingConfig): number {
+    return config.batchIntervalMs ?? this.#batchDelayMs;
   }
 
   /**
@@ -697,6 +715,7 @@ function copyConfig(c: SessionSharingConfig): SessionSharingConfig {
     enabled: c.enabled,
     ttlSeconds: c.ttlSeconds,
     maxEntries: c.maxEntries,
+    ...(c.batchIntervalMs === undefined ? {} : { batchIntervalMs: c.batchIntervalMs }),
     peers: c.peers.map((p) => ({ name: p.name, address: p.address, identities: [...p.identities] })),
   };
 }

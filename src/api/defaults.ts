@@ -46,3 +46,10 @@ export const DEFAULT_SESSION_SHARING_TTL = '5m';
 export const MIN_SESSION_SHARING_TTL = '1s';
 /** The agent API's bound of ttlSeconds (86400). */
 export const MAX_SESSION_SHARING_TTL = '24h';
+/**
+ * sessionCache.sharing.batchInterval: how often, at most, each agent reads its pod's new sessions
+ * and sends them (the agent API's batchIntervalMs; its bounds: the plugin's 10 ms drain tick, 1 s).
+ */
+export const DEFAULT_SESSION_SHARING_BATCH_INTERVAL = '40ms';
+export const MIN_SESSION_SHARING_BATCH_INTERVAL = '10ms';
+export const MAX_SESSION_SHARING_BATCH_INTERVAL = '1s';

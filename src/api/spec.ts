@@ -10,16 +10,19 @@ import {
   DEFAULT_PROMOTION_POLICY,
   DEFAULT_PROMOTION_TIMEOUT,
   DEFAULT_ROTATION_INTERVAL,
+  DEFAULT_SESSION_SHARING_BATCH_INTERVAL,
   DEFAULT_SESSION_SHARING_ENABLED,
   DEFAULT_SESSION_SHARING_MAX_ENTRIES,
   DEFAULT_SESSION_SHARING_TTL,
   DEFAULT_SUSPEND,
   MAX_FILE_PROPAGATION_DELAY,
+  MAX_SESSION_SHARING_BATCH_INTERVAL,
   MAX_SESSION_SHARING_MAX_ENTRIES,
   MAX_SESSION_SHARING_TTL,
   MAX_TICKET_LIFETIME,
   MIN_PROMOTION_TIMEOUT,
   MIN_ROTATION_INTERVAL,
+  MIN_SESSION_SHARING_BATCH_INTERVAL,
   MIN_SESSION_SHARING_TTL,
   MIN_TICKET_LIFETIME,
   PROMOTION_POLICIES,
@@ -312,6 +315,21 @@ export const SessionSharingSchema = Type.Object(
         default: DEFAULT_SESSION_SHARING_TTL,
         min: MIN_SESSION_SHARING_TTL,
         max: MAX_SESSION_SHARING_TTL,
+      }),
+    ),
+    batchInterval: Type.Optional(
+      Duration({
+        field: 'sessionCache.sharing.batchInterval',
+        description:
+          'How often, at most, each agent collects the sessions its ATS created and sends them to the other pods (Go ' +
+          'duration). Under load it is most of the propagation delay (a session waits up to one interval before it leaves ' +
+          'its pod); much of the agents\' CPU is per batch rather than per session, so a longer interval costs less CPU at ' +
+          'the same handshake rate. An idle pod\'s first session leaves at once. Other values than the default need agents ' +
+          `that know this field. ${MIN_SESSION_SHARING_BATCH_INTERVAL} to ${MAX_SESSION_SHARING_BATCH_INTERVAL}; default ` +
+          `${DEFAULT_SESSION_SHARING_BATCH_INTERVAL}.`,
+        default: DEFAULT_SESSION_SHARING_BATCH_INTERVAL,
+        min: MIN_SESSION_SHARING_BATCH_INTERVAL,
+        max: MAX_SESSION_SHARING_BATCH_INTERVAL,
       }),
     ),
   },

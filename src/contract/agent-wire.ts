@@ -48,6 +48,13 @@ export const SESSION_SHARING_BODY_LIMIT_BYTES = 128 * 1024;
 export const SESSION_SHARING_MAX_PEERS = 256;
 export const SESSION_SHARING_MAX_TTL_SECONDS = 86_400;
 export const SESSION_SHARING_MAX_ENTRIES = 1_000_000;
+/**
+ * batchIntervalMs: how often, at most, an agent reads its ATS's new sessions and sends them. From
+ * the plugin's 10 ms drain tick up to 1 s; a config without it means the default.
+ */
+export const SESSION_SHARING_MIN_BATCH_INTERVAL_MS = 10;
+export const SESSION_SHARING_MAX_BATCH_INTERVAL_MS = 1000;
+export const SESSION_SHARING_DEFAULT_BATCH_INTERVAL_MS = 40;
 /** URI SANs per peer: its per-pod and its per-workload identity (acceptedAgentIdentities). */
 export const SESSION_SHARING_MAX_PEER_IDENTITIES = 2;
 

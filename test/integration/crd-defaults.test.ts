@@ -16,7 +16,7 @@ describe('TicketKeySet defaults', () => {
       promotion: { policy: 'AllPodsAcknowledged', timeout: '5m' },
       availability: { maxUnavailable: 1 },
       agent: { port: 9443 },
-      sessionCache: { flushOnRevoke: true, sharing: { enabled: false, maxEntries: 10000, ttl: '5m' } },
+      sessionCache: { flushOnRevoke: true, sharing: { enabled: false, maxEntries: 10000, ttl: '5m', batchInterval: '40ms' } },
       fileFallback: { enabled: false, propagationDelay: '3m' },
     });
     // ticketLifetime has no default of its own: unset means "equal to rotation.interval".

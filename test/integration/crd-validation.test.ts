@@ -145,6 +145,21 @@ const cases: InvalidCase[] = [
     body: spec({ sessionCache: { sharing: { ttl: '1d' } } }),
     message: ['spec.sessionCache.sharing.ttl', 'should match'],
   },
+  {
+    title: 'session sharing batch interval below 10ms',
+    body: spec({ sessionCache: { sharing: { enabled: true, batchInterval: '5ms' } } }),
+    message: ['spec.sessionCache.sharing.batchInterval', 'sessionCache.sharing.batchInterval must be at least 10ms'],
+  },
+  {
+    title: 'session sharing batch interval over 1s',
+    body: spec({ sessionCache: { sharing: { enabled: true, batchInterval: '1500ms' } } }),
+    message: ['spec.sessionCache.sharing.batchInterval', 'sessionCache.sharing.batchInterval must be at most 1s'],
+  },
+  {
+    title: 'session sharing batch interval that is not a duration',
+    body: spec({ sessionCache: { sharing: { batchInterval: '40' } } }),
+    message: ['spec.sessionCache.sharing.batchInterval', 'should match'],
+  },
   ...[0, 1_000_001].map((maxEntries) => ({
     title: `session sharing maxEntries ${maxEntries}`,
     body: spec({ sessionCache: { sharing: { maxEntries } } }),

@@ -2,8 +2,8 @@
 // with spec.sessionCache.sharing enabled every agent ends up holding exactly the config the
 // operator computes for it (peers = the other pods, with their addresses and identities: the
 // hash the agent reports equals the contract's hash of that config), the status carries the
-// summary, a pod that leaves changes the others' peers, and turning sharing off turns every
-// agent off and removes the summary. (Sessions actually crossing pods: test/e2e, real ATS.)
+// summary, a pod that leaves changes the others' peers, a batch interval in the spec reaches the
+// agents, and turning sharing off turns every agent off and removes the summary. (Sessions actually crossing pods: test/e2e, real ATS.)
 import { describe, expect, it } from '@jest/globals';
 import { acceptedAgentIdentities } from '../../src/agent/identity.ts';
 import { sessionSharingConfigHash, type SessionSharingConfig } from '../../src/contract/session-sharing.ts';
@@ -34,11 +34,12 @@ interface Reported {
 const reported = async (pod: string): Promise<Reported> => (await sc.fleet.client(pod).getRing()).sessionSharing as Reported;
 
 /** The config the operator should give `pod` with `live` the pods of the set (names sorted). */
-function wanted(pod: string, live: readonly string[]): SessionSharingConfig {
+function wanted(pod: string, live: readonly string[], batchIntervalMs?: number): SessionSharingConfig {
   return {
     enabled: true,
     ttlSeconds: 90,
     maxEntries: 2000,
+    ...(batchIntervalMs === undefined ? {} : { batchIntervalMs }),
     peers: live
       .filter((p) => p !== pod)
       .map((p) => ({ name: p, address: `${ip(PODS.indexOf(p))}:${PORT}`, identities: acceptedAgentIdentities({ namespace: sc.ns.name, name: p }) })),
@@ -68,6 +69,20 @@ describe('operator: session sharing', () => {
       await eventually(`${pod} holds its new peers`, async () => ((await reported(pod)).configHash === expected ? true : undefined));
       expect((await reported(pod)).peers).toBe(1);
     }
+  });
+
+  it('gives every agent a batch interval set in the spec (in ms), and none again once it is back at the default', async () => {
+    const live = ['ats-0', 'ats-1'];
+    const holds = async (batchIntervalMs?: number) => {
+      for (const pod of live) {
+        const expected = sessionSharingConfigHash(wanted(pod, live, batchIntervalMs));
+        await eventually(`${pod} holds batchIntervalMs ${String(batchIntervalMs)}`, async () => ((await reported(pod)).configHash === expected ? true : undefined));
+      }
+    };
+    await sc.tks.mergePatch('web', { spec: { sessionCache: { sharing: { batchInterval: '250ms' } } } });
+    await holds(250);
+    await sc.tks.mergePatch('web', { spec: { sessionCache: { sharing: { batchInterval: '40ms' } } } });
+    await holds(undefined);
   });
 
   it('turns every agent of the set off and removes the summary when sharing is disabled', async () => {

@@ -501,6 +501,11 @@ export class Ats9Bridge implements AtsBridge {
     });
   }
 
+  /** The open reader's pace (a running pause ends at its start plus the new pace). */
+  setSessionExportPace(paceMs: number): void {
+    if (this.sessionChannel) this.sessionChannel.paceMs = paceMs;
+  }
+
   /** Closes the session FIFO's reader: the plugin then counts new sessions as export_no_reader. */
   closeSessionExport(): Promise<void> {
     return this.serialiseSessionExport(async () => {

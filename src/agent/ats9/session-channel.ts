@@ -103,10 +103,12 @@ export class SessionChannel {
   readonly #socket: Socket;
   readonly #onSessions: (sessions: ExportedSession[]) => void;
   readonly #onInvalid: ((error: string) => void) | undefined;
-  readonly #paceMs: number;
+  #paceMs: number;
   /** Where libuv reads into; zeroed after every read. */
   readonly #buffer: Buffer;
   #paceTimer: NodeJS.Timeout | undefined;
+  /** When the running pause began (performance.now()). */
+  #pausedAt = 0;
   /** The start of an unfinished message (at most SESSION_EXPORT_MESSAGE_MAX_BYTES). */
   #held: Buffer = Buffer.alloc(0);
   /** Skipping bytes that are not a message (counted once). */
@@ -120,8 +122,7 @@ export class SessionChannel {
    * after use).
    */
   static async open(path: string, onSessions: (sessions: ExportedSession[]) => void, options: SessionChannelOptions = {}): Promise<SessionChannel> {
-    const paceMs = options.paceMs ?? 0;
-    if (!Number.isFinite(paceMs) || paceMs < 0) throw new RangeError('paceMs must be a non-negative number');
+    const paceMs = checkPace(options.paceMs ?? 0);
     const ref: { channel?: SessionChannel } = {};
     const buffer = Buffer.alloc(READ_BUFFER_BYTES);
     const socket = await openFifoReader(path, options.mode ?? 0o600, 'session FIFO', {
@@ -154,6 +155,18 @@ export class SessionChannel {
     return this.#closed;
   }
 
+  get paceMs(): number {
+    return this.#paceMs;
+  }
+
+  /** A pause already running ends at its start plus the new pace (at once when that has passed). */
+  set paceMs(paceMs: number) {
+    this.#paceMs = checkPace(paceMs);
+    if (this.#paceTimer === undefined) return;
+    clearTimeout(this.#paceTimer);
+    this.#pause(Math.max(0, this.#pausedAt + paceMs - performance.now()));
+  }
+
   #invalid(kind: 'invalid' | 'oversized', error: string): void {
     this.counts[kind]++;
     this.#onInvalid?.(error);
@@ -173,11 +186,17 @@ export class SessionChannel {
       else this.#onSessions(sessions);
     }
     if (this.#paceMs === 0 || nread === this.#buffer.length || this.#closed) return true;
+    this.#pausedAt = performance.now();
+    this.#pause(this.#paceMs);
+    return false;
+  }
+
+  /** Resumes reading after ms. */
+  #pause(ms: number): void {
     this.#paceTimer = setTimeout(() => {
       this.#paceTimer = undefined;
       if (!this.#closed) this.#socket.resume();
-    }, this.#paceMs);
-    return false;
+    }, ms);
   }
 
   /** Parses what was read after what was held; the sessions of whole messages go into `sessions`. */
@@ -238,4 +257,9 @@ export class SessionChannel {
     });
     this.#drop();
   }
+}
+
+function checkPace(paceMs: number): number {
+  if (!Number.isFinite(paceMs) || paceMs < 0) throw new RangeError('paceMs must be a non-negative number');
+  return paceMs;
 }

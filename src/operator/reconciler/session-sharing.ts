@@ -9,7 +9,15 @@
 import { acceptedAgentIdentities } from '../../agent/identity.ts';
 import type { GetRingResponse } from '../../agent/protocol.ts';
 import type { DefaultedTicketKeySetSpec, SessionSharingSummary } from '../../api/index.ts';
-import { SESSION_SHARING_MAX_PEERS, sessionSharingConfigHash, type SessionSharingConfig, type SessionSharingPeer } from '../../contract/session-sharing.ts';
+import {
+  SESSION_SHARING_DEFAULT_BATCH_INTERVAL_MS,
+  SESSION_SHARING_MAX_BATCH_INTERVAL_MS,
+  SESSION_SHARING_MAX_PEERS,
+  SESSION_SHARING_MIN_BATCH_INTERVAL_MS,
+  sessionSharingConfigHash,
+  type SessionSharingConfig,
+  type SessionSharingPeer,
+} from '../../contract/session-sharing.ts';
 import { parseDuration } from '../../core/duration.ts';
 import { describeError } from '../../observability/describe-error.ts';
 import type { Logger } from '../../observability/logger.ts';
@@ -76,9 +84,12 @@ export function peerAddress(ip: string, port: number): string {
  * Disabled: enabled=false and no peers.
  */
 export function wantedSessionSharing(pod: TargetPod, targets: readonly TargetPod[], spec: DefaultedTicketKeySetSpec): SessionSharingConfig {
-  const { enabled, maxEntries, ttl } = spec.sessionCache.sharing;
+  const { enabled, maxEntries, ttl, batchInterval } = spec.sessionCache.sharing;
   const ttlSeconds = Math.max(1, Math.floor(parseDuration(ttl) / 1000));
   if (!enabled) return { enabled: false, ttlSeconds, maxEntries, peers: [] };
+  // Only when not the default: agents from before the field refuse a config that names it.
+  const intervalMs = Math.min(SESSION_SHARING_MAX_BATCH_INTERVAL_MS, Math.max(SESSION_SHARING_MIN_BATCH_INTERVAL_MS, Math.round(parseDuration(batchInterval))));
+  const interval = intervalMs === SESSION_SHARING_DEFAULT_BATCH_INTERVAL_MS ? {} : { batchIntervalMs: intervalMs };
   const peers: SessionSharingPeer[] = [];
   for (const t of [...targets].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     if (peers.length >= SESSION_SHARING_MAX_PEERS) break;
@@ -91,7 +102,7 @@ export function wantedSessionSharing(pod: TargetPod, targets: readonly TargetPod
     }
     peers.push({ name: t.name, address: peerAddress(t.ip, spec.agent.port), identities });
   }
-  return { enabled: true, ttlSeconds, maxEntries, peers };
+  return { enabled: true, ttlSeconds, maxEntries, ...interval, peers };
 }
 
 /**

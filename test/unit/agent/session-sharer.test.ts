@@ -93,6 +93,9 @@ describe('configuration', () => {
       { ...c, ttlSeconds: 0 },
       { ...c, ttlSeconds: 86_401 },
       { ...c, maxEntries: 1_000_001 },
+      { ...c, batchIntervalMs: 9 },
+      { ...c, batchIntervalMs: 1001 },
+      { ...c, batchIntervalMs: 40.5 },
       { ...c, extra: 1 },
       { ...c, peers: [{ ...peer('ats-b', 1), address: 'not an address' }] },
       { ...c, peers: [{ ...peer('ats-b', 1), identities: ['spiffe://ticketkeys.dev/operator'] }] },
@@ -412,6 +415,24 @@ describe('sending', () => {
     // Not read yet: the reader paces itself (the memory bridge as the session FIFO's reader).
     expect(h.sharer.status()).toMatchObject({ exported: 1, sent: 1 });
     expect(stub.batches.length).toBe(before + 1);
+    await h.sharer.close();
+  });
+
+  it("paces the reads by the config's batch interval over the agent's default; a new interval shortens a running pause", async () => {
+    const h = harness({ batchDelayMs: 60_000 });
+    const before = stub.batches.length;
+    await h.sharer.configure(config([peer('ats-b', stub.port)]));
+    h.bridge.createSession({ time: NOW });
+    await waitFor(() => h.sharer.status().sent === 1, 'the first session sent at once');
+    h.bridge.createSession({ time: NOW });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(h.sharer.status()).toMatchObject({ exported: 1, sent: 1 });
+    // The pause began with the agent's 60 s; the config's 1 s now ends it, long before 60 s.
+    const c = config([peer('ats-b', stub.port)], { batchIntervalMs: 1000 });
+    expect((await h.sharer.configure(c)).configHash).toBe(sessionSharingConfigHash(c));
+    await waitFor(() => h.sharer.status().sent === 2, 'the waiting session read once the interval was shortened');
+    expect(stub.batches.length - before).toBe(2);
+    expect(h.lines.join('\n')).toContain('"batchIntervalMs":1000');
     await h.sharer.close();
   });
 

@@ -7,6 +7,7 @@ import {
   DEFAULT_PROMOTION_POLICY,
   DEFAULT_PROMOTION_TIMEOUT,
   DEFAULT_ROTATION_INTERVAL,
+  DEFAULT_SESSION_SHARING_BATCH_INTERVAL,
   DEFAULT_SESSION_SHARING_ENABLED,
   DEFAULT_SESSION_SHARING_MAX_ENTRIES,
   DEFAULT_SESSION_SHARING_TTL,
@@ -61,6 +62,7 @@ describe('TicketKeySet schema', () => {
     ['spec.sessionCache.sharing.enabled', DEFAULT_SESSION_SHARING_ENABLED],
     ['spec.sessionCache.sharing.maxEntries', DEFAULT_SESSION_SHARING_MAX_ENTRIES],
     ['spec.sessionCache.sharing.ttl', DEFAULT_SESSION_SHARING_TTL],
+    ['spec.sessionCache.sharing.batchInterval', DEFAULT_SESSION_SHARING_BATCH_INTERVAL],
   ])('defaults %s to %p', (path, value) => {
     expect(nodeAt(path).default).toEqual(value);
   });
@@ -111,6 +113,10 @@ describe('TicketKeySet schema', () => {
     const enabled = nodeAt('spec.sessionCache.sharing.enabled').description ?? '';
     for (const tradeOff of ['leave the ATS process', 'bandwidth', 'TLS 1.2', 'session-ID', 'tickets', 'ssl_multicert.config', 'session_cache 2']) expect(enabled).toContain(tradeOff);
     expect(nodeAt('spec.sessionCache.sharing.ttl').description).toContain('proxy.config.ssl.session_cache.timeout');
+    // The interval's trade: CPU per batch against the propagation delay.
+    expect(DEFAULT_SESSION_SHARING_BATCH_INTERVAL).toBe('40ms');
+    const interval = nodeAt('spec.sessionCache.sharing.batchInterval').description ?? '';
+    for (const tradeOff of ['propagation delay', 'CPU', 'first session leaves at once', 'agents that know this field']) expect(interval).toContain(tradeOff);
   });
 
   it('bounds and describes status.pods.sessionSharing like resumption', () => {
@@ -123,7 +129,7 @@ describe('TicketKeySet schema', () => {
   });
 
   it('gives every duration the Go duration pattern and a length bound', () => {
-    for (const path of ['spec.rotation.interval', 'spec.ticketLifetime', 'spec.promotion.timeout', 'spec.sessionCache.sharing.ttl']) {
+    for (const path of ['spec.rotation.interval', 'spec.ticketLifetime', 'spec.promotion.timeout', 'spec.sessionCache.sharing.ttl', 'spec.sessionCache.sharing.batchInterval']) {
       expect(nodeAt(path)).toMatchObject({ type: 'string', pattern: DURATION_PATTERN, maxLength: 32 });
     }
   });
@@ -145,6 +151,8 @@ describe('TicketKeySet schema', () => {
     ['spec.promotion.timeout', "duration(self) >= duration('1s')", 'promotion.timeout must be at least 1s'],
     ['spec.sessionCache.sharing.ttl', "duration(self) >= duration('1s')", 'sessionCache.sharing.ttl must be at least 1s'],
     ['spec.sessionCache.sharing.ttl', "duration(self) <= duration('24h')", 'sessionCache.sharing.ttl must be at most 24h'],
+    ['spec.sessionCache.sharing.batchInterval', "duration(self) >= duration('10ms')", 'sessionCache.sharing.batchInterval must be at least 10ms'],
+    ['spec.sessionCache.sharing.batchInterval', "duration(self) <= duration('1s')", 'sessionCache.sharing.batchInterval must be at most 1s'],
     ['spec', 'duration(self.promotion.timeout) < duration(self.rotation.interval)', 'promotion.timeout must be shorter than rotation.interval'],
     ['spec', "duration(self.rotation.interval) <= duration('168h')", 'ticketLifetime defaults to rotation.interval'],
     ['spec.selector', 'size(self.matchLabels) > 0', 'selector must not be empty'],

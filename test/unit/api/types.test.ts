@@ -97,7 +97,8 @@ describe('TicketKeySet types', () => {
       [
         'agent.port', 'atsConfig.configMapRef.name', 'promotion.policy', 'promotion.timeout', 'rotation.interval', 'rotation.suspend',
         'selector.matchExpressions', 'selector.matchLabels', 'sessionCache.flushOnRevoke',
-        'sessionCache.sharing.enabled', 'sessionCache.sharing.maxEntries', 'sessionCache.sharing.ttl', 'ticketLifetime',
+        'sessionCache.sharing.batchInterval', 'sessionCache.sharing.enabled', 'sessionCache.sharing.maxEntries', 'sessionCache.sharing.ttl',
+        'ticketLifetime',
       ].sort(),
     );
   });
@@ -113,7 +114,7 @@ describe('withSpecDefaults', () => {
       availability: { maxUnavailable: 1 },
       agent: { port: 9443 },
       fileFallback: { enabled: false, propagationDelay: '3m' },
-      sessionCache: { flushOnRevoke: true, sharing: { enabled: false, maxEntries: 10_000, ttl: '5m' } },
+      sessionCache: { flushOnRevoke: true, sharing: { enabled: false, maxEntries: 10_000, ttl: '5m', batchInterval: '40ms' } },
     });
   });
 

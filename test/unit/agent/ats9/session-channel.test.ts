@@ -166,6 +166,25 @@ describe('SessionChannel', () => {
 
   it('refuses a negative pace', async () => {
     await expect(SessionChannel.open(path, () => undefined, { paceMs: -1 })).rejects.toThrow(/paceMs/);
+    const ch = await open(() => undefined, 40);
+    expect(() => (ch.paceMs = -1)).toThrow(/paceMs/);
+    expect(ch.paceMs).toBe(40);
+  });
+
+  it('a new pace ends a running pause at its start plus the new pace, and applies to the next ones', async () => {
+    const bursts: number[][] = [];
+    const ch = await open((sessions) => bursts.push(sessions.map((s) => s.time)), 60_000);
+    write(message(entry({ time: 1 })));
+    await until(() => bursts.length === 1);
+    write(message(entry({ time: 2 })));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(bursts).toEqual([[1]]); // within the 60 s pause
+    ch.paceMs = 10; // its start was over 10 ms ago: read at once, not after 60 s
+    await until(() => bursts.length === 2);
+    ch.paceMs = 60_000;
+    write(message(entry({ time: 3 })));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(bursts).toEqual([[1], [2]]); // the pause after that read is the new 60 s
   });
 
   it('counts garbage, malformed and over-long messages, and keeps reading after each', async () => {

@@ -22,7 +22,7 @@ import {
 import { act, aTicketKeySet, fixture } from './builders.ts';
 import { FakeAgents, fakePod } from './fakes.ts';
 
-type Sharing = { enabled?: boolean; maxEntries?: number; ttl?: string };
+type Sharing = { enabled?: boolean; maxEntries?: number; ttl?: string; batchInterval?: string };
 const sharingSet = (sharing: Sharing) => aTicketKeySet().spec({ sessionCache: { sharing } }).build();
 
 /** What an agent that never got a config reports (the agent's own default, disabled). */
@@ -76,6 +76,12 @@ describe('the session-sharing config hash (contract/session-sharing.ts)', () => 
     expect(sessionSharingConfigHash(shuffled as unknown as SessionSharingConfig)).toBe(sessionSharingConfigHash(config));
   });
 
+  it('names batchIntervalMs only when it is not the default, so configs without it hash as before the field', () => {
+    expect(sessionSharingCanonicalJson({ ...config, batchIntervalMs: 250 })).toMatch(/^\{"enabled":true,"ttlSeconds":300,"maxEntries":10000,"batchIntervalMs":250,"peers":/);
+    expect(sessionSharingConfigHash({ ...config, batchIntervalMs: 40 })).toBe(sessionSharingConfigHash(config));
+    expect(agentConfigHash({ ...config, batchIntervalMs: 250 })).toBe(sessionSharingConfigHash({ ...config, batchIntervalMs: 250 }));
+  });
+
   it('equals the hash the agent computes for the same config, and changes with every field', () => {
     expect(sessionSharingConfigHash(config)).toBe(agentConfigHash(config));
     expect(sessionSharingConfigHash(DEFAULT_SESSION_SHARING_CONFIG)).toBe(agentConfigHash(DEFAULT_SESSION_SHARING_CONFIG));
@@ -83,6 +89,7 @@ describe('the session-sharing config hash (contract/session-sharing.ts)', () => 
       { ...config, enabled: false },
       { ...config, ttlSeconds: 301 },
       { ...config, maxEntries: 1 },
+      { ...config, batchIntervalMs: 250 },
       { ...config, peers: [] },
       { ...config, peers: [{ ...config.peers[0]!, address: '10.0.0.9:9443' }] },
       { ...config, peers: [{ ...config.peers[0]!, identities: [...id('b')].reverse() }] },
@@ -171,6 +178,17 @@ describe('wantedSessionSharing', () => {
     const fractional = withSpecDefaults(sharingSet({ enabled: true, ttl: '1500ms' }).spec!);
     expect(wantedSessionSharing(targets[0]!, targets, fractional).ttlSeconds).toBe(1);
     expect(peerAddress('10.0.0.1', 1)).toBe('10.0.0.1:1');
+  });
+
+  it('sends the batch interval in ms only when it is not the default (older agents refuse the field)', () => {
+    const targets = targetPods(threePods(), spec.selector);
+    const at = (batchInterval: string, enabled = true) => wantedSessionSharing(targets[0]!, targets, withSpecDefaults(sharingSet({ enabled, batchInterval }).spec!));
+    expect(at('250ms')).toMatchObject({ enabled: true, batchIntervalMs: 250 });
+    expect(at('1s').batchIntervalMs).toBe(1000);
+    expect(at('10ms').batchIntervalMs).toBe(10);
+    expect(at('40ms')).not.toHaveProperty('batchIntervalMs');
+    expect(wantedSessionSharing(targets[0]!, targets, spec)).not.toHaveProperty('batchIntervalMs');
+    expect(at('250ms', false)).toEqual({ enabled: false, ttlSeconds: 300, maxEntries: 10_000, peers: [] });
   });
 });
 
