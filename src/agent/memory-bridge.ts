@@ -14,6 +14,7 @@ import {
   type SessionSharingPluginStats,
   type TlsTicketStats,
 } from './ats-bridge.ts';
+import { PacePause } from './pace-pause.ts';
 import { MAX_RING_KEYS } from './protocol.ts';
 import {
   SESSION_FUTURE_SKEW_SECONDS,
@@ -75,9 +76,8 @@ interface ExportReader {
   waiting: ExportedSession[];
   /** A delivery is due (the next turn of the event loop, or the end of the pace). */
   scheduled: boolean;
-  timer?: NodeJS.Timeout;
-  /** When the running pause began (performance.now()). */
-  pausedAt?: number;
+  /** After a delivery, for paceMs: what is created meanwhile waits. */
+  pause: PacePause;
 }
 
 export class MemoryBridge implements AtsBridge {
@@ -202,25 +202,26 @@ export class MemoryBridge implements AtsBridge {
     const sessions = reader.waiting;
     reader.waiting = [];
     if (reader.paceMs > 0) {
-      reader.pausedAt = performance.now();
-      this.#pauseExport(reader, reader.paceMs);
+      reader.pause.start(reader.paceMs);
     } else {
       reader.scheduled = false;
     }
     reader.onSessions(sessions);
   }
 
-  #pauseExport(reader: ExportReader, ms: number): void {
-    reader.timer = setTimeout(() => {
-      reader.timer = undefined;
-      if (reader.waiting.length > 0) this.#deliverExport(reader);
-      else reader.scheduled = false;
-    }, ms);
-  }
-
   async openSessionExport(onSessions: (sessions: ExportedSession[]) => void, options: SessionExportOptions = {}): Promise<void> {
     this.#closeExport();
-    this.#export = { onSessions, paceMs: options.paceMs ?? 0, waiting: [], scheduled: false };
+    const reader: ExportReader = {
+      onSessions,
+      paceMs: options.paceMs ?? 0,
+      waiting: [],
+      scheduled: false,
+      pause: new PacePause(() => {
+        if (reader.waiting.length > 0) this.#deliverExport(reader);
+        else reader.scheduled = false;
+      }),
+    };
+    this.#export = reader;
   }
 
   /** As the session channel: a running pause ends at its start plus the new pace. */
@@ -228,9 +229,7 @@ export class MemoryBridge implements AtsBridge {
     const reader = this.#export;
     if (!reader) return;
     reader.paceMs = paceMs;
-    if (reader.timer === undefined) return;
-    clearTimeout(reader.timer);
-    this.#pauseExport(reader, Math.max(0, (reader.pausedAt ?? 0) + paceMs - performance.now()));
+    reader.pause.retime(paceMs);
   }
 
   async closeSessionExport(): Promise<void> {
@@ -240,7 +239,7 @@ export class MemoryBridge implements AtsBridge {
   /** What still waits is lost, as records left in a FIFO nobody reads. */
   #closeExport(): void {
     if (!this.#export) return;
-    clearTimeout(this.#export.timer);
+    this.#export.pause.stop();
     for (const s of this.#export.waiting) s.der.fill(0);
     this.#export = undefined;
   }

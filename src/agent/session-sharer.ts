@@ -6,8 +6,8 @@
 // timer here and an idle pod's first session goes at once), and writes each burst as frames of
 // ≤ SESSIONS_BATCH_MAX into a long-lived session stream to every peer's agent (POST
 // /v1/sessions/stream, peer-stream.ts) over mutual TLS: its own serving certificate as client
-// certificate, the peer's certificate verified against the CA bundle and the peer's identities. A peer from before streams (404) gets the batches as POST
-// /v1/sessions instead.
+// certificate, the peer's certificate verified against the CA bundle and the peer's identities. A
+// peer from before streams (404) gets the batches as POST /v1/sessions instead.
 // Sessions received from peers (either route, authorised in api-server.ts) are validated one by
 // one and handed to ATS (bridge.importSessions), which validates them again.
 //

@@ -31,6 +31,7 @@
 import type { Socket } from 'node:net';
 import { SESSION_EXPORT_MAGIC, SESSION_EXPORT_MESSAGE_MAX_BYTES, SESSION_ID_MAX_BYTES, SESSION_MAX_DER_BYTES } from '../../contract/plugin-wire.ts';
 import type { ExportedSession } from '../ats-bridge.ts';
+import { PacePause } from '../pace-pause.ts';
 import { openFifoReader } from './fifo.ts';
 
 const MAGIC = Buffer.from(SESSION_EXPORT_MAGIC, 'latin1');
@@ -106,9 +107,10 @@ export class SessionChannel {
   #paceMs: number;
   /** Where libuv reads into; zeroed after every read. */
   readonly #buffer: Buffer;
-  #paceTimer: NodeJS.Timeout | undefined;
-  /** When the running pause began (performance.now()). */
-  #pausedAt = 0;
+  /** After a read: libuv does not poll the FIFO until it ends. */
+  readonly #pause = new PacePause(() => {
+    if (!this.#closed) this.#socket.resume();
+  });
   /** The start of an unfinished message (at most SESSION_EXPORT_MESSAGE_MAX_BYTES). */
   #held: Buffer = Buffer.alloc(0);
   /** Skipping bytes that are not a message (counted once). */
@@ -162,9 +164,7 @@ export class SessionChannel {
   /** A pause already running ends at its start plus the new pace (at once when that has passed). */
   set paceMs(paceMs: number) {
     this.#paceMs = checkPace(paceMs);
-    if (this.#paceTimer === undefined) return;
-    clearTimeout(this.#paceTimer);
-    this.#pause(Math.max(0, this.#pausedAt + paceMs - performance.now()));
+    this.#pause.retime(paceMs);
   }
 
   #invalid(kind: 'invalid' | 'oversized', error: string): void {
@@ -186,17 +186,8 @@ export class SessionChannel {
       else this.#onSessions(sessions);
     }
     if (this.#paceMs === 0 || nread === this.#buffer.length || this.#closed) return true;
-    this.#pausedAt = performance.now();
-    this.#pause(this.#paceMs);
+    this.#pause.start(this.#paceMs);
     return false;
-  }
-
-  /** Resumes reading after ms. */
-  #pause(ms: number): void {
-    this.#paceTimer = setTimeout(() => {
-      this.#paceTimer = undefined;
-      if (!this.#closed) this.#socket.resume();
-    }, ms);
   }
 
   /** Parses what was read after what was held; the sessions of whole messages go into `sessions`. */
@@ -250,7 +241,7 @@ export class SessionChannel {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#paceTimer);
+    this.#pause.stop();
     await new Promise<void>((resolve) => {
       this.#socket.once('close', () => resolve());
       this.#socket.destroy();
